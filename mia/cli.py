@@ -1,0 +1,383 @@
+"""Command line: ``python -m mia {generate,train,detect,heads}``. A thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from mia import __version__
+from mia.errors import MiaError
+
+REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_DETECTOR = REPO_MODELS / "minilm-verbatim"
+C = TypeVar("C", bound="CommandConfig")
+
+
+class CommandConfig:
+    """Shared ``to_dict``/``from_dict`` of the per-command configs."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class GenerateConfig(CommandConfig):
+    out: str
+    corpus: str | None = None
+    seed: int = 0
+    limit: int | None = None
+    spacy_model: str | None = None
+    jobs: int = 1
+
+
+@dataclass
+class TrainConfig(CommandConfig):
+    model: str = "minilm"
+    corpus: str | None = None
+    pairs: str | None = None
+    out: str | None = None
+    seed: int = 0
+    limit: int | None = None
+    relation: str | None = None
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.1
+    neg_per_pos: int = 10
+    batch_size: int = 1
+    device: str = "auto"
+    threads: int | None = None
+    spacy_model: str | None = None
+
+
+@dataclass
+class DetectConfig(CommandConfig):
+    detector: str = str(DEFAULT_DETECTOR)
+    a: str | None = None
+    b: str | None = None
+    a_file: str | None = None
+    b_file: str | None = None
+    pairs: str | None = None
+    format: Literal["text", "json", "jsonl"] = "text"
+    threshold: float | None = None
+    min_phrase_tokens: int = 1
+    out: str | None = None
+    model: str | None = None
+    device: str = "auto"
+    batch_size: int = 1
+
+
+@dataclass
+class HeadsConfig(CommandConfig):
+    detector: str = str(DEFAULT_DETECTOR)
+    top: int = 20
+    plot: str | None = None
+    format: Literal["text", "json"] = "text"
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def progress(items: Iterable[Any], description: str, total: int | None = None) -> Iterable[Any]:
+    """A tqdm progress bar on stderr (shown on a terminal)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=description, total=total, unit="pair", disable=None, file=sys.stderr)
+
+
+def _write_text(text: str, out: str | None) -> None:
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    import os
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_text_file(path: str, flag: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MiaError(f"{flag} {path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MiaError(f"{flag} {path}: cannot read it as UTF-8 text ({error})") from None
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {number}")
+    return number
+
+
+def _probability(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {number}")
+    return number
+
+
+# --- commands ----------------------------------------------------------------------------------------------
+
+
+def run_generate(config: GenerateConfig) -> int:
+    from mia.corpus import read_paragraphs
+    from mia.pairs import generate_pairs, write_pairs
+
+    paragraphs = read_paragraphs(config.corpus)
+    pairs, summary = generate_pairs(
+        paragraphs, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model, n_jobs=config.jobs
+    )
+    if not pairs:
+        raise MiaError("no paragraph has 2 or more sentences: no pairs to write")
+    write_pairs(pairs, config.out)
+    print(
+        f"wrote {summary.pairs} pairs to {config.out} ({summary.paragraphs} paragraphs read, "
+        f"{summary.skipped_single_sentence} skipped with fewer than 2 sentences)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_train(config: TrainConfig) -> int:
+    from mia.attention import load_model, set_threads
+    from mia.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
+    from mia.pairs import generate_pairs, read_pairs
+    from mia.report import training_report
+    from mia.training import TrainOptions, train_detector
+
+    if config.corpus and config.pairs:
+        raise MiaError("give --corpus or --pairs, not both")
+    out = Path(config.out) if config.out else REPO_MODELS / f"{_slug(config.model)}-verbatim"
+    if out.exists() and not (out / "detector.json").exists() and any(out.iterdir()):
+        raise MiaError(f"--out {out} exists and is not a detector directory; choose another --out")
+    if config.pairs:
+        pairs = read_pairs(config.pairs)[: config.limit]
+        data: dict[str, Any] = {"source": "pair file", "pairs_file": str(config.pairs)}
+        relation = config.relation or f"links of {Path(config.pairs).name}"
+    else:
+        paragraphs = read_paragraphs(config.corpus)
+        pairs, summary = generate_pairs(
+            paragraphs, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model
+        )
+        data = {
+            "source": "generated shuffled-sentence copies",
+            "corpus": config.corpus or DEFAULT_CORPUS_NAME,
+            "generation": summary.to_dict(),
+        }
+        relation = config.relation or "verbatim copy (sentence-shuffled paragraphs)"
+    set_threads(config.threads)
+    model = load_model(config.model, device=config.device)
+    print(f"training on {len(pairs)} pairs with {model}", file=sys.stderr)
+    options = TrainOptions(
+        seed=config.seed,
+        test_fraction=config.test_fraction,
+        validation_fraction=config.validation_fraction,
+        neg_per_pos=config.neg_per_pos,
+        batch_size=config.batch_size,
+        relation=relation,
+    )
+    detector = train_detector(model, pairs, options, data=data, progress=progress)
+    detector.metadata["command"] = {"name": "train", **config.to_dict()}
+    detector.save(out)
+    skipped = detector.metadata["data"]["skipped_too_long"]
+    if skipped:
+        print(f"skipped {skipped} pairs too long for the model (listed in detector.json)", file=sys.stderr)
+    print(training_report(detector))
+    print(f"detector written to {out}")
+    return 0
+
+
+def _slug(name: str) -> str:
+    tail = Path(name).name if Path(name).exists() else name.split("/")[-1]
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in tail).strip("-.") or "model"
+
+
+def run_detect(config: DetectConfig) -> int:
+    from mia.detector import Detector
+    from mia.pairs import Pair, read_pairs
+    from mia.report import detection_text
+
+    given = [name for name, value in (("--a/--b", config.a or config.b), ("--a-file/--b-file",
+             config.a_file or config.b_file), ("--pairs", config.pairs)) if value is not None]
+    if len(given) != 1:
+        raise MiaError("give exactly one input: --a TEXT --b TEXT, --a-file F --b-file F, or --pairs PAIRS.jsonl")
+    if config.pairs:
+        pairs = read_pairs(config.pairs)
+    elif config.a_file or config.b_file:
+        if not (config.a_file and config.b_file):
+            raise MiaError("give both --a-file and --b-file")
+        pairs = [Pair(id="0", a=_read_text_file(config.a_file, "--a-file"),
+                      b=_read_text_file(config.b_file, "--b-file"))]
+    else:
+        if config.a is None or config.b is None:
+            raise MiaError("give both --a and --b")
+        pairs = [Pair(id="0", a=config.a, b=config.b)]
+    detector = Detector.load(config.detector)
+    model = detector.load_model(device=config.device) if config.model is None else None
+    if model is None:
+        from mia.attention import load_model
+
+        model = load_model(config.model, device=config.device)
+        detector.check_model(model)
+    for pair in pairs:  # check lengths before writing anything
+        model.encode(pair)
+    stream = model.iter_features(pairs, batch_size=config.batch_size)
+    if len(pairs) > 1:
+        stream = progress(stream, "detect", len(pairs))
+    detections = (
+        detector.detect_features(features, threshold=config.threshold, min_phrase_tokens=config.min_phrase_tokens)
+        for features in stream
+    )
+    if config.format == "jsonl":
+        from mia.pairs import write_jsonl
+
+        if config.out:
+            write_jsonl((d.to_dict() for d in detections), config.out)
+        else:
+            for detection in detections:
+                print(json.dumps(detection.to_dict(), ensure_ascii=False), flush=True)
+    elif config.format == "json":
+        results = [d.to_dict() for d in detections]
+        _write_text(json.dumps(results[0] if len(results) == 1 else results, indent=2, ensure_ascii=False),
+                    config.out)
+    else:
+        _write_text("\n".join(detection_text(d) for d in detections), config.out)
+    return 0
+
+
+def run_heads(config: HeadsConfig) -> int:
+    from mia.detector import Detector
+    from mia.report import heads_table, plot_heads, rank_heads
+
+    detector = Detector.load(config.detector)
+    heads = rank_heads(detector, top=config.top)
+    if config.format == "json":
+        print(json.dumps({"model": detector.model_name, "relation": detector.metadata.get("relation"),
+                          "heads": [h.to_dict() for h in heads]}, indent=2))
+    else:
+        print(f"{detector.model_name}: top {len(heads)} of {detector.layout.n_features} heads by standardised "
+              f"weight ({detector.metadata.get('relation', '')}); head AUC: the head alone on held-out pairs")
+        print(heads_table(heads))
+    if config.plot:
+        path = plot_heads(detector, config.plot)
+        print(f"heatmap written to {path}", file=sys.stderr)
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mia",
+        description="Learn which attention heads of a transformer link the tokens of two texts.",
+    )
+    parser.add_argument("--version", action="version", version=f"mia {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    g = commands.add_parser("generate", help="make sentence-shuffled copy pairs from a corpus",
+                            description="Pair each paragraph (B) with a copy whose sentences are shuffled (A).")
+    g.add_argument("--corpus", help="plain text (paragraphs split by blank lines) or .jsonl with a text field "
+                   "(default: the packaged Python language reference prose)")
+    g.add_argument("--out", required=True, help="pair file to write (JSONL)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--limit", type=_positive, help="stop after this many pairs")
+    g.add_argument("--spacy-model", help="installed spaCy pipeline for sentences (default: rule-based sentencizer)")
+    g.add_argument("--jobs", type=_positive, default=1, help="parallel processes for sentence splitting")
+
+    t = commands.add_parser("train", help="train a detector over attention heads",
+                            description="Train a logistic regression over per-head attention features and "
+                            "report held-out metrics beside string baselines.")
+    t.add_argument("--model", default="minilm", help="alias (minilm, bart), hub id or local directory "
+                   "(default: minilm, the packaged all-MiniLM-L6-v2)")
+    source = t.add_mutually_exclusive_group()
+    source.add_argument("--corpus", help="corpus to generate shuffled-copy pairs from (default: packaged corpus)")
+    source.add_argument("--pairs", help="pair file (JSONL) with labelled links to train on")
+    t.add_argument("--out", help="detector directory to write (default: models/<model>-verbatim)")
+    t.add_argument("--seed", type=int, default=0, help="seed for pairs, split and sampling (default 0)")
+    t.add_argument("--limit", type=_positive, help="use at most this many pairs")
+    t.add_argument("--relation", help="name of the relation the links mark (recorded in the detector)")
+    t.add_argument("--test-fraction", type=_fraction, default=0.2, help="held-out test pairs (default 0.2)")
+    t.add_argument("--validation-fraction", type=_fraction, default=0.1,
+                   help="pairs for choosing the threshold (default 0.1)")
+    t.add_argument("--neg-per-pos", type=_positive, default=10,
+                   help="negatives sampled per positive token pair (default 10)")
+    t.add_argument("--batch-size", type=_positive, default=1, help="pairs per forward pass (default 1)")
+    t.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:1, ...")
+    t.add_argument("--threads", type=_positive, help="CPU threads for torch (default: torch's choice)")
+    t.add_argument("--spacy-model", help="installed spaCy pipeline for sentences (default: rule-based sentencizer)")
+
+    d = commands.add_parser("detect", help="find linked tokens and phrases in text pairs",
+                            description="Run a detector on text pairs and print linked token pairs and phrases.")
+    d.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector directory (default: %(default)s)")
+    d.add_argument("--a", help="text A")
+    d.add_argument("--b", help="text B")
+    d.add_argument("--a-file", help="file holding text A")
+    d.add_argument("--b-file", help="file holding text B")
+    d.add_argument("--pairs", help="pair file (JSONL); links in it are ignored")
+    d.add_argument("--format", choices=["text", "json", "jsonl"], default="text", help="output (default text)")
+    d.add_argument("--threshold", type=_probability, help="probability threshold (default: the detector's)")
+    d.add_argument("--min-phrase-tokens", type=_positive, default=1, help="shortest phrase to report (tokens)")
+    d.add_argument("--out", help="write to this file instead of standard output")
+    d.add_argument("--model", help="model to run (default: the detector's own; another one is refused)")
+    d.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, ...")
+    d.add_argument("--batch-size", type=_positive, default=1, help="pairs per forward pass (default 1)")
+
+    h = commands.add_parser("heads", help="rank attention heads by detector weight",
+                            description="Rank heads by standardised weight, with each head's own held-out "
+                            "ROC AUC; optionally plot a layer x head heatmap.")
+    h.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector directory (default: %(default)s)")
+    h.add_argument("--top", type=_positive, default=20, help="how many heads to list (default 20)")
+    h.add_argument("--plot", help="write a PNG heatmap here")
+    h.add_argument("--format", choices=["text", "json"], default="text", help="output (default text)")
+    return parser
+
+
+COMMANDS = {
+    "generate": (GenerateConfig, run_generate),
+    "train": (TrainConfig, run_train),
+    "detect": (DetectConfig, run_detect),
+    "heads": (HeadsConfig, run_heads),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    config_type, run = COMMANDS[args.command]
+    values = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        return run(config_type.from_dict(values))
+    except MiaError as error:
+        print(f"mia {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mia: interrupted", file=sys.stderr)
+        return 130

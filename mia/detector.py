@@ -1,0 +1,304 @@
+"""The detector artifact: a standardised logistic regression over attention heads, saved without pickle.
+
+A detector directory holds ``detector.json`` (model, feature layout, transform, threshold, seed, training
+data, metrics, mia version) and ``weights.npz`` (``mean``, ``scale``, ``coef``, ``intercept``: plain arrays,
+loaded with ``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mia import __version__
+from mia.attention import AttentionModel, FeatureLayout, PairFeatures, load_model
+from mia.errors import MiaError
+from mia.pairs import Pair
+
+METADATA_FILE = "detector.json"
+WEIGHTS_FILE = "weights.npz"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TokenLink:
+    """A linked token pair: character spans in A and B and the detector's probability."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    probability: float
+    a_index: int
+    b_index: int
+
+    def to_list(self) -> list[float | int]:
+        return [self.a_start, self.a_end, self.b_start, self.b_end, round(self.probability, 4)]
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A maximal run of consecutive linked token pairs ``(i, j), (i+1, j+1), ...``, merged into spans."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    a_text: str
+    b_text: str
+    tokens: int
+    score: float  # mean probability of the run's token pairs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": [self.a_start, self.a_end],
+            "b": [self.b_start, self.b_end],
+            "a_text": self.a_text,
+            "b_text": self.b_text,
+            "tokens": self.tokens,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class Detection:
+    """What a detector found in one pair: the linked token pairs and the phrases they form."""
+
+    pair: Pair
+    links: list[TokenLink]
+    phrases: list[Phrase]
+    probabilities: np.ndarray  # float32 [n_a, n_b], every token pair
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.pair.id,
+            "links": [link.to_list() for link in self.links],
+            "phrases": [phrase.to_dict() for phrase in self.phrases],
+        }
+
+
+@dataclass
+class Detector:
+    """Logistic regression over standardised attention-head features.
+
+    ``mean``, ``scale``, ``coef``: float64 ``[F]`` (the fitted ``StandardScaler`` and ``LogisticRegression``
+    of the training pipeline); ``coef`` are the standardised per-head weights.
+    """
+
+    model_name: str
+    model_type: str
+    model_fingerprint: str
+    layout: FeatureLayout
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+    model_revision: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    # --- scoring ------------------------------------------------------------------------------------------
+
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds of a link for features ``[..., F]``; returns float32 ``[...]``."""
+        if features.shape[-1] != self.layout.n_features:
+            raise MiaError(
+                f"features have {features.shape[-1]} columns but the detector expects {self.layout.n_features}"
+            )
+        weights = (self.coef / self.scale).astype(np.float32)
+        offset = np.float32(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
+        return features.astype(np.float32, copy=False) @ weights + offset
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Probability of a link for features ``[..., F]``; float32 ``[...]``."""
+        z = self.decision_function(features)
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
+
+    # --- detection ----------------------------------------------------------------------------------------
+
+    def check_model(self, model: AttentionModel) -> None:
+        """Raise :class:`MiaError` unless ``model`` is the model this detector was trained on."""
+        same = (
+            model.model_type == self.model_type
+            and model.layout == self.layout
+            and model.fingerprint == self.model_fingerprint
+        )
+        if not same:
+            raise MiaError(
+                f"this detector was trained on model {self.model_name!r} ({self.model_type}, "
+                f"{self.layout.layers} layers x {self.layout.heads} heads) but the model given is "
+                f"{model.name!r} ({model.model_type}, {model.layout.layers} layers x {model.layout.heads} "
+                f"heads{', other weights' if model.layout == self.layout else ''}); use --model "
+                f"{self.model_name} or train a detector for this model"
+            )
+
+    def load_model(self, *, device: str = "auto") -> AttentionModel:
+        """Load the model this detector was trained on and check it."""
+        model = load_model(self.model_name, device=device)
+        self.check_model(model)
+        return model
+
+    def detect_features(
+        self, pair_features: PairFeatures, *, threshold: float | None = None, min_phrase_tokens: int = 1
+    ) -> Detection:
+        """Detect links in one pair whose attention features are already extracted."""
+        threshold = self.threshold if threshold is None else threshold
+        probabilities = self.predict_proba(pair_features.features)
+        return detection_from_probabilities(
+            pair_features, probabilities, threshold=threshold, min_phrase_tokens=min_phrase_tokens
+        )
+
+    def detect(
+        self,
+        model: AttentionModel,
+        a: str,
+        b: str,
+        *,
+        threshold: float | None = None,
+        min_phrase_tokens: int = 1,
+        pair_id: str = "0",
+    ) -> Detection:
+        """Detect which tokens of ``a`` and ``b`` are the same piece of text."""
+        self.check_model(model)
+        features = model.features(Pair(id=pair_id, a=a, b=b))
+        return self.detect_features(features, threshold=threshold, min_phrase_tokens=min_phrase_tokens)
+
+    # --- persistence --------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "mia_version": __version__,
+            "model": {
+                "name": self.model_name,
+                "type": self.model_type,
+                "revision": self.model_revision,
+                "fingerprint": self.model_fingerprint,
+            },
+            "features": {
+                **self.layout.to_dict(),
+                "count": self.layout.n_features,
+                "order": "direction, layer, head (feature k: direction k // (layers*heads), "
+                "layer (k // heads) % layers, head k % heads)",
+                "dtype": "float16 attention weights",
+                "transform": "standardise (weights.npz mean, scale), then logistic regression (coef, intercept)",
+            },
+            "threshold": self.threshold,
+            **self.metadata,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the detector directory atomically (a temporary directory renamed into place)."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            np.savez(
+                tmp / WEIGHTS_FILE,
+                mean=self.mean, scale=self.scale, coef=self.coef, intercept=np.array([self.intercept]),
+            )
+            (tmp / METADATA_FILE).write_text(json.dumps(_jsonable(self.to_dict()), indent=2) + "\n")
+            if directory.exists():
+                if not (directory / METADATA_FILE).exists() and any(directory.iterdir()):
+                    raise MiaError(f"{directory} exists and is not a detector directory; choose another --out")
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Detector:
+        """Load a detector directory (never unpickles)."""
+        directory = Path(directory)
+        meta_path, weights_path = directory / METADATA_FILE, directory / WEIGHTS_FILE
+        if not meta_path.is_file() or not weights_path.is_file():
+            raise MiaError(
+                f"{directory} is not a detector directory (it needs {METADATA_FILE} and {WEIGHTS_FILE}); "
+                "train one with `python -m mia train` or pass --detector"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+            with np.load(weights_path, allow_pickle=False) as weights:
+                arrays = {key: weights[key].astype(np.float64) for key in ("mean", "scale", "coef", "intercept")}
+            model, features = meta["model"], meta["features"]
+            layout = FeatureLayout.from_dict(features)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise MiaError(f"{directory}: unreadable detector ({type(error).__name__}: {error})") from None
+        if meta.get("format") != FORMAT_VERSION:
+            raise MiaError(f"{directory}: detector format {meta.get('format')} is not {FORMAT_VERSION}")
+        if not all(len(arrays[key]) == layout.n_features for key in ("mean", "scale", "coef")):
+            raise MiaError(f"{directory}: weights do not match the feature layout in {METADATA_FILE}")
+        known = {"format", "mia_version", "model", "features", "threshold"}
+        return cls(
+            model_name=model["name"],
+            model_type=model["type"],
+            model_fingerprint=model["fingerprint"],
+            model_revision=model.get("revision"),
+            layout=layout,
+            mean=arrays["mean"],
+            scale=arrays["scale"],
+            coef=arrays["coef"],
+            intercept=float(arrays["intercept"][0]),
+            threshold=float(meta["threshold"]),
+            metadata={k: v for k, v in meta.items() if k not in known},
+        )
+
+
+def detection_from_probabilities(
+    pair_features: PairFeatures, probabilities: np.ndarray, *, threshold: float, min_phrase_tokens: int = 1
+) -> Detection:
+    """Links (token pairs with probability >= threshold) and the phrases they form."""
+    a_spans, b_spans, pair = pair_features.a_spans, pair_features.b_spans, pair_features.pair
+    linked = probabilities >= threshold
+    links = [
+        TokenLink(int(a_spans[i, 0]), int(a_spans[i, 1]), int(b_spans[j, 0]), int(b_spans[j, 1]),
+                  float(probabilities[i, j]), int(i), int(j))
+        for i, j in zip(*np.nonzero(linked))
+    ]
+    phrases = []
+    for run in diagonal_runs(linked):
+        if len(run) < min_phrase_tokens:
+            continue
+        (i0, j0), (i1, j1) = run[0], run[-1]
+        a_start, a_end = int(a_spans[i0, 0]), int(a_spans[i1, 1])
+        b_start, b_end = int(b_spans[j0, 0]), int(b_spans[j1, 1])
+        phrases.append(Phrase(
+            a_start, a_end, b_start, b_end, pair.a[a_start:a_end], pair.b[b_start:b_end], len(run),
+            float(np.mean([probabilities[i, j] for i, j in run])),
+        ))
+    phrases.sort(key=lambda p: (p.a_start, p.b_start))
+    return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities)
+
+
+def diagonal_runs(linked: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Maximal runs ``(i, j), (i+1, j+1), ...`` of True cells of a bool ``[n_a, n_b]`` matrix."""
+    runs = []
+    for i, j in zip(*np.nonzero(linked)):
+        if i > 0 and j > 0 and linked[i - 1, j - 1]:
+            continue  # not the start of a run
+        run = [(int(i), int(j))]
+        while run[-1][0] + 1 < linked.shape[0] and run[-1][1] + 1 < linked.shape[1] \
+                and linked[run[-1][0] + 1, run[-1][1] + 1]:
+            run.append((run[-1][0] + 1, run[-1][1] + 1))
+        runs.append(run)
+    return runs
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value

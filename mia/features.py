@@ -1,0 +1,100 @@
+"""Token-pair features and labels for training: negative sampling, and the string-search baselines.
+
+Positives (linked token pairs) are about 1% of all token pairs. Training keeps every positive of a pair and a
+random sample of its negatives (``neg_per_pos`` per positive, at least ``min_negatives``); each kept negative
+carries the weight ``negatives / kept negatives`` of that pair, so weighted counts estimate counts over all
+token pairs and the regression sees the true class balance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RUN_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How negatives are sampled; recorded in the detector's metadata."""
+
+    neg_per_pos: int = 10
+    min_negatives: int = 64
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "method": "all positives, sampled negatives weighted by 1 / sampling rate (per pair)",
+            "neg_per_pos": self.neg_per_pos,
+            "min_negatives": self.min_negatives,
+        }
+
+
+def sample_token_pairs(
+    labels: np.ndarray, rng: np.random.Generator, sampling: Sampling = Sampling()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick token pairs of one text pair: every positive and a weighted sample of negatives.
+
+    ``labels``: bool ``[n_a, n_b]``. Returns flat indices into ``labels`` and their float32 weights.
+    """
+    flat = labels.reshape(-1)
+    positives = np.flatnonzero(flat)
+    negatives = np.flatnonzero(~flat)
+    keep = min(len(negatives), max(sampling.neg_per_pos * len(positives), sampling.min_negatives))
+    chosen = rng.choice(negatives, size=keep, replace=False) if keep < len(negatives) else negatives
+    weight = len(negatives) / keep if keep else 1.0
+    index = np.concatenate([positives, np.sort(chosen)])
+    weights = np.concatenate([np.ones(len(positives)), np.full(len(chosen), weight)]).astype(np.float32)
+    return index, weights
+
+
+def token_keys(tokens: list[str]) -> np.ndarray:
+    """Integer ids of token texts, equal ids for equal texts (within one call)."""
+    _, ids = np.unique(np.asarray(tokens, dtype=object).astype(str), return_inverse=True)
+    return ids.reshape(-1)
+
+
+def same_token(a_tokens: list[str], b_tokens: list[str]) -> np.ndarray:
+    """Baseline "same token": bool ``[n_a, n_b]``, True where the two tokens have the same text."""
+    keys = token_keys(list(a_tokens) + list(b_tokens))
+    a_keys, b_keys = keys[: len(a_tokens)], keys[len(a_tokens) :]
+    return a_keys[:, None] == b_keys[None, :]
+
+
+def equal_run_length(equal: np.ndarray) -> np.ndarray:
+    """Length of the diagonal run of ``True`` through each cell of ``equal`` (0 where False).
+
+    A run is a stretch ``(i, j), (i+1, j+1), ...`` of equal tokens: a run of consecutive equal tokens in both
+    texts. int32 ``[n_a, n_b]``.
+    """
+    n_a, n_b = equal.shape
+    forward = np.zeros((n_a + 1, n_b + 1), dtype=np.int32)
+    backward = np.zeros((n_a + 1, n_b + 1), dtype=np.int32)
+    for i in range(n_a):
+        forward[i + 1, 1:] = np.where(equal[i], forward[i, :-1] + 1, 0)
+    for i in range(n_a - 1, -1, -1):
+        backward[i, :-1] = np.where(equal[i], backward[i + 1, 1:] + 1, 0)
+    return np.where(equal, forward[1:, 1:] + backward[:-1, :-1] - 1, 0).astype(np.int32)
+
+
+@dataclass
+class BaselineScores:
+    """Scores and decisions of the string baselines for one text pair, each ``[n_a, n_b]``."""
+
+    same_token: np.ndarray
+    run_length: np.ndarray
+
+    def decisions(self) -> dict[str, np.ndarray]:
+        return {"same token": self.same_token, f"run of >= {RUN_LENGTH} tokens": self.run_length >= RUN_LENGTH}
+
+    def scores(self) -> dict[str, np.ndarray]:
+        return {
+            "same token": self.same_token.astype(np.float32),
+            f"run of >= {RUN_LENGTH} tokens": self.run_length.astype(np.float32),
+        }
+
+
+def baseline_scores(a_tokens: list[str], b_tokens: list[str]) -> BaselineScores:
+    """The two token baselines: same token, and token inside a run of >= 3 equal consecutive tokens."""
+    equal = same_token(a_tokens, b_tokens)
+    return BaselineScores(same_token=equal, run_length=equal_run_length(equal))

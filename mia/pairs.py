@@ -1,0 +1,245 @@
+"""Text pairs with character-span links: the pair file format, the shuffled-copy generator, token labels.
+
+Pair file (JSONL), one object per line::
+
+    {"id": str, "a": str, "b": str, "links": [[a_start, a_end, b_start, b_end], ...]}
+
+A link joins the character span ``a[a_start:a_end]`` to ``b[b_start:b_end]`` (end exclusive).
+
+Token labels (the gold rule), for a token ``a_i`` of A and ``b_j`` of B, each taken as the characters it
+covers in its text with surrounding whitespace left out (so byte-level BPE's leading space does not count):
+
+* verbatim link (both spans hold the same string): the spans correspond character by character, and
+  ``a_i``/``b_j`` are linked when some character of ``a_i`` inside the link is the copy of some character
+  of ``b_j``. The same word elsewhere in B, outside the copied span, is not linked.
+* any other link: every token overlapping the A span is linked to every token overlapping the B span.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mia.corpus import sentence_spans, sentence_splitter
+from mia.errors import MiaError
+
+Link = tuple[int, int, int, int]
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two texts and the character-span links between them."""
+
+    id: str
+    a: str
+    b: str
+    links: tuple[Link, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "a": self.a, "b": self.b, "links": [list(link) for link in self.links]}
+
+    @classmethod
+    def from_dict(cls, record: Any, *, where: str = "pair") -> Pair:
+        """Validate one pair-file record; errors name ``where`` (e.g. ``file.jsonl:12``)."""
+        if not isinstance(record, dict):
+            raise MiaError(f"{where}: expected a JSON object with id, a, b and links")
+        for key in ("a", "b"):
+            if not isinstance(record.get(key), str):
+                raise MiaError(f'{where}: "{key}" must be a string')
+        pair_id = record.get("id")
+        if not isinstance(pair_id, (str, int)):
+            raise MiaError(f'{where}: "id" must be a string')
+        raw_links = record.get("links", [])
+        if not isinstance(raw_links, list):
+            raise MiaError(f'{where}: "links" must be a list of [a_start, a_end, b_start, b_end]')
+        a, b = record["a"], record["b"]
+        links = []
+        for link in raw_links:
+            if (
+                not isinstance(link, list)
+                or len(link) != 4
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in link)
+            ):
+                raise MiaError(f"{where}: link {link!r} is not [a_start, a_end, b_start, b_end] (integers)")
+            a_start, a_end, b_start, b_end = link
+            if not (0 <= a_start <= a_end <= len(a)) or not (0 <= b_start <= b_end <= len(b)):
+                raise MiaError(
+                    f"{where}: link {link} lies outside the texts (len(a)={len(a)}, len(b)={len(b)})"
+                )
+            links.append((a_start, a_end, b_start, b_end))
+        return cls(id=str(pair_id), a=a, b=b, links=tuple(links))
+
+
+def iter_pairs(path: str | Path) -> Iterator[Pair]:
+    """Read a pair file lazily, validating each line; a bad line raises :class:`MiaError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise MiaError(f"pair file not found: {path}")
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise MiaError(f"{where}: not valid JSON ({error.msg})") from None
+            yield Pair.from_dict(record, where=where)
+
+
+def read_pairs(path: str | Path) -> list[Pair]:
+    """Read and validate a whole pair file."""
+    pairs = list(iter_pairs(path))
+    if not pairs:
+        raise MiaError(f"{path}: the pair file holds no pairs")
+    return pairs
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write JSON lines atomically (a temporary file renamed into place); returns the number written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    count = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
+
+
+def write_pairs(pairs: Iterable[Pair], path: str | Path) -> int:
+    """Write pairs in the pair-file format; returns the number written."""
+    return write_jsonl((pair.to_dict() for pair in pairs), path)
+
+
+# --- generator -----------------------------------------------------------------------------------------
+
+
+def shuffled_copy_pair(
+    paragraph: str, sentences: Sequence[Span], rng: np.random.Generator, *, pair_id: str
+) -> Pair | None:
+    """Pair a paragraph (B) with a copy whose sentences are shuffled (A); ``None`` under 2 sentences.
+
+    The order of A is never the original order. A joins the sentences with single spaces. One link per
+    sentence joins its span in A to its span in B.
+    """
+    if len(sentences) < 2:
+        return None
+    order = np.arange(len(sentences))
+    while np.array_equal(order, np.arange(len(sentences))):
+        order = rng.permutation(len(sentences))
+    pieces, links, cursor = [], [], 0
+    for index in order:
+        start, end = sentences[index]
+        pieces.append(paragraph[start:end])
+        links.append((cursor, cursor + end - start, start, end))
+        cursor += end - start + 1
+    return Pair(id=pair_id, a=" ".join(pieces), b=paragraph, links=tuple(links))
+
+
+@dataclass
+class GenerationSummary:
+    paragraphs: int = 0
+    pairs: int = 0
+    skipped_single_sentence: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "paragraphs": self.paragraphs,
+            "pairs": self.pairs,
+            "skipped_single_sentence": self.skipped_single_sentence,
+        }
+
+
+def generate_pairs(
+    paragraphs: Sequence[str],
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    id_prefix: str = "p",
+    spacy_model: str | None = None,
+    n_jobs: int = 1,
+) -> tuple[list[Pair], GenerationSummary]:
+    """Make shuffled-copy pairs from paragraphs, reproducibly for a ``seed``.
+
+    Each paragraph gets its own random stream (seeded with ``(seed, index)``), so the pairs do not depend on
+    ``n_jobs``. Paragraph ``k`` gives the pair ``f"{id_prefix}{k}"``. ``limit`` caps the number of pairs.
+    """
+    if limit is not None and limit < 1:
+        raise MiaError("--limit must be at least 1")
+    spans = _sentence_spans(paragraphs, spacy_model=spacy_model, n_jobs=n_jobs)
+    summary = GenerationSummary()
+    pairs: list[Pair] = []
+    for index, (paragraph, sentences) in enumerate(zip(paragraphs, spans)):
+        if limit is not None and len(pairs) >= limit:
+            break
+        summary.paragraphs += 1
+        rng = np.random.default_rng([seed, index])
+        pair = shuffled_copy_pair(paragraph, sentences, rng, pair_id=f"{id_prefix}{index}")
+        if pair is None:
+            summary.skipped_single_sentence += 1
+        else:
+            pairs.append(pair)
+    summary.pairs = len(pairs)
+    return pairs, summary
+
+
+def _sentence_spans(
+    paragraphs: Sequence[str], *, spacy_model: str | None, n_jobs: int
+) -> list[list[Span]]:
+    if n_jobs == 1 or len(paragraphs) < 200:
+        return _split_chunk(list(paragraphs), spacy_model)
+    from joblib import Parallel, delayed
+
+    size = -(-len(paragraphs) // (4 * max(n_jobs, 1)))
+    chunks = [list(paragraphs[i : i + size]) for i in range(0, len(paragraphs), size)]
+    results = Parallel(n_jobs=n_jobs)(delayed(_split_chunk)(chunk, spacy_model) for chunk in chunks)
+    return [spans for chunk in results for spans in chunk]
+
+
+def _split_chunk(paragraphs: list[str], spacy_model: str | None) -> list[list[Span]]:
+    nlp = sentence_splitter(spacy_model)
+    return [sentence_spans(doc) for doc in nlp.pipe(paragraphs, batch_size=256)]
+
+
+# --- token labels --------------------------------------------------------------------------------------
+
+
+def token_labels(
+    pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray
+) -> np.ndarray:
+    """Gold labels of every token pair under the rule in the module docstring.
+
+    ``a_spans``: int array ``[n_a, 2]`` of character spans in ``pair.a`` (whitespace stripped);
+    ``b_spans``: ``[n_b, 2]`` in ``pair.b``. Returns bool ``[n_a, n_b]``.
+    """
+    labels = np.zeros((len(a_spans), len(b_spans)), dtype=bool)
+    a_start, a_end = a_spans[:, 0], a_spans[:, 1]
+    b_start, b_end = b_spans[:, 0], b_spans[:, 1]
+    a_nonempty, b_nonempty = a_end > a_start, b_end > b_start
+    for la, ra, lb, rb in pair.links:
+        in_a = a_nonempty & (a_start < ra) & (a_end > la)
+        if not in_a.any():
+            continue
+        if pair.a[la:ra] == pair.b[lb:rb]:
+            shift = lb - la
+            lo = np.maximum(a_start[in_a], la) + shift  # the copy, in B, of each A token's part in the link
+            hi = np.minimum(a_end[in_a], ra) + shift
+            hits = b_nonempty[None, :] & (b_start[None, :] < hi[:, None]) & (b_end[None, :] > lo[:, None])
+            labels[np.flatnonzero(in_a)] |= hits
+        else:
+            in_b = b_nonempty & (b_start < rb) & (b_end > lb)
+            labels[np.ix_(in_a, in_b)] = True
+    return labels

@@ -1,0 +1,111 @@
+"""Reports: head rankings, the layer x head heatmap, and readable detections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mia.detector import Detection, Detector
+from mia.metrics import metrics_table
+
+
+@dataclass(frozen=True)
+class HeadWeight:
+    """One attention head's standardised weight in the detector and its own held-out ROC AUC."""
+
+    rank: int
+    direction: str
+    layer: int
+    head: int
+    weight: float
+    roc_auc: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "direction": self.direction,
+            "layer": self.layer,
+            "head": self.head,
+            "weight": round(self.weight, 4),
+            "roc_auc": self.roc_auc,
+        }
+
+
+def rank_heads(detector: Detector, *, top: int | None = None) -> list[HeadWeight]:
+    """Heads ranked by standardised weight, largest (strongest evidence of a link) first."""
+    aucs = detector.metadata.get("head_roc_auc") or [None] * detector.layout.n_features
+    order = np.argsort(-detector.coef, kind="stable")
+    ranked = []
+    for rank, feature in enumerate(order[: top if top else None], start=1):
+        direction, layer, head = detector.layout.head_of(int(feature))
+        auc = aucs[feature]
+        ranked.append(HeadWeight(rank, direction, layer, head, float(detector.coef[feature]),
+                                 None if auc is None else float(auc)))
+    return ranked
+
+
+def heads_table(heads: list[HeadWeight]) -> str:
+    lines = [f"{'rank':>4}  {'direction':<9}  {'layer':>5}  {'head':>4}  {'weight':>8}  {'head AUC':>8}"]
+    for h in heads:
+        auc = "-" if h.roc_auc is None else f"{h.roc_auc:.3f}"
+        lines.append(f"{h.rank:>4}  {h.direction:<9}  {h.layer:>5}  {h.head:>4}  {h.weight:>8.3f}  {auc:>8}")
+    return "\n".join(lines)
+
+
+def plot_heads(detector: Detector, path: str | Path) -> Path:
+    """Write a PNG heatmap of the standardised weights, layer x head, one panel per direction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layout = detector.layout
+    weights = detector.coef.reshape(len(layout.directions), layout.layers, layout.heads)
+    limit = float(np.abs(weights).max()) or 1.0
+    fig, axes = plt.subplots(
+        1, len(layout.directions), figsize=(1.5 + 0.45 * layout.heads * len(layout.directions), 1.2 + 0.4 * layout.layers),
+        squeeze=False,
+    )
+    for panel, (axis, direction) in enumerate(zip(axes[0], layout.directions)):
+        image = axis.imshow(weights[panel], cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+        axis.set_title(f"{direction} attention")
+        axis.set_xlabel("head")
+        axis.set_ylabel("layer")
+        axis.set_xticks(range(layout.heads))
+        axis.set_yticks(range(layout.layers))
+    fig.colorbar(image, ax=axes[0].tolist(), label="standardised weight")
+    fig.suptitle(f"mia detector heads: {detector.model_name} ({detector.metadata.get('relation', '')})")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def training_report(detector: Detector) -> str:
+    """The held-out metrics of a detector beside the baselines, as text."""
+    metrics = detector.metadata.get("metrics", {})
+    data = detector.metadata.get("data", {})
+    split = detector.metadata.get("split", {})
+    title = (
+        f"held-out test: {split.get('test', '?')} pairs, {data.get('test_token_pairs', '?')} token pairs "
+        f"({data.get('test_positives', '?')} linked); threshold {metrics.get('threshold', float('nan')):.3f}"
+    )
+    return metrics_table(metrics.get("scorers", {}), title=title)
+
+
+def detection_text(detection: Detection) -> str:
+    """Phrases of a detection, readable."""
+    pair = detection.pair
+    lines = [f"pair {pair.id}: {len(detection.phrases)} phrases, {len(detection.links)} linked token pairs"]
+    for phrase in detection.phrases:
+        lines.append(
+            f"  [{phrase.score:.2f}, {phrase.tokens} tokens] A[{phrase.a_start}:{phrase.a_end}] "
+            f"~ B[{phrase.b_start}:{phrase.b_end}]  {phrase.a_text!r}"
+        )
+        if phrase.b_text != phrase.a_text:
+            lines.append(f"  {'':>{len(str(phrase.score)) + 14}}B: {phrase.b_text!r}")
+    return "\n".join(lines)

@@ -1,0 +1,309 @@
+"""Training: split pairs, extract attention features, fit ``Pipeline(StandardScaler, LogisticRegression)``,
+choose the threshold on validation pairs, and measure the detector beside the string baselines on held-out
+pairs.
+
+Splits are by pair: all token pairs of one text pair are in exactly one of train, validation and test. The
+threshold maximises F1 on the validation pairs. Test metrics are computed on every token pair of the test
+pairs (not a sample); each head's own ROC AUC is computed on the test pairs' sampled token pairs, weighted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mia import __version__
+from mia.attention import AttentionModel
+from mia.detector import Detector
+from mia.errors import MiaError
+from mia.features import Sampling, baseline_scores, sample_token_pairs
+from mia.metrics import best_f1_threshold, ranking_metrics, scorer_metrics
+from mia.pairs import Pair, token_labels
+
+Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
+
+
+def no_progress(items: Iterable[Any], description: str, total: int) -> Iterable[Any]:
+    """The default progress hook: none. The CLI passes a tqdm bar."""
+    return items
+
+
+@dataclass
+class TrainOptions:
+    """Options of :func:`train_detector` (recorded in the detector's metadata)."""
+
+    seed: int = 0
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.1
+    neg_per_pos: int = 10
+    min_negatives: int = 64
+    regularization_c: float = 1.0
+    batch_size: int = 1
+    relation: str = "verbatim copy"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Split:
+    train: list[Pair]
+    validation: list[Pair]
+    test: list[Pair]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": "pair",
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+            "test_ids": [pair.id for pair in self.test],
+            "validation_ids": [pair.id for pair in self.validation],
+        }
+
+
+def split_pairs(pairs: Sequence[Pair], options: TrainOptions) -> Split:
+    """Shuffle pairs with the seed and cut them into train / validation / test."""
+    if len(pairs) < 3:
+        raise MiaError(f"training needs at least 3 pairs (train, validation, test); got {len(pairs)}")
+    if len({pair.id for pair in pairs}) != len(pairs):
+        raise MiaError("pair ids must be unique: the split is recorded by id")
+    order = np.random.default_rng([options.seed, 1]).permutation(len(pairs))
+    n_test = max(1, round(options.test_fraction * len(pairs)))
+    n_val = max(1, round(options.validation_fraction * len(pairs)))
+    if n_test + n_val >= len(pairs):
+        raise MiaError(f"{len(pairs)} pairs are too few to split into train, validation and test")
+    shuffled = [pairs[i] for i in order]
+    return Split(
+        test=shuffled[:n_test], validation=shuffled[n_test : n_test + n_val], train=shuffled[n_test + n_val :]
+    )
+
+
+@dataclass
+class SampledSet:
+    """Sampled token pairs of several text pairs: features float16 ``[N, F]``, labels, weights ``[N]``."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    token_pairs: int  # all token pairs of the text pairs (before sampling)
+    positives: int
+
+
+@dataclass
+class TestScores:
+    """Every token pair of the test pairs: gold labels, detector probabilities, baseline scores/decisions."""
+
+    labels: np.ndarray
+    detector: np.ndarray
+    baseline_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    baseline_decisions: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def fitting_pairs(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
+    """The pairs that fit the model, and the ids of those that are too long (skipped, not truncated)."""
+    kept, too_long = [], []
+    for pair in pairs:
+        try:
+            model.encode(pair)
+        except MiaError:
+            too_long.append(pair.id)
+            continue
+        kept.append(pair)
+    return kept, too_long
+
+
+def sampled_features(
+    model: AttentionModel,
+    pairs: Sequence[Pair],
+    *,
+    sampling: Sampling,
+    rng: np.random.Generator,
+    batch_size: int = 1,
+    progress: Progress = no_progress,
+    description: str = "features",
+) -> SampledSet:
+    """Extract features of ``pairs`` and keep every positive token pair and a weighted sample of negatives."""
+    features, labels, weights = [], [], []
+    token_pairs = positives = 0
+    stream = model.iter_features(pairs, batch_size=batch_size)
+    for pair_features in progress(stream, description, len(pairs)):
+        gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
+        index, weight = sample_token_pairs(gold, rng, sampling)
+        flat = pair_features.features.reshape(-1, pair_features.features.shape[-1])
+        features.append(flat[index])
+        labels.append(gold.reshape(-1)[index])
+        weights.append(weight)
+        token_pairs += gold.size
+        positives += int(gold.sum())
+    return SampledSet(
+        features=np.concatenate(features),
+        labels=np.concatenate(labels),
+        weights=np.concatenate(weights),
+        token_pairs=token_pairs,
+        positives=positives,
+    )
+
+
+def fit_pipeline(train: SampledSet, options: TrainOptions) -> Any:
+    """Fit ``Pipeline(StandardScaler(), LogisticRegression())`` with the sampling weights."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if not train.labels.any() or train.labels.all():
+        raise MiaError("the training pairs need both linked and unlinked token pairs; check the pairs' links")
+    pipeline = make_pipeline(
+        StandardScaler(),
+        LogisticRegression(C=options.regularization_c, max_iter=2000, random_state=options.seed),
+    )
+    pipeline.fit(
+        train.features.astype(np.float32),
+        train.labels,
+        standardscaler__sample_weight=train.weights,
+        logisticregression__sample_weight=train.weights,
+    )
+    return pipeline
+
+
+def detector_from_pipeline(pipeline: Any, model: AttentionModel, threshold: float) -> Detector:
+    scaler, regression = pipeline[0], pipeline[-1]
+    return Detector(
+        model_name=model.name,
+        model_type=model.model_type,
+        model_fingerprint=model.fingerprint,
+        model_revision=model.revision,
+        layout=model.layout,
+        mean=scaler.mean_.astype(np.float64),
+        scale=scaler.scale_.astype(np.float64),
+        coef=regression.coef_[0].astype(np.float64),
+        intercept=float(regression.intercept_[0]),
+        threshold=threshold,
+    )
+
+
+def score_test_pairs(
+    detector: Detector,
+    model: AttentionModel,
+    pairs: Sequence[Pair],
+    *,
+    sampling: Sampling,
+    rng: np.random.Generator,
+    batch_size: int = 1,
+    progress: Progress = no_progress,
+) -> tuple[TestScores, SampledSet]:
+    """Score every token pair of the test pairs with the detector and the baselines.
+
+    Also returns a weighted sample of the test token pairs' features, for the per-head ROC AUC.
+    """
+    labels, probabilities, sampled = [], [], []
+    baseline_s: dict[str, list[np.ndarray]] = {}
+    baseline_d: dict[str, list[np.ndarray]] = {}
+    for pair_features in progress(model.iter_features(pairs, batch_size=batch_size), "test pairs", len(pairs)):
+        gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
+        labels.append(gold.reshape(-1))
+        probabilities.append(detector.predict_proba(pair_features.features).reshape(-1))
+        baselines = baseline_scores(pair_features.a_tokens, pair_features.b_tokens)
+        for name, score in baselines.scores().items():
+            baseline_s.setdefault(name, []).append(score.reshape(-1))
+        for name, decision in baselines.decisions().items():
+            baseline_d.setdefault(name, []).append(decision.reshape(-1))
+        index, weight = sample_token_pairs(gold, rng, sampling)
+        flat = pair_features.features.reshape(-1, pair_features.features.shape[-1])
+        sampled.append((flat[index], gold.reshape(-1)[index], weight, gold.size, int(gold.sum())))
+    scores = TestScores(
+        labels=np.concatenate(labels),
+        detector=np.concatenate(probabilities),
+        baseline_scores={k: np.concatenate(v) for k, v in baseline_s.items()},
+        baseline_decisions={k: np.concatenate(v) for k, v in baseline_d.items()},
+    )
+    sample = SampledSet(
+        features=np.concatenate([s[0] for s in sampled]),
+        labels=np.concatenate([s[1] for s in sampled]),
+        weights=np.concatenate([s[2] for s in sampled]),
+        token_pairs=sum(s[3] for s in sampled),
+        positives=sum(s[4] for s in sampled),
+    )
+    return scores, sample
+
+
+def test_metrics(scores: TestScores, threshold: float) -> dict[str, dict[str, float]]:
+    """Metrics of the detector and each baseline on the same test token pairs."""
+    rows = {"detector": scorer_metrics(scores.labels, scores.detector, scores.detector >= threshold)}
+    for name, score in scores.baseline_scores.items():
+        rows[name] = scorer_metrics(scores.labels, score, scores.baseline_decisions[name])
+    return rows
+
+
+def head_auc(sample: SampledSet) -> np.ndarray:
+    """Each feature's own ROC AUC as a one-feature detector, weighted; float64 ``[F]``."""
+    return np.array([
+        ranking_metrics(sample.labels, sample.features[:, k].astype(np.float32), sample.weights)[1]
+        for k in range(sample.features.shape[1])
+    ])
+
+
+def train_detector(
+    model: AttentionModel,
+    pairs: Sequence[Pair],
+    options: TrainOptions = TrainOptions(),
+    *,
+    data: dict[str, Any] | None = None,
+    progress: Progress = no_progress,
+) -> Detector:
+    """Train a detector on ``pairs`` and measure it on held-out pairs.
+
+    ``data`` describes where the pairs came from (recorded in the metadata). Pairs too long for the model
+    are skipped and counted. The returned detector's ``metadata["metrics"]`` holds the held-out metrics of
+    the detector and the baselines.
+    """
+    started = time.perf_counter()
+    kept, too_long = fitting_pairs(model, pairs)
+    split = split_pairs(kept, options)
+    sampling = Sampling(neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives)
+    rng = np.random.default_rng([options.seed, 2])
+    common = {"sampling": sampling, "rng": rng, "batch_size": options.batch_size, "progress": progress}
+    train = sampled_features(model, split.train, description="train pairs", **common)
+    validation = sampled_features(model, split.validation, description="validation pairs", **common)
+    pipeline = fit_pipeline(train, options)
+    detector = detector_from_pipeline(pipeline, model, threshold=0.5)
+    validation_probability = detector.predict_proba(validation.features)
+    detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
+    scores, test_sample = score_test_pairs(detector, model, split.test, **common)
+    detector.metadata = {
+        "relation": options.relation,
+        "seed": options.seed,
+        "options": options.to_dict(),
+        "threshold_rule": "maximum F1 on the validation pairs (weighted sampled token pairs)",
+        "imbalance": sampling.to_dict(),
+        "data": {
+            **(data or {}),
+            "pairs": len(pairs),
+            "skipped_too_long": len(too_long),
+            "skipped_too_long_ids": too_long[:50],
+            "train_token_pairs": train.token_pairs,
+            "train_positives": train.positives,
+            "train_sampled_rows": len(train.labels),
+            "test_token_pairs": scores.labels.size,
+            "test_positives": int(scores.labels.sum()),
+        },
+        "split": split.to_dict(),
+        "metrics": {
+            "evaluated_on": "every token pair of the held-out test pairs",
+            "threshold": detector.threshold,
+            "scorers": test_metrics(scores, detector.threshold),
+        },
+        "head_roc_auc": head_auc(test_sample).round(4).tolist(),
+        "head_roc_auc_on": "test pairs, all positives and weighted sampled negatives",
+        "training_seconds": round(time.perf_counter() - started, 1),
+        "trained_with": f"mia {__version__}",
+    }
+    return detector
