@@ -86,16 +86,18 @@ def sentence_splitter(spacy_model: str | None = None) -> Any:
 
 
 def split_sentences(paragraph: str, nlp: Any = None) -> list[tuple[int, int]]:
-    """Character spans ``(start, end)`` of the sentences of ``paragraph``, trailing whitespace excluded."""
+    """Character spans ``(start, end)`` of the sentences of ``paragraph``, surrounding whitespace excluded."""
     nlp = sentence_splitter() if nlp is None else nlp
     return sentence_spans(nlp(paragraph))
 
 
 def sentence_spans(doc: Any) -> list[tuple[int, int]]:
-    """Character spans of the sentences of a parsed spaCy ``Doc``, trailing whitespace excluded."""
+    """Character spans of the sentences of a parsed spaCy ``Doc``, surrounding whitespace excluded."""
     spans = []
     for sentence in doc.sents:
-        text = sentence.text.rstrip()
-        if text.strip():
-            spans.append((sentence.start_char, sentence.start_char + len(text)))
+        text = sentence.text
+        start = sentence.start_char + len(text) - len(text.lstrip())
+        end = sentence.start_char + len(text.rstrip())
+        if end > start:
+            spans.append((start, end))
     return spans

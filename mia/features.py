@@ -55,10 +55,11 @@ def token_keys(tokens: list[str]) -> np.ndarray:
 
 
 def same_token(a_tokens: list[str], b_tokens: list[str]) -> np.ndarray:
-    """Baseline "same token": bool ``[n_a, n_b]``, True where the two tokens have the same text."""
+    """Baseline "same token": bool ``[n_a, n_b]``, True where the two tokens have the same, non-empty text."""
     keys = token_keys(list(a_tokens) + list(b_tokens))
     a_keys, b_keys = keys[: len(a_tokens)], keys[len(a_tokens) :]
-    return a_keys[:, None] == b_keys[None, :]
+    a_empty = np.array([not token for token in a_tokens], dtype=bool)
+    return (a_keys[:, None] == b_keys[None, :]) & ~a_empty[:, None]
 
 
 def equal_run_length(equal: np.ndarray) -> np.ndarray:

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+import torch
+
+from mia.attention import load_model
+from mia.errors import MiaError
+from mia.pairs import Pair
+
+PAIR = Pair("x", "The dog ran home. A cat sat on the mat.", "A cat sat on the mat. The dog ran home.")
+
+
+def test_encoder_features_match_output_attentions(minilm):
+    features = minilm.features(PAIR)
+    enc = minilm.tokenizer(PAIR.a, PAIR.b, return_tensors="pt")
+    with torch.inference_mode():
+        attentions = minilm.model(**enc, output_attentions=True).attentions
+    seq = enc.sequence_ids(0)
+    a_pos = [i for i, s in enumerate(seq) if s == 0]
+    b_pos = [i for i, s in enumerate(seq) if s == 1]
+    layout = minilm.layout
+    assert features.features.shape == (len(a_pos), len(b_pos), 144)
+    assert features.features.dtype == np.float16
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        i, j = rng.integers(len(a_pos)), rng.integers(len(b_pos))
+        layer, head = rng.integers(layout.layers), rng.integers(layout.heads)
+        a_to_b = attentions[layer][0, head, a_pos[i], b_pos[j]].item()
+        b_to_a = attentions[layer][0, head, b_pos[j], a_pos[i]].item()
+        k = layer * layout.heads + head
+        assert features.features[i, j, k] == pytest.approx(a_to_b, abs=1e-3)
+        assert features.features[i, j, layout.layers * layout.heads + k] == pytest.approx(b_to_a, abs=1e-3)
+        assert layout.head_of(k) == ("a->b", layer, head)
+
+
+def test_special_tokens_are_left_out(minilm):
+    features = minilm.features(PAIR)
+    assert features.a_tokens[0] == "the" or features.a_tokens[0] == "The"
+    assert "[SEP]" not in features.a_tokens + features.b_tokens
+    assert [PAIR.a[s:e] for s, e in features.a_spans] == features.a_tokens
+
+
+def test_batched_features_equal_single(minilm):
+    short = Pair("s", "A cat.", "The cat sat down on the mat today.")
+    single = [minilm.features(p).features for p in (PAIR, short)]
+    batched = [f.features for f in minilm.iter_features([PAIR, short], batch_size=2)]
+    for one, many in zip(single, batched):
+        assert one.shape == many.shape
+        np.testing.assert_allclose(one.astype(np.float32), many.astype(np.float32), atol=2e-3)
+
+
+def test_too_long_pair_names_lengths_and_limit(minilm):
+    long_text = "word " * 400
+    with pytest.raises(MiaError, match=r"A has 400 tokens and B has 400 tokens .*limit is 512"):
+        minilm.features(Pair("long", long_text, long_text))
+
+
+def test_bart_cross_attention_features(tiny_bart):
+    features = tiny_bart.features(PAIR)
+    tok = tiny_bart.tokenizer
+    dec, enc = tok(PAIR.a, return_tensors="pt"), tok(PAIR.b, return_tensors="pt")
+    with torch.inference_mode():
+        out = tiny_bart.model(input_ids=enc["input_ids"], decoder_input_ids=dec["input_ids"],
+                              output_attentions=True)
+    assert tiny_bart.architecture == "encoder-decoder"
+    n_a, n_b = dec["input_ids"].shape[1] - 2, enc["input_ids"].shape[1] - 2  # <s> ... </s> left out
+    assert features.features.shape == (n_a, n_b, 2 * 4)
+    for layer in range(2):
+        for head in range(4):
+            expected = out.cross_attentions[layer][0, head, 1:-1, 1:-1].numpy()
+            np.testing.assert_allclose(features.features[:, :, layer * 4 + head], expected, atol=1e-3)
+
+
+def test_unsupported_architecture_is_refused(tmp_path):
+    from transformers import GPT2Config, GPT2Model
+
+    GPT2Model(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=50)).save_pretrained(tmp_path)
+    with pytest.raises(MiaError, match=r"'gpt2' .*not supported.*bart.*bert"):
+        load_model(str(tmp_path), device="cpu")
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    with pytest.raises(MiaError, match="could not load model"):
+        load_model(str(tmp_path / "missing"), device="cpu")

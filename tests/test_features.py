@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from mia.features import Sampling, baseline_scores, equal_run_length, sample_token_pairs, same_token
+
+
+def test_same_token_compares_token_text():
+    result = same_token(["the", "cat", ""], ["cat", "the", "the", ""])
+    assert result.tolist() == [[False, True, True, False], [True, False, False, False], [False] * 4]
+
+
+def test_run_length_marks_runs_of_three():
+    a = "x the big cat sat y".split()
+    b = "the big cat z sat the".split()
+    scores = baseline_scores(a, b)
+    runs = scores.decisions()["run of >= 3 tokens"]
+    assert np.argwhere(runs).tolist() == [[1, 0], [2, 1], [3, 2]]
+    assert scores.run_length[1, 0] == 3
+    assert scores.run_length[4, 4] == 1  # "sat" equal alone
+    assert not runs[1, 5]  # "the" again, outside the run
+
+
+def test_equal_run_length_counts_whole_diagonal():
+    equal = np.eye(4, dtype=bool)
+    equal[0, 3] = True
+    assert equal_run_length(equal).tolist() == [[4, 0, 0, 1], [0, 4, 0, 0], [0, 0, 4, 0], [0, 0, 0, 4]]
+
+
+def test_sampling_keeps_positives_and_weights_negatives():
+    labels = np.zeros((50, 40), dtype=bool)
+    labels[np.arange(10), np.arange(10)] = True
+    index, weights = sample_token_pairs(labels, np.random.default_rng(0), Sampling(neg_per_pos=5, min_negatives=1))
+    kept = labels.reshape(-1)[index]
+    assert kept.sum() == 10 and (~kept).sum() == 50
+    assert (weights[kept] == 1).all()
+    # weighted negatives add up to all negatives
+    assert weights[~kept].sum() == pytest.approx(labels.size - 10, rel=1e-6)
