@@ -52,6 +52,7 @@ class TrainConfig(CommandConfig):
     test_fraction: float = 0.2
     validation_fraction: float = 0.1
     neg_per_pos: int = 10
+    transform: Literal["log", "none"] = "log"
     batch_size: int = 1
     device: str = "auto"
     threads: int | None = None
@@ -196,6 +197,7 @@ def run_train(config: TrainConfig) -> int:
         test_fraction=config.test_fraction,
         validation_fraction=config.validation_fraction,
         neg_per_pos=config.neg_per_pos,
+        transform=config.transform,
         batch_size=config.batch_size,
         relation=relation,
     )
@@ -325,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pairs for choosing the threshold (default 0.1)")
     t.add_argument("--neg-per-pos", type=_positive, default=10,
                    help="negatives sampled per positive token pair (default 10)")
+    t.add_argument("--transform", choices=["log", "none"], default="log",
+                   help="feature transform before standardising: log(w + 1e-4) (default) or none")
     t.add_argument("--batch-size", type=_positive, default=1, help="pairs per forward pass (default 1)")
     t.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:1, ...")
     t.add_argument("--threads", type=_positive, help="CPU threads for torch (default: torch's choice)")

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,6 +25,18 @@ from mia.pairs import Pair
 METADATA_FILE = "detector.json"
 WEIGHTS_FILE = "weights.npz"
 FORMAT_VERSION = 1
+FeatureTransform = Literal["log", "none"]
+LOG_EPSILON = 1e-4
+
+
+def transform_features(features: np.ndarray, transform: FeatureTransform) -> np.ndarray:
+    """Map attention weights ``[..., F]`` to the regression's inputs (float32): ``log(w + 1e-4)`` or as is."""
+    values = features.astype(np.float32, copy=False)
+    if transform == "log":
+        return np.log(values + np.float32(LOG_EPSILON))
+    if transform == "none":
+        return values
+    raise MiaError(f"unknown feature transform {transform!r}: use 'log' or 'none'")
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,7 @@ class Detector:
     coef: np.ndarray
     intercept: float
     threshold: float
+    transform: FeatureTransform = "log"
     model_revision: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -114,7 +127,7 @@ class Detector:
             )
         weights = (self.coef / self.scale).astype(np.float32)
         offset = np.float32(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
-        return features.astype(np.float32, copy=False) @ weights + offset
+        return transform_features(features, self.transform) @ weights + offset
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of a link for features ``[..., F]``; float32 ``[...]``."""
@@ -188,7 +201,9 @@ class Detector:
                 "order": "direction, layer, head (feature k: direction k // (layers*heads), "
                 "layer (k // heads) % layers, head k % heads)",
                 "dtype": "float16 attention weights",
-                "transform": "standardise (weights.npz mean, scale), then logistic regression (coef, intercept)",
+                "transform": self.transform,
+                "pipeline": f"{'log(w + 1e-4)' if self.transform == 'log' else 'w'}, standardise (weights.npz "
+                "mean, scale), logistic regression (coef, intercept)",
             },
             "threshold": self.threshold,
             **self.metadata,
@@ -248,6 +263,7 @@ class Detector:
             coef=arrays["coef"],
             intercept=float(arrays["intercept"][0]),
             threshold=float(meta["threshold"]),
+            transform=features.get("transform", "none"),
             metadata={k: v for k, v in meta.items() if k not in known},
         )
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from mia import __version__
 from mia.attention import AttentionModel
-from mia.detector import Detector
+from mia.detector import Detector, FeatureTransform, transform_features
 from mia.errors import MiaError
 from mia.features import Sampling, baseline_scores, sample_token_pairs
 from mia.metrics import best_f1_threshold, ranking_metrics, scorer_metrics
@@ -42,6 +42,7 @@ class TrainOptions:
     neg_per_pos: int = 10
     min_negatives: int = 64
     regularization_c: float = 1.0
+    transform: FeatureTransform = "log"
     batch_size: int = 1
     relation: str = "verbatim copy"
 
@@ -166,7 +167,7 @@ def fit_pipeline(train: SampledSet, options: TrainOptions) -> Any:
         LogisticRegression(C=options.regularization_c, max_iter=2000, random_state=options.seed),
     )
     pipeline.fit(
-        train.features.astype(np.float32),
+        transform_features(train.features, options.transform),
         train.labels,
         standardscaler__sample_weight=train.weights,
         logisticregression__sample_weight=train.weights,
@@ -174,7 +175,9 @@ def fit_pipeline(train: SampledSet, options: TrainOptions) -> Any:
     return pipeline
 
 
-def detector_from_pipeline(pipeline: Any, model: AttentionModel, threshold: float) -> Detector:
+def detector_from_pipeline(
+    pipeline: Any, model: AttentionModel, threshold: float, transform: FeatureTransform
+) -> Detector:
     scaler, regression = pipeline[0], pipeline[-1]
     return Detector(
         model_name=model.name,
@@ -187,6 +190,7 @@ def detector_from_pipeline(pipeline: Any, model: AttentionModel, threshold: floa
         coef=regression.coef_[0].astype(np.float64),
         intercept=float(regression.intercept_[0]),
         threshold=threshold,
+        transform=transform,
     )
 
 
@@ -274,7 +278,7 @@ def train_detector(
     train = sampled_features(model, split.train, description="train pairs", **common)
     validation = sampled_features(model, split.validation, description="validation pairs", **common)
     pipeline = fit_pipeline(train, options)
-    detector = detector_from_pipeline(pipeline, model, threshold=0.5)
+    detector = detector_from_pipeline(pipeline, model, threshold=0.5, transform=options.transform)
     validation_probability = detector.predict_proba(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
     scores, test_sample = score_test_pairs(detector, model, split.test, **common)

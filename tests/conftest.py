@@ -58,3 +58,13 @@ def tiny_bart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bart(tiny_bart_dir: Path) -> AttentionModel:
     return load_model(str(tiny_bart_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def trained_detector_dir(tmp_path_factory: pytest.TempPathFactory, minilm: AttentionModel,
+                         small_pairs: list[Pair]) -> Path:
+    """A MiniLM detector trained on 40 packaged-corpus pairs, saved to a temporary directory."""
+    from mia.training import TrainOptions, train_detector
+
+    detector = train_detector(minilm, small_pairs, TrainOptions(seed=0), data={"source": "test"})
+    return detector.save(tmp_path_factory.mktemp("detector") / "minilm-test")

@@ -1,0 +1,113 @@
+"""Every subcommand through ``main(argv)``, on the packaged model and corpus."""
+
+import json
+
+import pytest
+
+from mia.cli import main
+from mia.pairs import read_pairs, write_pairs
+
+A = ("It means that the listed identifiers are to be interpreted as globals. "
+     "The global statement is a declaration which holds for the entire current code block.")
+B = ("The global statement is a declaration which holds for the entire current code block. "
+     "It means that the listed identifiers are to be interpreted as globals.")
+
+
+@pytest.mark.parametrize("command", [[], ["generate"], ["train"], ["detect"], ["heads"]])
+def test_help_everywhere(command, capsys):
+    assert main([*command, "--help"]) == 0
+    assert "usage: mia" in capsys.readouterr().out
+
+
+def test_generate_writes_pairs(tmp_path, capsys):
+    out = tmp_path / "pairs.jsonl"
+    assert main(["generate", "--out", str(out), "--limit", "5", "--seed", "3"]) == 0
+    pairs = read_pairs(out)
+    assert len(pairs) == 5
+    assert "skipped with fewer than 2 sentences" in capsys.readouterr().err
+    again = tmp_path / "again.jsonl"
+    main(["generate", "--out", str(again), "--limit", "5", "--seed", "3"])
+    assert again.read_text() == out.read_text()
+
+
+def test_train_detect_heads_end_to_end(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    assert main(["generate", "--out", str(pairs), "--limit", "40"]) == 0
+    out = tmp_path / "det"
+    assert main(["train", "--pairs", str(pairs), "--out", str(out), "--seed", "0"]) == 0
+    printed = capsys.readouterr().out
+    for row in ("detector", "same token", "run of >= 3 tokens"):
+        assert row in printed
+    meta = json.loads((out / "detector.json").read_text())
+    scorers = meta["metrics"]["scorers"]
+    assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"]
+    assert meta["command"]["pairs"] == str(pairs)
+
+    assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-tokens", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "phrases" in text and "'The global statement is a declaration" in text
+
+    few = tmp_path / "few.jsonl"
+    write_pairs(read_pairs(pairs)[:5], few)
+    assert main(["detect", "--detector", str(out), "--pairs", str(few), "--format", "jsonl"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["id"] for line in lines] == [p.id for p in read_pairs(few)]
+    assert all(len(link) == 5 for line in lines for link in line["links"])
+    assert all({"a", "b", "a_text", "b_text", "score", "tokens"} <= set(ph) for line in lines for ph in line["phrases"])
+
+    a_file, b_file = tmp_path / "a.txt", tmp_path / "b.txt"
+    a_file.write_text(A)
+    b_file.write_text(B)
+    assert main(["detect", "--detector", str(out), "--a-file", str(a_file), "--b-file", str(b_file),
+                 "--format", "json", "--threshold", "0.99"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert single["id"] == "0" and all(link[4] >= 0.99 for link in single["links"])
+
+    png = tmp_path / "heads.png"
+    assert main(["heads", "--detector", str(out), "--top", "5", "--plot", str(png)]) == 0
+    table = capsys.readouterr().out
+    assert "rank" in table and len(table.strip().splitlines()) == 7
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["heads", "--detector", str(out), "--format", "json", "--top", "144"]) == 0
+    heads = json.loads(capsys.readouterr().out)["heads"]
+    weights = [h["weight"] for h in heads]
+    assert len(heads) == 144 and weights == sorted(weights, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["detect", "--a", "x"], "give both --a and --b"),
+        (["detect", "--a", "x", "--b", "y", "--pairs", "p.jsonl"], "exactly one input"),
+        (["detect", "--detector", "nowhere", "--a", "x", "--b", "y"], "not a detector directory"),
+        (["heads", "--detector", "nowhere"], "not a detector directory"),
+        (["generate", "--corpus", "missing.txt", "--out", "x.jsonl"], "corpus file not found"),
+        (["train", "--pairs", "missing.jsonl"], "pair file not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_pair_line_writes_nothing(tmp_path, capsys, trained_detector_dir):
+    pairs = tmp_path / "p.jsonl"
+    pairs.write_text('{"id": "1", "a": "x", "b": "y", "links": []}\n{"id": 2, "a": "x"}\n')
+    out = tmp_path / "out.jsonl"
+    code = main(["detect", "--detector", str(trained_detector_dir), "--pairs", str(pairs), "--format", "jsonl",
+                 "--out", str(out)])
+    assert code == 2 and "p.jsonl:2" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_argparse_errors_exit_2(capsys):
+    assert main(["train", "--limit", "0"]) == 2
+    assert main(["frobnicate"]) == 2
+
+
+def test_detect_refuses_another_model(trained_detector_dir, tiny_bart_dir, capsys):
+    code = main(["detect", "--detector", str(trained_detector_dir), "--model", str(tiny_bart_dir),
+                 "--a", "x y", "--b", "y x"])
+    assert code == 2 and "use --model minilm" in capsys.readouterr().err

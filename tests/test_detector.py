@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+
+from mia.detector import Detector, diagonal_runs
+from mia.errors import MiaError
+from mia.pairs import Pair
+
+
+def test_save_load_round_trip_keeps_predictions(trained_detector_dir, minilm, tmp_path):
+    detector = Detector.load(trained_detector_dir)
+    features = minilm.features(Pair("x", "The cat sat. A dog ran.", "A dog ran. The cat sat."))
+    before = detector.predict_proba(features.features)
+    copy = detector.save(tmp_path / "copy")
+    after = Detector.load(copy).predict_proba(features.features)
+    np.testing.assert_array_equal(before, after)
+    assert Detector.load(copy).to_dict() == detector.to_dict()
+
+
+def test_metadata_records_what_users_need(trained_detector_dir):
+    meta = json.loads((trained_detector_dir / "detector.json").read_text())
+    assert meta["model"]["name"] == "minilm" and meta["model"]["type"] == "bert"
+    assert meta["features"]["count"] == 144 and meta["features"]["directions"] == ["a->b", "b->a"]
+    assert 0 < meta["threshold"] < 1
+    assert meta["seed"] == 0 and meta["mia_version"]
+    assert set(meta["metrics"]["scorers"]) == {"detector", "same token", "run of >= 3 tokens"}
+    split = meta["split"]
+    assert split["by"] == "pair" and not set(split["test_ids"]) & set(split["validation_ids"])
+    assert "sampled negatives" in meta["imbalance"]["method"]
+    assert len(meta["head_roc_auc"]) == 144
+
+
+def test_detector_refuses_another_model(trained_detector_dir, tiny_bart):
+    detector = Detector.load(trained_detector_dir)
+    with pytest.raises(MiaError, match=r"trained on model 'minilm'.*use --model minilm"):
+        detector.check_model(tiny_bart)
+
+
+def test_loading_never_unpickles(trained_detector_dir, tmp_path):
+    target = tmp_path / "evil"
+    target.mkdir()
+    (target / "detector.json").write_text((trained_detector_dir / "detector.json").read_text())
+    np.savez(target / "weights.npz", mean=np.array([object()], dtype=object), scale=np.ones(144),
+             coef=np.ones(144), intercept=np.zeros(1))
+    with pytest.raises(MiaError, match="unreadable detector"):
+        Detector.load(target)
+
+
+def test_not_a_detector_directory(tmp_path):
+    with pytest.raises(MiaError, match="not a detector directory"):
+        Detector.load(tmp_path)
+
+
+def test_detect_finds_the_copied_sentences(trained_detector_dir, minilm):
+    detector = Detector.load(trained_detector_dir)
+    b = ("The global statement is a declaration which holds for the entire current code block. "
+         "It means that the listed identifiers are to be interpreted as globals.")
+    a = ("It means that the listed identifiers are to be interpreted as globals. "
+         "The global statement is a declaration which holds for the entire current code block.")
+    detection = detector.detect(minilm, a, b, min_phrase_tokens=3)
+    longest = max(detection.phrases, key=lambda p: p.tokens)
+    assert longest.tokens >= 8
+    assert longest.a_text == longest.b_text
+    assert all(len(link.to_list()) == 5 for link in detection.links)
+
+
+def test_diagonal_runs():
+    linked = np.zeros((4, 4), dtype=bool)
+    linked[0, 1] = linked[1, 2] = linked[2, 3] = linked[3, 0] = True
+    assert diagonal_runs(linked) == [[(0, 1), (1, 2), (2, 3)], [(3, 0)]]
