@@ -1,3 +1,30 @@
-"""mia: learn which attention heads of a transformer link the tokens of two texts."""
+"""mia: learn which attention heads of a transformer link the tokens of two texts.
+
+A notebook session::
+
+    from mia import load_model, read_paragraphs, generate_pairs, train_detector, rank_heads
+
+    model = load_model("minilm")
+    pairs, summary = generate_pairs(read_paragraphs(), seed=0)
+    detector = train_detector(model, pairs)
+    detector.detect(model, "It rained. We stayed in.", "We stayed in. It rained.").phrases
+    rank_heads(detector, top=10)
+"""
 
 __version__ = "0.1.0"
+
+from mia.attention import AttentionModel, FeatureLayout, PairFeatures, load_model  # noqa: E402
+from mia.corpus import default_corpus_path, read_paragraphs, split_sentences  # noqa: E402
+from mia.detector import Detection, Detector, Phrase, TokenLink  # noqa: E402
+from mia.errors import MiaError  # noqa: E402
+from mia.features import baseline_scores  # noqa: E402
+from mia.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs  # noqa: E402
+from mia.report import HeadWeight, plot_heads, rank_heads  # noqa: E402
+from mia.training import TrainOptions, train_detector  # noqa: E402
+
+__all__ = [
+    "AttentionModel", "Detection", "Detector", "FeatureLayout", "HeadWeight", "MiaError", "Pair", "PairFeatures",
+    "Phrase", "TokenLink", "TrainOptions", "baseline_scores", "default_corpus_path", "generate_pairs",
+    "load_model", "plot_heads", "rank_heads", "read_pairs", "read_paragraphs", "split_sentences",
+    "token_labels", "train_detector", "write_pairs",
+]

@@ -17,6 +17,7 @@ covers in its text with surrounding whitespace left out (so byte-level BPE's lea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,9 +42,15 @@ class Pair:
     a: str
     b: str
     links: tuple[Link, ...] = field(default_factory=tuple)
+    possible: tuple[Link, ...] = field(default_factory=tuple)  # optional "possible" links (alignment sets)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "a": self.a, "b": self.b, "links": [list(link) for link in self.links]}
+        record: dict[str, Any] = {
+            "id": self.id, "a": self.a, "b": self.b, "links": [list(link) for link in self.links]
+        }
+        if self.possible:
+            record["possible"] = [list(link) for link in self.possible]
+        return record
 
     @classmethod
     def from_dict(cls, record: Any, *, where: str = "pair") -> Pair:
@@ -56,25 +63,33 @@ class Pair:
         pair_id = record.get("id")
         if not isinstance(pair_id, (str, int)):
             raise MiaError(f'{where}: "id" must be a string')
-        raw_links = record.get("links", [])
-        if not isinstance(raw_links, list):
-            raise MiaError(f'{where}: "links" must be a list of [a_start, a_end, b_start, b_end]')
         a, b = record["a"], record["b"]
-        links = []
-        for link in raw_links:
-            if (
-                not isinstance(link, list)
-                or len(link) != 4
-                or not all(isinstance(x, int) and not isinstance(x, bool) for x in link)
-            ):
-                raise MiaError(f"{where}: link {link!r} is not [a_start, a_end, b_start, b_end] (integers)")
-            a_start, a_end, b_start, b_end = link
-            if not (0 <= a_start <= a_end <= len(a)) or not (0 <= b_start <= b_end <= len(b)):
-                raise MiaError(
-                    f"{where}: link {link} lies outside the texts (len(a)={len(a)}, len(b)={len(b)})"
-                )
-            links.append((a_start, a_end, b_start, b_end))
-        return cls(id=str(pair_id), a=a, b=b, links=tuple(links))
+        links = _parse_links(record.get("links", []), a, b, where=where, key="links")
+        possible = _parse_links(record.get("possible", []), a, b, where=where, key="possible")
+        return cls(id=str(pair_id), a=a, b=b, links=links, possible=possible)
+
+
+def _parse_links(raw_links: Any, a: str, b: str, *, where: str, key: str) -> tuple[Link, ...]:
+    if not isinstance(raw_links, list):
+        raise MiaError(f'{where}: "{key}" must be a list of [a_start, a_end, b_start, b_end]')
+    links = []
+    for link in raw_links:
+        if (
+            not isinstance(link, list)
+            or len(link) != 4
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in link)
+        ):
+            raise MiaError(f"{where}: link {link!r} is not [a_start, a_end, b_start, b_end] (integers)")
+        a_start, a_end, b_start, b_end = link
+        if not (0 <= a_start <= a_end <= len(a)) or not (0 <= b_start <= b_end <= len(b)):
+            raise MiaError(f"{where}: link {link} lies outside the texts (len(a)={len(a)}, len(b)={len(b)})")
+        links.append((a_start, a_end, b_start, b_end))
+    return tuple(links)
+
+
+def pair_hash(pair: Pair) -> str:
+    """A short hash of a pair's two texts (ids aside), to recognise the pairs a detector was trained on."""
+    return hashlib.sha1(f"{pair.a}\0{pair.b}".encode()).hexdigest()[:16]
 
 
 def iter_pairs(path: str | Path) -> Iterator[Pair]:

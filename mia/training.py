@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from mia import __version__
-from mia.attention import AttentionModel
+from mia.attention import AttentionModel, PairFeatures
 from mia.detector import Detector, FeatureTransform, transform_features
 from mia.errors import MiaError
 from mia.features import Sampling, baseline_scores, sample_token_pairs
 from mia.metrics import best_f1_threshold, ranking_metrics, scorer_metrics
-from mia.pairs import Pair, token_labels
+from mia.pairs import Pair, pair_hash, token_labels
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 
@@ -68,6 +68,7 @@ class Split:
             "test": len(self.test),
             "test_ids": [pair.id for pair in self.test],
             "validation_ids": [pair.id for pair in self.validation],
+            "fit_or_tuned_on_hashes": sorted(pair_hash(p) for p in self.train + self.validation),
         }
 
 
@@ -101,12 +102,42 @@ class SampledSet:
 
 @dataclass
 class TestScores:
-    """Every token pair of the test pairs: gold labels, detector probabilities, baseline scores/decisions."""
+    """Every token pair of some pairs: gold labels, detector probabilities, baseline scores and decisions.
 
-    labels: np.ndarray
-    detector: np.ndarray
-    baseline_scores: dict[str, np.ndarray] = field(default_factory=dict)
-    baseline_decisions: dict[str, np.ndarray] = field(default_factory=dict)
+    Filled pair by pair with :meth:`add`; arrays are flat over all token pairs.
+    """
+
+    labels: list[np.ndarray] = field(default_factory=list)
+    detector: list[np.ndarray] = field(default_factory=list)
+    baseline_scores: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    baseline_decisions: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def add(self, gold: np.ndarray, probabilities: np.ndarray, pair_features: PairFeatures) -> None:
+        self.labels.append(gold.reshape(-1))
+        self.detector.append(probabilities.reshape(-1))
+        baselines = baseline_scores(pair_features.a_tokens, pair_features.b_tokens)
+        for name, score in baselines.scores().items():
+            self.baseline_scores.setdefault(name, []).append(score.reshape(-1))
+        for name, decision in baselines.decisions().items():
+            self.baseline_decisions.setdefault(name, []).append(decision.reshape(-1))
+
+    def metrics(self, threshold: float) -> dict[str, dict[str, float]]:
+        """Metrics of the detector and each baseline on the same token pairs."""
+        labels, detector = np.concatenate(self.labels), np.concatenate(self.detector)
+        rows = {"detector": scorer_metrics(labels, detector, detector >= threshold)}
+        for name, score in self.baseline_scores.items():
+            rows[name] = scorer_metrics(
+                labels, np.concatenate(score), np.concatenate(self.baseline_decisions[name])
+            )
+        return rows
+
+    @property
+    def token_pairs(self) -> int:
+        return sum(len(labels) for labels in self.labels)
+
+    @property
+    def positives(self) -> int:
+        return int(sum(labels.sum() for labels in self.labels))
 
 
 def fitting_pairs(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
@@ -208,43 +239,22 @@ def score_test_pairs(
 
     Also returns a weighted sample of the test token pairs' features, for the per-head ROC AUC.
     """
-    labels, probabilities, sampled = [], [], []
-    baseline_s: dict[str, list[np.ndarray]] = {}
-    baseline_d: dict[str, list[np.ndarray]] = {}
+    scores = TestScores()
+    sampled = []
     for pair_features in progress(model.iter_features(pairs, batch_size=batch_size), "test pairs", len(pairs)):
         gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
-        labels.append(gold.reshape(-1))
-        probabilities.append(detector.predict_proba(pair_features.features).reshape(-1))
-        baselines = baseline_scores(pair_features.a_tokens, pair_features.b_tokens)
-        for name, score in baselines.scores().items():
-            baseline_s.setdefault(name, []).append(score.reshape(-1))
-        for name, decision in baselines.decisions().items():
-            baseline_d.setdefault(name, []).append(decision.reshape(-1))
+        scores.add(gold, detector.predict_proba(pair_features.features), pair_features)
         index, weight = sample_token_pairs(gold, rng, sampling)
         flat = pair_features.features.reshape(-1, pair_features.features.shape[-1])
-        sampled.append((flat[index], gold.reshape(-1)[index], weight, gold.size, int(gold.sum())))
-    scores = TestScores(
-        labels=np.concatenate(labels),
-        detector=np.concatenate(probabilities),
-        baseline_scores={k: np.concatenate(v) for k, v in baseline_s.items()},
-        baseline_decisions={k: np.concatenate(v) for k, v in baseline_d.items()},
-    )
+        sampled.append((flat[index], gold.reshape(-1)[index], weight))
     sample = SampledSet(
         features=np.concatenate([s[0] for s in sampled]),
         labels=np.concatenate([s[1] for s in sampled]),
         weights=np.concatenate([s[2] for s in sampled]),
-        token_pairs=sum(s[3] for s in sampled),
-        positives=sum(s[4] for s in sampled),
+        token_pairs=scores.token_pairs,
+        positives=scores.positives,
     )
     return scores, sample
-
-
-def test_metrics(scores: TestScores, threshold: float) -> dict[str, dict[str, float]]:
-    """Metrics of the detector and each baseline on the same test token pairs."""
-    rows = {"detector": scorer_metrics(scores.labels, scores.detector, scores.detector >= threshold)}
-    for name, score in scores.baseline_scores.items():
-        rows[name] = scorer_metrics(scores.labels, score, scores.baseline_decisions[name])
-    return rows
 
 
 def head_auc(sample: SampledSet) -> np.ndarray:
@@ -296,14 +306,14 @@ def train_detector(
             "train_token_pairs": train.token_pairs,
             "train_positives": train.positives,
             "train_sampled_rows": len(train.labels),
-            "test_token_pairs": scores.labels.size,
-            "test_positives": int(scores.labels.sum()),
+            "test_token_pairs": scores.token_pairs,
+            "test_positives": scores.positives,
         },
         "split": split.to_dict(),
         "metrics": {
             "evaluated_on": "every token pair of the held-out test pairs",
             "threshold": detector.threshold,
-            "scorers": test_metrics(scores, detector.threshold),
+            "scorers": scores.metrics(detector.threshold),
         },
         "head_roc_auc": head_auc(test_sample).round(4).tolist(),
         "head_roc_auc_on": "test pairs, all positives and weighted sampled negatives",

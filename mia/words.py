@@ -1,0 +1,65 @@
+"""Words, the level people read: segmentation, and lifting token-pair scores to word pairs.
+
+``regex`` words (the default for evaluation) are runs of letters/digits, or single punctuation marks;
+``whitespace`` words are what word-alignment corpora (Pharaoh format) count: whitespace-separated tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import numpy as np
+
+WordScheme = Literal["regex", "whitespace"]
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    "regex": re.compile(r"[^\W_]+|[^\w\s]|_"),
+    "whitespace": re.compile(r"\S+"),
+}
+
+
+def word_spans(text: str, scheme: WordScheme = "regex") -> np.ndarray:
+    """Character spans of the words of ``text``: int ``[n_words, 2]``."""
+    pattern = _PATTERNS.get(scheme)
+    if pattern is None:
+        raise ValueError(f"unknown word scheme {scheme!r}: use 'regex' or 'whitespace'")
+    spans = [match.span() for match in pattern.finditer(text)]
+    return np.array(spans, dtype=np.int64).reshape(-1, 2)
+
+
+def words_of(text: str, spans: np.ndarray) -> list[str]:
+    return [text[start:end] for start, end in spans]
+
+
+def token_word_overlap(token_spans: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """bool ``[n_words, n_tokens]``: True where a token shares a character with a word."""
+    return (
+        (token_spans[None, :, 0] < spans[:, None, 1])
+        & (token_spans[None, :, 1] > spans[:, None, 0])
+        & (token_spans[None, :, 1] > token_spans[None, :, 0])
+    )
+
+
+def word_scores(
+    token_scores: np.ndarray,
+    a_token_spans: np.ndarray,
+    b_token_spans: np.ndarray,
+    a_word_spans: np.ndarray,
+    b_word_spans: np.ndarray,
+) -> np.ndarray:
+    """Score of each word pair: the highest score of a token pair overlapping both words.
+
+    ``token_scores`` ``[n_a_tokens, n_b_tokens]`` -> float32 ``[n_a_words, n_b_words]`` (-inf where a word has
+    no token). With decisions as scores, a word pair is linked when any of their token pairs is.
+    """
+    a_map = token_word_overlap(a_token_spans, a_word_spans)
+    b_map = token_word_overlap(b_token_spans, b_word_spans)
+    rows = np.full((len(a_word_spans), token_scores.shape[1]), -np.inf, dtype=np.float32)
+    for word, tokens in enumerate(a_map):
+        if tokens.any():
+            rows[word] = token_scores[tokens].max(axis=0)
+    result = np.full((len(a_word_spans), len(b_word_spans)), -np.inf, dtype=np.float32)
+    for word, tokens in enumerate(b_map):
+        if tokens.any():
+            result[:, word] = rows[:, tokens].max(axis=1)
+    return result
