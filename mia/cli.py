@@ -67,13 +67,36 @@ class DetectConfig(CommandConfig):
     a_file: str | None = None
     b_file: str | None = None
     pairs: str | None = None
-    format: Literal["text", "json", "jsonl"] = "text"
+    format: Literal["text", "json", "jsonl", "pharaoh"] = "text"
     threshold: float | None = None
     min_phrase_tokens: int = 1
     out: str | None = None
     model: str | None = None
     device: str = "auto"
     batch_size: int = 1
+
+
+@dataclass
+class EvaluateConfig(CommandConfig):
+    pairs: str
+    detector: str = str(DEFAULT_DETECTOR)
+    format: Literal["text", "json"] = "text"
+    words: Literal["regex", "whitespace"] = "regex"
+    threshold: float | None = None
+    include_trained: bool = False
+    out: str | None = None
+    device: str = "auto"
+    batch_size: int = 1
+
+
+@dataclass
+class ImportAlignmentsConfig(CommandConfig):
+    a: str
+    b: str
+    alignments: str
+    out: str
+    possible: str | None = None
+    id_prefix: str = "s"
 
 
 @dataclass
@@ -253,7 +276,19 @@ def run_detect(config: DetectConfig) -> int:
         detector.detect_features(features, threshold=config.threshold, min_phrase_tokens=config.min_phrase_tokens)
         for features in stream
     )
-    if config.format == "jsonl":
+    if config.format == "pharaoh":
+        from mia.alignments import pharaoh_line
+        from mia.words import word_spans, word_scores
+
+        threshold = detector.threshold if config.threshold is None else config.threshold
+        lines = []
+        for detection in detections:
+            a_words, b_words = word_spans(detection.pair.a, "whitespace"), word_spans(detection.pair.b, "whitespace")
+            spans = detection.token_spans
+            scores = word_scores(detection.probabilities, spans[0], spans[1], a_words, b_words)
+            lines.append(pharaoh_line(scores >= threshold))
+        _write_text("\n".join(lines), config.out)
+    elif config.format == "jsonl":
         from mia.pairs import write_jsonl
 
         if config.out:
@@ -267,6 +302,48 @@ def run_detect(config: DetectConfig) -> int:
                     config.out)
     else:
         _write_text("\n".join(detection_text(d) for d in detections), config.out)
+    return 0
+
+
+def run_evaluate(config: EvaluateConfig) -> int:
+    from mia.detector import Detector
+    from mia.evaluation import evaluate_detector
+    from mia.pairs import read_pairs
+
+    from mia.training import fitting_pairs
+
+    detector = Detector.load(config.detector)
+    model = detector.load_model(device=config.device)
+    pairs, too_long = fitting_pairs(model, read_pairs(config.pairs))
+    if too_long:
+        print(f"skipped {len(too_long)} pairs too long for {model.name}: {', '.join(too_long[:10])}"
+              f"{' ...' if len(too_long) > 10 else ''}", file=sys.stderr)
+    if not pairs:
+        raise MiaError("every pair is too long for the model; split the texts into shorter pieces")
+    evaluation = evaluate_detector(
+        detector, model, pairs, threshold=config.threshold, word_scheme=config.words,
+        batch_size=config.batch_size, include_trained=config.include_trained, progress=progress,
+    )
+    if config.format == "json":
+        from mia.detector import jsonable
+
+        _write_text(json.dumps(jsonable(evaluation.to_dict()), indent=2), config.out)
+    else:
+        _write_text(evaluation.text(), config.out)
+    return 0
+
+
+def run_import_alignments(config: ImportAlignmentsConfig) -> int:
+    from mia.alignments import import_alignments
+    from mia.pairs import write_pairs
+
+    pairs = import_alignments(config.a, config.b, config.alignments, possible_path=config.possible,
+                              id_prefix=config.id_prefix)
+    write_pairs(pairs, config.out)
+    sure = sum(len(p.links) for p in pairs)
+    possible = sum(len(p.possible) for p in pairs)
+    print(f"wrote {len(pairs)} pairs to {config.out} ({sure} sure and {possible} possible-only word links)",
+          file=sys.stderr)
     return 0
 
 
@@ -342,13 +419,41 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--a-file", help="file holding text A")
     d.add_argument("--b-file", help="file holding text B")
     d.add_argument("--pairs", help="pair file (JSONL); links in it are ignored")
-    d.add_argument("--format", choices=["text", "json", "jsonl"], default="text", help="output (default text)")
+    d.add_argument("--format", choices=["text", "json", "jsonl", "pharaoh"], default="text",
+                   help="output (default text); pharaoh: word-level i-j links of whitespace words, a line per pair")
     d.add_argument("--threshold", type=_probability, help="probability threshold (default: the detector's)")
     d.add_argument("--min-phrase-tokens", type=_positive, default=1, help="shortest phrase to report (tokens)")
     d.add_argument("--out", help="write to this file instead of standard output")
     d.add_argument("--model", help="model to run (default: the detector's own; another one is refused)")
     d.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, ...")
     d.add_argument("--batch-size", type=_positive, default=1, help="pairs per forward pass (default 1)")
+
+    e = commands.add_parser("evaluate", help="measure a detector beside string baselines on a pair file",
+                            description="Token- and word-level metrics of a detector and string-matching "
+                            "baselines on the same pairs (pairs the detector was fit on are left out).")
+    e.add_argument("--pairs", required=True, help="pair file (JSONL) with gold links")
+    e.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector directory (default: %(default)s)")
+    e.add_argument("--format", choices=["text", "json"], default="text",
+                   help="output (default text); json adds a per-pair breakdown")
+    e.add_argument("--words", choices=["regex", "whitespace"], default="regex",
+                   help="word segmentation: runs of letters/digits and single punctuation marks (regex, "
+                   "default) or whitespace-separated tokens")
+    e.add_argument("--threshold", type=_probability, help="probability threshold (default: the detector's)")
+    e.add_argument("--include-trained", action="store_true",
+                   help="keep pairs the detector was fit or tuned on (their numbers are not a result)")
+    e.add_argument("--out", help="write to this file instead of standard output")
+    e.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, ...")
+    e.add_argument("--batch-size", type=_positive, default=1, help="pairs per forward pass (default 1)")
+
+    i = commands.add_parser("import-alignments", help="convert Pharaoh word alignments to a pair file",
+                            description="One whitespace-tokenised sentence per line in --a and --b, links i-j "
+                            "(sure) or ipj (possible), counted from 0, one line per sentence pair.")
+    i.add_argument("--a", required=True, help="text A: one sentence per line")
+    i.add_argument("--b", required=True, help="text B: one sentence per line")
+    i.add_argument("--alignments", required=True, help="Pharaoh links A-B, one line per sentence pair")
+    i.add_argument("--possible", help="a separate Pharaoh file of possible links")
+    i.add_argument("--out", required=True, help="pair file to write (JSONL)")
+    i.add_argument("--id-prefix", default="s", help="pair ids are this prefix and the line index (default s)")
 
     h = commands.add_parser("heads", help="rank attention heads by detector weight",
                             description="Rank heads by standardised weight, with each head's own held-out "
@@ -364,6 +469,8 @@ COMMANDS = {
     "generate": (GenerateConfig, run_generate),
     "train": (TrainConfig, run_train),
     "detect": (DetectConfig, run_detect),
+    "evaluate": (EvaluateConfig, run_evaluate),
+    "import-alignments": (ImportAlignmentsConfig, run_import_alignments),
     "heads": (HeadsConfig, run_heads),
 }
 

@@ -87,6 +87,7 @@ class Detection:
     links: list[TokenLink]
     phrases: list[Phrase]
     probabilities: np.ndarray  # float32 [n_a, n_b], every token pair
+    token_spans: tuple[np.ndarray, np.ndarray]  # character spans of A's and B's tokens, [n_a, 2] and [n_b, 2]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -214,12 +215,15 @@ class Detector:
         directory = Path(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
         try:
             np.savez(
                 tmp / WEIGHTS_FILE,
                 mean=self.mean, scale=self.scale, coef=self.coef, intercept=np.array([self.intercept]),
             )
-            (tmp / METADATA_FILE).write_text(json.dumps(_jsonable(self.to_dict()), indent=2) + "\n")
+            (tmp / METADATA_FILE).write_text(json.dumps(jsonable(self.to_dict()), indent=2) + "\n")
             if directory.exists():
                 if not (directory / METADATA_FILE).exists() and any(directory.iterdir()):
                     raise MiaError(f"{directory} exists and is not a detector directory; choose another --out")
@@ -291,7 +295,8 @@ def detection_from_probabilities(
             float(np.mean([probabilities[i, j] for i, j in run])),
         ))
     phrases.sort(key=lambda p: (p.a_start, p.b_start))
-    return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities)
+    return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities,
+                     token_spans=(a_spans, b_spans))
 
 
 def diagonal_runs(linked: np.ndarray) -> list[list[tuple[int, int]]]:
@@ -308,11 +313,12 @@ def diagonal_runs(linked: np.ndarray) -> list[list[tuple[int, int]]]:
     return runs
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and NaN as None, ready for ``json.dumps``."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value != value:

@@ -1,0 +1,194 @@
+"""Evaluate a detector like an alignment tool: token and word level, beside string baselines, on any pair file.
+
+Token level: average precision, ROC AUC, precision / recall / F1 at the threshold, for the detector and the
+token baselines (same token; run of >= 3 equal tokens). Word level (words: runs of letters/digits or single
+punctuation marks, or whitespace tokens): precision / recall / F1 of linked word pairs (micro-averaged over
+all pairs), and AER where the pairs carry possible links. A word pair is linked by the detector when any of
+their token pairs is; the gold word pairs follow the pair-file link rule applied to words. Pairs the detector
+was fit or tuned on are left out and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from mia.attention import AttentionModel
+from mia.detector import Detector
+from mia.metrics import metrics_table, ranking_metrics
+from mia.pairs import Pair, pair_hash, token_labels
+from mia.string_match import WORD_BASELINES
+from mia.training import Progress, TestScores, no_progress
+from mia.words import WordScheme, word_scores, word_spans, words_of
+
+
+@dataclass
+class WordCounts:
+    """Counts of linked word pairs for one scorer: predicted, gold (sure), hits on sure and on possible."""
+
+    predicted: int = 0
+    sure: int = 0
+    hit_sure: int = 0
+    hit_possible: int = 0
+
+    def add(self, other: WordCounts) -> None:
+        self.predicted += other.predicted
+        self.sure += other.sure
+        self.hit_sure += other.hit_sure
+        self.hit_possible += other.hit_possible
+
+    def metrics(self, *, with_aer: bool) -> dict[str, float]:
+        precision = self.hit_sure / self.predicted if self.predicted else 0.0
+        recall = self.hit_sure / self.sure if self.sure else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        result = {"precision": precision, "recall": recall, "f1": f1}
+        if with_aer:
+            result["aer"] = alignment_error_rate(self.predicted, self.sure, self.hit_sure, self.hit_possible)
+        return result
+
+
+def alignment_error_rate(predicted: int, sure: int, hit_sure: int, hit_possible: int) -> float:
+    """AER = 1 - (|A & S| + |A & P|) / (|A| + |S|), with the sure links S counted among the possible P."""
+    total = predicted + sure
+    return 1.0 - (hit_sure + hit_possible) / total if total else 0.0
+
+
+def word_counts(predicted: np.ndarray, sure: np.ndarray, possible: np.ndarray) -> WordCounts:
+    return WordCounts(
+        predicted=int(predicted.sum()),
+        sure=int(sure.sum()),
+        hit_sure=int((predicted & sure).sum()),
+        hit_possible=int((predicted & possible).sum()),
+    )
+
+
+@dataclass
+class Evaluation:
+    """Result of :func:`evaluate_detector`."""
+
+    pairs: int
+    excluded_trained: int
+    threshold: float
+    word_scheme: str
+    with_aer: bool
+    token: dict[str, dict[str, float]]
+    word: dict[str, dict[str, float]]
+    word_detector_ap: float
+    per_pair: list[dict[str, Any]] = field(default_factory=list)
+    token_pairs: int = 0
+    token_positives: int = 0
+    word_pairs: int = 0
+    word_positives: int = 0
+
+    def to_dict(self, *, per_pair: bool = True) -> dict[str, Any]:
+        result = {
+            "pairs": self.pairs,
+            "excluded_trained_pairs": self.excluded_trained,
+            "threshold": self.threshold,
+            "words": self.word_scheme,
+            "token_level": {"token_pairs": self.token_pairs, "linked": self.token_positives, "scorers": self.token},
+            "word_level": {
+                "word_pairs": self.word_pairs,
+                "linked": self.word_positives,
+                "detector_average_precision": self.word_detector_ap,
+                "scorers": self.word,
+            },
+        }
+        if per_pair:
+            result["per_pair"] = self.per_pair
+        return result
+
+    def text(self) -> str:
+        lines = [
+            f"{self.pairs} pairs evaluated ({self.excluded_trained} left out: the detector was fit or tuned on "
+            f"them); threshold {self.threshold:.3f}",
+            "",
+            metrics_table(self.token, title=f"token level: {self.token_pairs} token pairs, "
+                          f"{self.token_positives} linked"),
+            "",
+            _word_table(self.word, self.with_aer,
+                        title=f"word level ({self.word_scheme} words): {self.word_pairs} word pairs, "
+                        f"{self.word_positives} linked; detector AP {self.word_detector_ap:.3f}"),
+        ]
+        return "\n".join(lines)
+
+
+def _word_table(rows: dict[str, dict[str, float]], with_aer: bool, *, title: str) -> str:
+    columns = ["precision", "recall", "f1"] + (["aer"] if with_aer else [])
+    labels = {"precision": "P", "recall": "R", "f1": "F1", "aer": "AER"}
+    width = max(len(name) for name in rows)
+    lines = [title, f"{'':<{width}}  " + "  ".join(f"{labels[c]:>7}" for c in columns)]
+    for name, values in rows.items():
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{values[c]:7.3f}" for c in columns))
+    return "\n".join(lines)
+
+
+def evaluate_detector(
+    detector: Detector,
+    model: AttentionModel,
+    pairs: Sequence[Pair],
+    *,
+    threshold: float | None = None,
+    word_scheme: WordScheme = "regex",
+    batch_size: int = 1,
+    include_trained: bool = False,
+    progress: Progress = no_progress,
+) -> Evaluation:
+    """Measure a detector and the string baselines on the same pairs, at token and word level."""
+    from mia.errors import MiaError
+
+    detector.check_model(model)
+    threshold = detector.threshold if threshold is None else threshold
+    trained = set(detector.metadata.get("split", {}).get("fit_or_tuned_on_hashes", []))
+    kept = [pair for pair in pairs if include_trained or pair_hash(pair) not in trained]
+    if not kept:
+        raise MiaError(
+            f"all {len(pairs)} pairs were used to fit or tune this detector; evaluate on other pairs "
+            "(numbers on training pairs are not a result)"
+        )
+    with_aer = any(pair.possible for pair in kept)
+    scorers = ["detector", *WORD_BASELINES]
+    totals = {name: WordCounts() for name in scorers}
+    token_scores = TestScores()
+    word_gold, word_detector, per_pair = [], [], []
+    for features in progress(model.iter_features(kept, batch_size=batch_size), "evaluate", len(kept)):
+        pair = features.pair
+        probabilities = detector.predict_proba(features.features)
+        token_scores.add(token_labels(pair, features.a_spans, features.b_spans), probabilities, features)
+
+        a_words, b_words = word_spans(pair.a, word_scheme), word_spans(pair.b, word_scheme)
+        sure = token_labels(pair, a_words, b_words)
+        possible = sure | token_labels(replace(pair, links=pair.links + pair.possible), a_words, b_words)
+        scores = word_scores(probabilities, features.a_spans, features.b_spans, a_words, b_words)
+        decisions = {"detector": scores >= threshold}
+        a_text, b_text = words_of(pair.a, a_words), words_of(pair.b, b_words)
+        for name, baseline in WORD_BASELINES.items():
+            decisions[name] = baseline(a_text, b_text)
+        row: dict[str, Any] = {"id": pair.id, "a_words": len(a_text), "b_words": len(b_text),
+                               "gold_links": int(sure.sum())}
+        for name in scorers:
+            counts = word_counts(decisions[name], sure, possible)
+            totals[name].add(counts)
+            row[name] = {k: round(v, 4) for k, v in counts.metrics(with_aer=with_aer).items()}
+        per_pair.append(row)
+        word_gold.append(sure.reshape(-1))
+        word_detector.append(scores.reshape(-1))
+    gold_all = np.concatenate(word_gold)
+    return Evaluation(
+        pairs=len(kept),
+        excluded_trained=len(pairs) - len(kept),
+        threshold=threshold,
+        word_scheme=word_scheme,
+        with_aer=with_aer,
+        token=token_scores.metrics(threshold),
+        word={name: totals[name].metrics(with_aer=with_aer) for name in scorers},
+        word_detector_ap=ranking_metrics(gold_all, np.concatenate(word_detector))[0],
+        per_pair=per_pair,
+        token_pairs=token_scores.token_pairs,
+        token_positives=token_scores.positives,
+        word_pairs=int(gold_all.size),
+        word_positives=int(gold_all.sum()),
+    )
