@@ -339,15 +339,20 @@ def _max_length(model: Any, tokenizer: Any) -> int:
     return int(min(limits))
 
 
+_FINGERPRINT_KEYS = (
+    "model_type", "vocab_size", "hidden_size", "d_model", "num_hidden_layers", "num_attention_heads",
+    "encoder_layers", "decoder_layers", "encoder_attention_heads", "decoder_attention_heads",
+    "max_position_embeddings",
+)
+
+
 def _fingerprint(model: Any) -> str:
-    """A short hash of the model's configuration and a slice of its input embeddings."""
+    """A short hash of the model's shape and a slice of its input embeddings (stable across library versions)."""
     config = model.config.to_dict()
-    for volatile in ("_name_or_path", "transformers_version", "torch_dtype", "dtype", "_commit_hash",
-                     "attn_implementation", "_attn_implementation_autoset"):
-        config.pop(volatile, None)
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    shape = {key: config[key] for key in _FINGERPRINT_KEYS if key in config}
+    digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode())
     embedding = model.get_input_embeddings().weight.detach().float().cpu().reshape(-1)[:4096]
-    digest.update(np.round(embedding.numpy(), 5).tobytes())
+    digest.update(np.round(embedding.numpy().astype(np.float64), 4).tobytes())
     return digest.hexdigest()[:16]
 
 

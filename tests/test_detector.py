@@ -69,3 +69,13 @@ def test_diagonal_runs():
     linked = np.zeros((4, 4), dtype=bool)
     linked[0, 1] = linked[1, 2] = linked[2, 3] = linked[3, 0] = True
     assert diagonal_runs(linked) == [[(0, 1), (1, 2), (2, 3)], [(3, 0)]]
+
+
+def test_shipped_default_detector_runs_on_the_packaged_model(minilm):
+    from mia.cli import DEFAULT_DETECTOR
+
+    detector = Detector.load(DEFAULT_DETECTOR)
+    detector.check_model(minilm)
+    assert detector.metadata["data"]["corpus"] == "python-reference"
+    scorers = detector.metadata["metrics"]["scorers"]
+    assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"]
