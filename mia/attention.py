@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,7 +74,9 @@ class PairFeatures:
     """The attention features of one text pair.
 
     ``a_spans`` ``[n_a, 2]`` and ``b_spans`` ``[n_b, 2]``: character spans of the content tokens in A and B
-    (whitespace stripped). ``a_tokens``/``b_tokens``: their text. ``features``: float16 ``[n_a, n_b, F]``.
+    (whitespace stripped). ``a_tokens``/``b_tokens``: their text. ``blocks``: the attention weights, head-major,
+    a float32 torch tensor ``[F, n_a, n_b]`` on the model's device. ``features``: the same as a float16 numpy
+    array ``[n_a, n_b, F]`` (made on first use).
     """
 
     pair: Pair
@@ -82,11 +84,29 @@ class PairFeatures:
     b_spans: np.ndarray
     a_tokens: list[str]
     b_tokens: list[str]
-    features: np.ndarray
+    blocks: Any
+    _features: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         return len(self.a_spans), len(self.b_spans)
+
+    @property
+    def features(self) -> np.ndarray:
+        """float16 ``[n_a, n_b, F]`` (a view of a head-major array)."""
+        if self._features is None:
+            import torch
+
+            self._features = self.blocks.to(torch.float16).cpu().numpy().transpose(1, 2, 0)
+        return self._features
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """Features of the token pairs at flat indices ``index`` into ``[n_a, n_b]``: float16 ``[N, F]``."""
+        import torch
+
+        flat = self.blocks.reshape(self.blocks.shape[0], -1)
+        picked = flat[:, torch.as_tensor(index, device=flat.device, dtype=torch.long)]
+        return picked.T.to(torch.float16).cpu().numpy()
 
 
 @dataclass
@@ -132,7 +152,7 @@ def pick_device(device: str = "auto") -> str:
 class AttentionModel:
     """A Hugging Face model loaded for attention features. Use :func:`load_model` to make one."""
 
-    def __init__(self, name: str, model: Any, tokenizer: Any, *, device: str) -> None:
+    def __init__(self, name: str, model: Any, tokenizer: Any, *, device: str, capture: bool = True) -> None:
         config = model.config
         model_type = getattr(config, "model_type", "?")
         if config.is_encoder_decoder and model_type in ENCODER_DECODER_TYPES:
@@ -160,6 +180,26 @@ class AttentionModel:
         self.revision: str | None = getattr(config, "_commit_hash", None)
         self.max_length = _max_length(model, tokenizer)
         self.fingerprint = _fingerprint(model)
+        self._capture_modules = capture and _tag_capture_modules(model, self.architecture, layers) \
+            and _register_capture()
+        if self._capture_modules:
+            model.config._attn_implementation = CAPTURE_IMPLEMENTATION
+            self._capture_modules = self._capture_works()
+        if not self._capture_modules:
+            model.config._attn_implementation = "eager"
+
+    def _capture_works(self) -> bool:
+        """One tiny forward pass to check that the fast path reaches every layer and matches eager attention."""
+        probe = Pair("probe", "The cat sat.", "A cat sat down.")
+        try:
+            fast = next(self.iter_features([probe])).blocks
+        except (RuntimeError, IndexError, ValueError, TypeError):
+            return False
+        self._capture_modules = False
+        self.model.config._attn_implementation = "eager"
+        slow = next(self.iter_features([probe])).blocks
+        self.model.config._attn_implementation = CAPTURE_IMPLEMENTATION
+        return bool(fast.shape == slow.shape and (fast - slow).abs().max().item() < 1e-4)
 
     def __repr__(self) -> str:
         return (
@@ -260,38 +300,132 @@ class AttentionModel:
 
         inputs = _pad_inputs([item.inputs for item in batch], self.tokenizer.pad_token_id or 0)
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        per_direction = self.layout.layers * self.layout.heads
+        blocks = [
+            torch.empty((self.layout.n_features, len(item.a_spans), len(item.b_spans)), device=self.device)
+            for item in batch
+        ]
         with torch.inference_mode():
-            if self.architecture == "encoder-decoder":
-                output = self.model(**inputs, output_attentions=True, use_cache=False, return_dict=True)
-                attentions = output.cross_attentions  # layers x [batch, heads, decoder_len, encoder_len]
-            else:
-                output = self.model(**inputs, output_attentions=True, return_dict=True)
-                attentions = output.attentions  # layers x [batch, heads, len, len]
-            for index, item in enumerate(batch):
-                yield PairFeatures(
-                    pair=item.pair,
-                    a_spans=item.a_spans,
-                    b_spans=item.b_spans,
-                    a_tokens=[item.pair.a[s:e] for s, e in item.a_spans],
-                    b_tokens=[item.pair.b[s:e] for s, e in item.b_spans],
-                    features=self._gather(attentions, index, item),
-                )
+            if self._capture_modules:
+                _run_capturing(self.model, inputs, _Capture(self, batch, blocks))
+            else:  # generic path: eager attention returned by the model
+                output = self.model(**inputs, output_attentions=True, return_dict=True,
+                                    **({"use_cache": False} if self.architecture == "encoder-decoder" else {}))
+                attentions = output.cross_attentions if self.architecture == "encoder-decoder" else output.attentions
+                for layer, weights in enumerate(attentions):
+                    for index, item in enumerate(batch):
+                        _copy_blocks(blocks[index], weights[index], item, layer, self.layout.heads, per_direction,
+                                     self.architecture)
+        for index, item in enumerate(batch):
+            yield PairFeatures(
+                pair=item.pair,
+                a_spans=item.a_spans,
+                b_spans=item.b_spans,
+                a_tokens=[item.pair.a[s:e] for s, e in item.a_spans],
+                b_tokens=[item.pair.b[s:e] for s, e in item.b_spans],
+                blocks=blocks[index],
+            )
 
-    def _gather(self, attentions: Sequence[Any], index: int, item: _Encoded) -> np.ndarray:
-        import torch
 
-        a, b = item.a_positions, item.b_positions
-        if self.architecture == "encoder-decoder":
-            blocks = [torch.stack([layer[index, :, a, b] for layer in attentions])]
+def _copy_blocks(
+    target: Any, weights: Any, item: _Encoded, layer: int, heads: int, per_direction: int, architecture: str
+) -> None:
+    """Copy one layer's attention ``[heads, queries, keys]`` of one pair into its head-major feature tensor."""
+    a, b = item.a_positions, item.b_positions
+    start = layer * heads
+    target[start : start + heads] = weights[:, a, b]
+    if architecture == "encoder":
+        target[per_direction + start : per_direction + start + heads] = weights[:, b, a].transpose(-1, -2)
+
+
+class _StopForward(Exception):
+    """Raised inside the last captured attention layer: nothing after it is needed."""
+
+
+@dataclass
+class _Capture:
+    model: AttentionModel
+    batch: list[_Encoded]
+    blocks: list[Any]
+
+
+_ACTIVE_CAPTURE: list[_Capture] = []
+CAPTURE_IMPLEMENTATION = "mia_capture"
+
+
+def _capturing_attention(
+    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None,
+    dropout: float = 0.0, **kwargs: Any,
+) -> tuple[Any, None]:
+    """Eager attention that copies the needed blocks of its weights and returns no weights.
+
+    ``query`` ``[batch, heads, queries, dim]``, ``key``/``value`` ``[batch, heads, keys, dim]``. After the last
+    layer mia reads, it stops the forward pass (:class:`_StopForward`): later computation is not needed.
+    """
+    import torch
+
+    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
+    weights = torch.matmul(query * scaling, key.transpose(-1, -2))
+    if attention_mask is not None:
+        if attention_mask.dtype == torch.bool:
+            weights = weights.masked_fill(~attention_mask, float("-inf"))
         else:
-            blocks = [
-                torch.stack([layer[index, :, a, b] for layer in attentions]),
-                torch.stack([layer[index, :, b, a].transpose(-1, -2) for layer in attentions]),
-            ]
-        # [directions, layers, heads, n_a, n_b] -> [n_a, n_b, directions * layers * heads]
-        stacked = torch.stack(blocks).to(torch.float16)
-        n_a, n_b = stacked.shape[-2:]
-        return stacked.permute(3, 4, 0, 1, 2).reshape(n_a, n_b, -1).cpu().numpy()
+            weights = weights + attention_mask
+    weights = torch.softmax(weights, dim=-1)
+    layer = getattr(module, "_mia_layer", None)
+    if layer is not None and _ACTIVE_CAPTURE:
+        capture = _ACTIVE_CAPTURE[-1]
+        model = capture.model
+        per_direction = model.layout.layers * model.layout.heads
+        for index, item in enumerate(capture.batch):
+            _copy_blocks(capture.blocks[index], weights[index], item, layer, model.layout.heads, per_direction,
+                         model.architecture)
+        if layer == model.layout.layers - 1:
+            raise _StopForward
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, None
+
+
+def _run_capturing(model: Any, inputs: dict[str, Any], capture: _Capture) -> None:
+    _ACTIVE_CAPTURE.append(capture)
+    try:
+        model(**inputs, return_dict=True, **({"use_cache": False} if model.config.is_encoder_decoder else {}))
+    except _StopForward:
+        pass
+    else:
+        raise RuntimeError("mia: the attention capture did not reach the last layer")
+    finally:
+        _ACTIVE_CAPTURE.pop()
+
+
+def _register_capture() -> bool:
+    """Register the capturing attention with transformers; False where this transformers cannot."""
+    try:
+        from transformers import AttentionInterface
+        from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    except ImportError:
+        return False
+    AttentionInterface.register(CAPTURE_IMPLEMENTATION, _capturing_attention)
+    AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, eager_mask)
+    return True
+
+
+def _tag_capture_modules(model: Any, architecture: Architecture, layers: int) -> bool:
+    """Mark the attention modules whose weights are features (``_mia_layer``); False if not found as expected."""
+    import re
+
+    pattern = re.compile(r"decoder\.layers\.(\d+)\.encoder_attn$" if architecture == "encoder-decoder"
+                         else r"layer\.(\d+)\.attention\.self$")
+    found = {}
+    for name, module in model.named_modules():
+        match = pattern.search(name)
+        if match:
+            found[int(match.group(1))] = module
+    if sorted(found) != list(range(layers)):
+        return False
+    for layer, module in found.items():
+        module._mia_layer = layer
+    return True
 
 
 def load_model(name: str | None = None, *, device: str = "auto") -> AttentionModel:

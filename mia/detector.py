@@ -27,15 +27,15 @@ WEIGHTS_FILE = "weights.npz"
 FORMAT_VERSION = 1
 FeatureTransform = Literal["log", "none"]
 LOG_EPSILON = 1e-4
+_CHUNK = 16  # heads per step when scoring attention blocks
 
 
 def transform_features(features: np.ndarray, transform: FeatureTransform) -> np.ndarray:
     """Map attention weights ``[..., F]`` to the regression's inputs (float32): ``log(w + 1e-4)`` or as is."""
-    values = features.astype(np.float32, copy=False)
     if transform == "log":
-        return np.log(values + np.float32(LOG_EPSILON))
+        return np.log(features.astype(np.float32, copy=False) + np.float32(LOG_EPSILON))
     if transform == "none":
-        return values
+        return features.astype(np.float32)  # always a new array: the fit scales it in place
     raise MiaError(f"unknown feature transform {transform!r}: use 'log' or 'none'")
 
 
@@ -130,6 +130,31 @@ class Detector:
         offset = np.float32(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
         return transform_features(features, self.transform) @ weights + offset
 
+    def probabilities(self, pair_features: PairFeatures) -> np.ndarray:
+        """Probability of a link for every token pair of one pair: float32 ``[n_a, n_b]``.
+
+        Computed in torch on the head-major attention blocks, on the model's device.
+        """
+        import torch
+
+        blocks = pair_features.blocks
+        if blocks.shape[0] != self.layout.n_features:
+            raise MiaError(f"features have {blocks.shape[0]} heads but the detector expects {self.layout.n_features}")
+        weights = torch.as_tensor(self.coef / self.scale, dtype=torch.float32, device=blocks.device)
+        offset = float(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
+        logits = torch.full(blocks.shape[1:], offset, dtype=torch.float32, device=blocks.device)
+        # a few heads at a time: small temporaries stay in cache (one big log(x) costs page faults)
+        buffer = torch.empty((_CHUNK, *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
+        for start in range(0, blocks.shape[0], _CHUNK):
+            part = blocks[start : start + _CHUNK]
+            values = buffer[: len(part)]
+            if self.transform == "log":
+                torch.add(part, LOG_EPSILON, out=values).log_()
+            else:
+                values.copy_(part)
+            logits += torch.tensordot(weights[start : start + len(part)], values, dims=1)
+        return torch.sigmoid(logits).cpu().numpy()
+
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of a link for features ``[..., F]``; float32 ``[...]``."""
         z = self.decision_function(features)
@@ -164,7 +189,7 @@ class Detector:
     ) -> Detection:
         """Detect links in one pair whose attention features are already extracted."""
         threshold = self.threshold if threshold is None else threshold
-        probabilities = self.predict_proba(pair_features.features)
+        probabilities = self.probabilities(pair_features)
         return detection_from_probabilities(
             pair_features, probabilities, threshold=threshold, min_phrase_tokens=min_phrase_tokens
         )

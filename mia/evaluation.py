@@ -156,7 +156,7 @@ def evaluate_detector(
     word_gold, word_detector, per_pair = [], [], []
     for features in progress(model.iter_features(kept, batch_size=batch_size), "evaluate", len(kept)):
         pair = features.pair
-        probabilities = detector.predict_proba(features.features)
+        probabilities = detector.probabilities(features)
         token_scores.add(token_labels(pair, features.a_spans, features.b_spans), probabilities, features)
 
         a_words, b_words = word_spans(pair.a, word_scheme), word_spans(pair.b, word_scheme)

@@ -170,8 +170,7 @@ def sampled_features(
     for pair_features in progress(stream, description, len(pairs)):
         gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
         index, weight = sample_token_pairs(gold, rng, sampling)
-        flat = pair_features.features.reshape(-1, pair_features.features.shape[-1])
-        features.append(flat[index])
+        features.append(pair_features.rows(index))
         labels.append(gold.reshape(-1)[index])
         weights.append(weight)
         token_pairs += gold.size
@@ -194,7 +193,7 @@ def fit_pipeline(train: SampledSet, options: TrainOptions) -> Any:
     if not train.labels.any() or train.labels.all():
         raise MiaError("the training pairs need both linked and unlinked token pairs; check the pairs' links")
     pipeline = make_pipeline(
-        StandardScaler(),
+        StandardScaler(copy=False),  # scales the float32 transformed copy in place: no second copy
         LogisticRegression(C=options.regularization_c, max_iter=2000, random_state=options.seed),
     )
     pipeline.fit(
@@ -243,10 +242,9 @@ def score_test_pairs(
     sampled = []
     for pair_features in progress(model.iter_features(pairs, batch_size=batch_size), "test pairs", len(pairs)):
         gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
-        scores.add(gold, detector.predict_proba(pair_features.features), pair_features)
+        scores.add(gold, detector.probabilities(pair_features), pair_features)
         index, weight = sample_token_pairs(gold, rng, sampling)
-        flat = pair_features.features.reshape(-1, pair_features.features.shape[-1])
-        sampled.append((flat[index], gold.reshape(-1)[index], weight))
+        sampled.append((pair_features.rows(index), gold.reshape(-1)[index], weight))
     sample = SampledSet(
         features=np.concatenate([s[0] for s in sampled]),
         labels=np.concatenate([s[1] for s in sampled]),

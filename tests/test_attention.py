@@ -2,9 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from mia.attention import load_model
+from mia.attention import load_model, resolve_model_name
 from mia.errors import MiaError
 from mia.pairs import Pair
+
+def eager_reference(path):
+    """The same weights loaded independently, with transformers' own eager attention."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+
 
 PAIR = Pair("x", "The dog ran home. A cat sat on the mat.", "A cat sat on the mat. The dog ran home.")
 
@@ -13,7 +20,7 @@ def test_encoder_features_match_output_attentions(minilm):
     features = minilm.features(PAIR)
     enc = minilm.tokenizer(PAIR.a, PAIR.b, return_tensors="pt")
     with torch.inference_mode():
-        attentions = minilm.model(**enc, output_attentions=True).attentions
+        attentions = eager_reference(resolve_model_name("minilm"))(**enc, output_attentions=True).attentions
     seq = enc.sequence_ids(0)
     a_pos = [i for i, s in enumerate(seq) if s == 0]
     b_pos = [i for i, s in enumerate(seq) if s == 1]
@@ -48,19 +55,34 @@ def test_batched_features_equal_single(minilm):
         np.testing.assert_allclose(one.astype(np.float32), many.astype(np.float32), atol=2e-3)
 
 
+def test_fast_capture_is_used_and_equals_the_generic_path(minilm, tiny_bart):
+    from mia.attention import AttentionModel
+
+    for model in (minilm, tiny_bart):
+        assert model._capture_modules
+        generic = AttentionModel(model.name, model.model, model.tokenizer, device="cpu", capture=False)
+        assert not generic._capture_modules
+        try:
+            slow = generic.features(PAIR).blocks
+        finally:
+            model.model.config._attn_implementation = "mia_capture"
+        fast = model.features(PAIR).blocks
+        torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-4)
+
+
 def test_too_long_pair_names_lengths_and_limit(minilm):
     long_text = "word " * 400
     with pytest.raises(MiaError, match=r"A has 400 tokens and B has 400 tokens .*limit is 512"):
         minilm.features(Pair("long", long_text, long_text))
 
 
-def test_bart_cross_attention_features(tiny_bart):
+def test_bart_cross_attention_features(tiny_bart, tiny_bart_dir):
     features = tiny_bart.features(PAIR)
     tok = tiny_bart.tokenizer
     dec, enc = tok(PAIR.a, return_tensors="pt"), tok(PAIR.b, return_tensors="pt")
     with torch.inference_mode():
-        out = tiny_bart.model(input_ids=enc["input_ids"], decoder_input_ids=dec["input_ids"],
-                              output_attentions=True)
+        out = eager_reference(tiny_bart_dir)(input_ids=enc["input_ids"], decoder_input_ids=dec["input_ids"],
+                                             output_attentions=True)
     assert tiny_bart.architecture == "encoder-decoder"
     n_a, n_b = dec["input_ids"].shape[1] - 2, enc["input_ids"].shape[1] - 2  # <s> ... </s> left out
     assert features.features.shape == (n_a, n_b, 2 * 4)

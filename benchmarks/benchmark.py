@@ -1,0 +1,262 @@
+"""Speed and memory of mia beside the bare forward pass of the same model on the same pairs.
+
+    python benchmarks/benchmark.py                                   # default model and packaged corpus
+    python benchmarks/benchmark.py --corpus ../shared/corpora/gatsby.txt --out benchmarks/results/gatsby.json
+
+Measures, in one run:
+- bare forward pass throughput (pairs/s): tokenise + forward, the model's fastest attention implementation
+  (SDPA), no attention outputs, best of batch sizes 1 and --batch-size;
+- mia feature extraction throughput (pairs/s) on the same pairs, and its ratio to the bare forward pass;
+- detect latency for one pair of ~150-word paragraphs, model and detector loaded, as a ratio to one bare
+  forward pass of that pair (median of the ratios of 21 interleaved runs);
+- training time per million token pairs (``train_detector`` end to end: extraction, fit, threshold, test);
+- peak resident memory of a ``python -m mia train`` run on 2,000 pairs (a child process);
+- extraction time for 100, 200 and 400 pairs (linear growth).
+
+Pairs: shuffled-sentence copies from the corpus; when the corpus has fewer paragraphs than needed, further
+passes with other seeds give other shuffles of the same paragraphs (ids ``s{seed}-p{index}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mia.attention import AttentionModel, load_model, resolve_model_name  # noqa: E402
+from mia.corpus import read_paragraphs  # noqa: E402
+from mia.pairs import Pair, generate_pairs, write_pairs  # noqa: E402
+from mia.training import TrainOptions, fitting_pairs, train_detector  # noqa: E402
+
+
+def benchmark_pairs(corpus: str | None, count: int, model: AttentionModel) -> list[Pair]:
+    """``count`` pairs that fit the model, cycling seeds over the corpus if needed."""
+    paragraphs = read_paragraphs(corpus)
+    pairs: list[Pair] = []
+    for seed in range(1000):
+        generated, _ = generate_pairs(paragraphs, seed=seed, id_prefix=f"s{seed}-p")
+        fitting, _ = fitting_pairs(model, generated)
+        pairs.extend(fitting)
+        if len(pairs) >= count:
+            return pairs[:count]
+    raise SystemExit("the corpus gives no pairs")
+
+
+class BareModel:
+    """The same model with its fastest attention implementation and no attention outputs."""
+
+    def __init__(self, name: str, device: str) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_model_name(name)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path, attn_implementation="sdpa").eval().to(device)
+        self.device = device
+        self.encoder_decoder = bool(self.model.config.is_encoder_decoder)
+
+    def forward(self, pairs: list[Pair], batch_size: int) -> None:
+        import torch
+
+        with torch.inference_mode():
+            for start in range(0, len(pairs), batch_size):
+                batch = pairs[start : start + batch_size]
+                if self.encoder_decoder:
+                    enc = self.tokenizer([p.b for p in batch], return_tensors="pt", padding=True)
+                    dec = self.tokenizer([p.a for p in batch], return_tensors="pt", padding=True)
+                    self.model(input_ids=enc["input_ids"].to(self.device),
+                               attention_mask=enc["attention_mask"].to(self.device),
+                               decoder_input_ids=dec["input_ids"].to(self.device),
+                               decoder_attention_mask=dec["attention_mask"].to(self.device), use_cache=False)
+                else:
+                    enc = self.tokenizer([p.a for p in batch], [p.b for p in batch], return_tensors="pt",
+                                         padding=True)
+                    self.model(**{k: v.to(self.device) for k, v in enc.items()})
+
+
+def timed(function: Any, repeats: int) -> float:
+    """Best wall time of ``repeats`` runs."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def extract_all(model: AttentionModel, pairs: list[Pair], batch_size: int) -> None:
+    for _ in model.iter_features(pairs, batch_size=batch_size):
+        pass
+
+
+def paragraph_pair(corpus: str | None, words: int, model: AttentionModel) -> Pair:
+    """A pair of paragraphs of about ``words`` words (whole sentences of the corpus, shuffled in A).
+
+    Sentences are dropped from the end while the pair is too long for the model.
+    """
+    from mia.corpus import split_sentences
+    from mia.errors import MiaError
+
+    text = " ".join(read_paragraphs(corpus)[:40])
+    sentences, count = [], 0
+    for start, end in split_sentences(text):
+        sentences.append(text[start:end])
+        count += len(text[start:end].split())
+        if count >= words:
+            break
+    while len(sentences) > 2:
+        pairs, _ = generate_pairs([" ".join(sentences)], seed=0)
+        try:
+            model.encode(pairs[0])
+            return pairs[0]
+        except MiaError:
+            sentences.pop()
+    raise SystemExit("no paragraph pair fits the model")
+
+
+def peak_rss_training(corpus: str | None, model: str, count: int) -> dict[str, float]:
+    """Peak RSS (MB) and wall time of ``python -m mia train`` on ``count`` pairs, in a child process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = load_model(model, device="cpu")
+        pairs = benchmark_pairs(corpus, count, probe)
+        del probe
+        pairs_file = Path(tmp) / "pairs.jsonl"
+        write_pairs(pairs, pairs_file)
+        code = (
+            "import resource, sys; from mia.cli import main; code = main(sys.argv[1:]); "
+            "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+            "raise SystemExit(code)"
+        )
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-c", code, "train", "--model", model, "--pairs", str(pairs_file),
+             "--out", str(Path(tmp) / "det"), "--device", "cpu"],
+            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        seconds = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"training run failed:\n{result.stderr[-2000:]}")
+        peak_kb = next(int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+        return {"pairs": len(pairs), "peak_rss_mb": round(peak_kb / 1024, 1), "seconds": round(seconds, 1)}
+
+
+def versions() -> dict[str, str]:
+    import sklearn
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", help="corpus (default: the packaged Python reference prose)")
+    parser.add_argument("--model", default="minilm", help="model (default minilm)")
+    parser.add_argument("--pairs", type=int, default=200, help="pairs for the throughput runs (default 200)")
+    parser.add_argument("--batch-size", type=int, default=8, help="largest batch size tried (default 8)")
+    parser.add_argument("--memory-pairs", type=int, default=2000, help="pairs of the memory run (default 2000)")
+    parser.add_argument("--repeats", type=int, default=2, help="timing repeats, best taken (default 2)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "benchmark.json"))
+    args = parser.parse_args(argv)
+
+    import torch
+
+    model = load_model(args.model, device="cpu")
+    bare = BareModel(args.model, "cpu")
+    pairs = benchmark_pairs(args.corpus, max(args.pairs, 400), model)
+    main_pairs = pairs[: args.pairs]
+    token_counts = [f.shape for f in model.iter_features(main_pairs[:5])]  # warm-up, both models
+    bare.forward(main_pairs[:5], 1)
+    del token_counts
+
+    batch_sizes = sorted({1, args.batch_size})
+    forward_seconds = {b: timed(lambda b=b: bare.forward(main_pairs, b), args.repeats) for b in batch_sizes}
+    extract_seconds = {b: timed(lambda b=b: extract_all(model, main_pairs, b), args.repeats) for b in batch_sizes}
+    best_forward = min(forward_seconds.values())
+    best_extract = min(extract_seconds.values())
+
+    one = paragraph_pair(args.corpus, 150, model)
+    from mia.cli import DEFAULT_DETECTOR
+    from mia.detector import Detector
+
+    detector = Detector.load(DEFAULT_DETECTOR) if args.model == "minilm" else None
+    if detector is None:  # a quick detector for this model, trained on 40 pairs
+        detector = train_detector(model, pairs[:40], TrainOptions())
+    rounds = [  # interleaved, so that drift in machine speed hits both alike
+        (timed(lambda: bare.forward([one], 1), 1), timed(lambda: detector.detect(model, one.a, one.b), 1))
+        for _ in range(21)
+    ]
+    latency_forward = statistics.median(forward for forward, _ in rounds)
+    latency_detect = statistics.median(detect for _, detect in rounds)
+    detect_ratio = statistics.median(detect / forward for forward, detect in rounds)
+
+    scaling = {str(n): round(timed(lambda n=n: extract_all(model, pairs[:n], 1), 1), 2) for n in (100, 200, 400)}
+
+    started = time.perf_counter()
+    trained = train_detector(model, main_pairs, TrainOptions(seed=0))
+    train_seconds = time.perf_counter() - started
+    data = trained.metadata["data"]
+    token_pairs = data["train_token_pairs"] + data["test_token_pairs"]
+    token_pairs += sum(model.features(p).features.shape[0] * model.features(p).features.shape[1]
+                       for p in main_pairs if p.id in set(trained.metadata["split"]["validation_ids"]))
+
+    memory = peak_rss_training(args.corpus, args.model, args.memory_pairs)
+    n_words = [len(p.b.split()) for p in main_pairs]
+    result = {
+        "extract_vs_forward": round(best_extract and best_forward / best_extract, 3),
+        "detect_vs_forward": round(detect_ratio, 3),
+        "train_seconds_per_million_token_pairs": round(train_seconds / token_pairs * 1e6, 2),
+        "peak_rss_mb_2000_pairs": memory["peak_rss_mb"],
+        "raw": {
+            "model": args.model,
+            "corpus": args.corpus or "python-reference (packaged)",
+            "pairs": len(main_pairs),
+            "words_per_paragraph_median": statistics.median(n_words),
+            "forward_pairs_per_second": {str(b): round(len(main_pairs) / s, 2) for b, s in forward_seconds.items()},
+            "extract_pairs_per_second": {str(b): round(len(main_pairs) / s, 2) for b, s in extract_seconds.items()},
+            "detect_pair_words": [len(one.a.split()), len(one.b.split())],
+            "detect_seconds_median": round(latency_detect, 4),
+            "forward_seconds_median_one_pair": round(latency_forward, 4),
+            "train_seconds": round(train_seconds, 2),
+            "train_token_pairs": token_pairs,
+            "extract_seconds_by_pairs": scaling,
+            "memory_run": memory,
+        },
+        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "platform": platform.platform()},
+        "versions": versions(),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    rows = [
+        ("extraction / bare forward (throughput ratio, target >= 0.9)", result["extract_vs_forward"]),
+        ("detect latency / bare forward (target <= 1.2)", result["detect_vs_forward"]),
+        ("training seconds per million token pairs (target <= 20)", result["train_seconds_per_million_token_pairs"]),
+        (f"peak RSS MB, training on {memory['pairs']} pairs (target <= 2000)", result["peak_rss_mb_2000_pairs"]),
+        ("bare forward pairs/s by batch size", result["raw"]["forward_pairs_per_second"]),
+        ("mia extraction pairs/s by batch size", result["raw"]["extract_pairs_per_second"]),
+        ("extraction seconds for 100 / 200 / 400 pairs", scaling),
+    ]
+    for label, value in rows:
+        print(f"{label:<66} {value}")
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
