@@ -303,10 +303,13 @@ def detection_from_probabilities(
     """Links (token pairs with probability >= threshold) and the phrases they form."""
     a_spans, b_spans, pair = pair_features.a_spans, pair_features.b_spans, pair_features.pair
     linked = probabilities >= threshold
+    rows, cols = np.nonzero(linked)
     links = [
-        TokenLink(int(a_spans[i, 0]), int(a_spans[i, 1]), int(b_spans[j, 0]), int(b_spans[j, 1]),
-                  float(probabilities[i, j]), int(i), int(j))
-        for i, j in zip(*np.nonzero(linked))
+        TokenLink(a0, a1, b0, b1, p, i, j)
+        for (a0, a1), (b0, b1), p, i, j in zip(
+            a_spans[rows].tolist(), b_spans[cols].tolist(), probabilities[rows, cols].tolist(),
+            rows.tolist(), cols.tolist(),
+        )
     ]
     phrases = []
     for run in diagonal_runs(linked):
@@ -317,7 +320,7 @@ def detection_from_probabilities(
         b_start, b_end = int(b_spans[j0, 0]), int(b_spans[j1, 1])
         phrases.append(Phrase(
             a_start, a_end, b_start, b_end, pair.a[a_start:a_end], pair.b[b_start:b_end], len(run),
-            float(np.mean([probabilities[i, j] for i, j in run])),
+            float(probabilities[[i for i, _ in run], [j for _, j in run]].mean()),
         ))
     phrases.sort(key=lambda p: (p.a_start, p.b_start))
     return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities,
@@ -326,13 +329,13 @@ def detection_from_probabilities(
 
 def diagonal_runs(linked: np.ndarray) -> list[list[tuple[int, int]]]:
     """Maximal runs ``(i, j), (i+1, j+1), ...`` of True cells of a bool ``[n_a, n_b]`` matrix."""
+    cells = set(zip(*(index.tolist() for index in np.nonzero(linked))))
     runs = []
-    for i, j in zip(*np.nonzero(linked)):
-        if i > 0 and j > 0 and linked[i - 1, j - 1]:
+    for i, j in sorted(cells):
+        if (i - 1, j - 1) in cells:
             continue  # not the start of a run
-        run = [(int(i), int(j))]
-        while run[-1][0] + 1 < linked.shape[0] and run[-1][1] + 1 < linked.shape[1] \
-                and linked[run[-1][0] + 1, run[-1][1] + 1]:
+        run = [(i, j)]
+        while (run[-1][0] + 1, run[-1][1] + 1) in cells:
             run.append((run[-1][0] + 1, run[-1][1] + 1))
         runs.append(run)
     return runs

@@ -21,13 +21,53 @@ class Sampling:
 
     neg_per_pos: int = 10
     min_negatives: int = 64
+    max_rows: int = 500_000
 
     def to_dict(self) -> dict[str, object]:
         return {
             "method": "all positives, sampled negatives weighted by 1 / sampling rate (per pair)",
             "neg_per_pos": self.neg_per_pos,
             "min_negatives": self.min_negatives,
+            "max_rows": self.max_rows,
+            "over_max_rows": "rows thinned uniformly (each kept with the same probability p, weights / p)",
         }
+
+
+class RowBuffer:
+    """Sampled rows (float16 features, labels, weights), thinned uniformly to stay under ``max_rows``.
+
+    When the buffer outgrows ``max_rows`` every row is kept with probability 1/2, and later rows too; at the end
+    each row has been kept with the same probability ``p`` and its weight is divided by ``p``. Memory stays
+    bounded however many pairs stream through.
+    """
+
+    def __init__(self, max_rows: int, rng: np.random.Generator) -> None:
+        self.max_rows = max_rows
+        self.rng = rng
+        self.keep = 1.0
+        self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.rows = 0
+
+    def add(self, features: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> None:
+        if self.keep < 1.0:
+            kept = self.rng.random(len(labels)) < self.keep
+            features, labels, weights = features[kept], labels[kept], weights[kept]
+        self.chunks.append((features, labels, weights))
+        self.rows += len(labels)
+        while self.rows > self.max_rows:
+            self.keep /= 2
+            halves = [self.rng.random(len(chunk[1])) < 0.5 for chunk in self.chunks]
+            self.chunks = [tuple(part[kept] for part in chunk) for chunk, kept in zip(self.chunks, halves)]  # type: ignore[misc]
+            self.rows = sum(len(chunk[1]) for chunk in self.chunks)
+
+    def finish(self, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features float16 ``[N, F]``, labels bool ``[N]``, weights float32 ``[N]``."""
+        if not self.chunks:
+            return np.zeros((0, n_features), np.float16), np.zeros(0, bool), np.zeros(0, np.float32)
+        features = np.concatenate([chunk[0] for chunk in self.chunks])
+        labels = np.concatenate([chunk[1] for chunk in self.chunks])
+        weights = np.concatenate([chunk[2] for chunk in self.chunks]) / np.float32(self.keep)
+        return features, labels, weights.astype(np.float32)
 
 
 def sample_token_pairs(

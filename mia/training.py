@@ -20,7 +20,7 @@ from mia import __version__
 from mia.attention import AttentionModel, PairFeatures
 from mia.detector import Detector, FeatureTransform, transform_features
 from mia.errors import MiaError
-from mia.features import Sampling, baseline_scores, sample_token_pairs
+from mia.features import RowBuffer, Sampling, baseline_scores, sample_token_pairs
 from mia.metrics import best_f1_threshold, ranking_metrics, scorer_metrics
 from mia.pairs import Pair, pair_hash, token_labels
 
@@ -41,6 +41,7 @@ class TrainOptions:
     validation_fraction: float = 0.1
     neg_per_pos: int = 10
     min_negatives: int = 64
+    max_rows: int = 500_000
     regularization_c: float = 1.0
     transform: FeatureTransform = "log"
     batch_size: int = 1
@@ -164,28 +165,26 @@ def sampled_features(
     description: str = "features",
 ) -> SampledSet:
     """Extract features of ``pairs`` and keep every positive token pair and a weighted sample of negatives."""
-    features, labels, weights = [], [], []
+    buffer = RowBuffer(sampling.max_rows, rng)
     token_pairs = positives = 0
     stream = model.iter_features(pairs, batch_size=batch_size)
     for pair_features in progress(stream, description, len(pairs)):
         gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
         index, weight = sample_token_pairs(gold, rng, sampling)
-        features.append(pair_features.rows(index))
-        labels.append(gold.reshape(-1)[index])
-        weights.append(weight)
+        buffer.add(pair_features.rows(index), gold.reshape(-1)[index], weight)
         token_pairs += gold.size
         positives += int(gold.sum())
-    return SampledSet(
-        features=np.concatenate(features),
-        labels=np.concatenate(labels),
-        weights=np.concatenate(weights),
-        token_pairs=token_pairs,
-        positives=positives,
-    )
+    features, labels, weights = buffer.finish(model.layout.n_features)
+    return SampledSet(features, labels, weights, token_pairs=token_pairs, positives=positives)
 
 
-def fit_pipeline(train: SampledSet, options: TrainOptions) -> Any:
-    """Fit ``Pipeline(StandardScaler(), LogisticRegression())`` with the sampling weights."""
+def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 65_536) -> Any:
+    """Fit ``Pipeline(StandardScaler(), LogisticRegression())`` with the sampling weights.
+
+    The steps are fitted one after the other to bound memory: the scaler with ``partial_fit`` over chunks of
+    rows (its weighted statistics make float64 temporaries as large as their input), then it scales the float32
+    transformed features in place, then the regression is fitted on them.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -193,15 +192,16 @@ def fit_pipeline(train: SampledSet, options: TrainOptions) -> Any:
     if not train.labels.any() or train.labels.all():
         raise MiaError("the training pairs need both linked and unlinked token pairs; check the pairs' links")
     pipeline = make_pipeline(
-        StandardScaler(copy=False),  # scales the float32 transformed copy in place: no second copy
+        StandardScaler(copy=False),
         LogisticRegression(C=options.regularization_c, max_iter=2000, random_state=options.seed),
     )
-    pipeline.fit(
-        transform_features(train.features, options.transform),
-        train.labels,
-        standardscaler__sample_weight=train.weights,
-        logisticregression__sample_weight=train.weights,
-    )
+    scaler, regression = pipeline[0], pipeline[-1]
+    inputs = transform_features(train.features, options.transform)  # float32 [N, F], a new array
+    for start in range(0, len(inputs), chunk_rows):
+        scaler.partial_fit(inputs[start : start + chunk_rows], sample_weight=train.weights[start : start + chunk_rows])
+    for start in range(0, len(inputs), chunk_rows):
+        inputs[start : start + chunk_rows] = scaler.transform(inputs[start : start + chunk_rows])
+    regression.fit(inputs, train.labels, sample_weight=train.weights)
     return pipeline
 
 
@@ -239,20 +239,14 @@ def score_test_pairs(
     Also returns a weighted sample of the test token pairs' features, for the per-head ROC AUC.
     """
     scores = TestScores()
-    sampled = []
+    buffer = RowBuffer(sampling.max_rows, rng)
     for pair_features in progress(model.iter_features(pairs, batch_size=batch_size), "test pairs", len(pairs)):
         gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
         scores.add(gold, detector.probabilities(pair_features), pair_features)
         index, weight = sample_token_pairs(gold, rng, sampling)
-        sampled.append((pair_features.rows(index), gold.reshape(-1)[index], weight))
-    sample = SampledSet(
-        features=np.concatenate([s[0] for s in sampled]),
-        labels=np.concatenate([s[1] for s in sampled]),
-        weights=np.concatenate([s[2] for s in sampled]),
-        token_pairs=scores.token_pairs,
-        positives=scores.positives,
-    )
-    return scores, sample
+        buffer.add(pair_features.rows(index), gold.reshape(-1)[index], weight)
+    features, labels, weights = buffer.finish(model.layout.n_features)
+    return scores, SampledSet(features, labels, weights, token_pairs=scores.token_pairs, positives=scores.positives)
 
 
 def head_auc(sample: SampledSet) -> np.ndarray:
@@ -280,7 +274,9 @@ def train_detector(
     started = time.perf_counter()
     kept, too_long = fitting_pairs(model, pairs)
     split = split_pairs(kept, options)
-    sampling = Sampling(neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives)
+    sampling = Sampling(
+        neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives, max_rows=options.max_rows
+    )
     rng = np.random.default_rng([options.seed, 2])
     common = {"sampling": sampling, "rng": rng, "batch_size": options.batch_size, "progress": progress}
     train = sampled_features(model, split.train, description="train pairs", **common)
