@@ -439,6 +439,12 @@ def load_model(name: str | None = None, *, device: str = "auto") -> AttentionMod
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    try:  # the hub client's retry warnings would bury the one-line error
+        from huggingface_hub.utils import logging as hub_logging
+
+        hub_logging.set_verbosity_error()
+    except ImportError:
+        pass
     given = DEFAULT_MODEL if name is None else name
     path = resolve_model_name(given)
     device = pick_device(device)
