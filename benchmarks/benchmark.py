@@ -179,9 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     bare = BareModel(args.model, "cpu")
     pairs = benchmark_pairs(args.corpus, max(args.pairs, 400), model)
     main_pairs = pairs[: args.pairs]
-    token_counts = [f.shape for f in model.iter_features(main_pairs[:5])]  # warm-up, both models
+    extract_all(model, main_pairs[:5], 1)  # warm-up, both models
     bare.forward(main_pairs[:5], 1)
-    del token_counts
 
     batch_sizes = sorted({1, args.batch_size})
     forward_seconds = {b: timed(lambda b=b: bare.forward(main_pairs, b), args.repeats) for b in batch_sizes}
@@ -210,9 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     trained = train_detector(model, main_pairs, TrainOptions(seed=0))
     train_seconds = time.perf_counter() - started
     data = trained.metadata["data"]
-    token_pairs = data["train_token_pairs"] + data["test_token_pairs"]
-    token_pairs += sum(model.features(p).features.shape[0] * model.features(p).features.shape[1]
-                       for p in main_pairs if p.id in set(trained.metadata["split"]["validation_ids"]))
+    token_pairs = data["train_token_pairs"] + data["validation_token_pairs"] + data["test_token_pairs"]
 
     memory = peak_rss_training(args.corpus, args.model, args.memory_pairs)
     n_words = [len(p.b.split()) for p in main_pairs]

@@ -489,6 +489,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MiaError as error:
         print(f"mia {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file that cannot be written or read: the user's to fix, not a crash
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"mia {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("mia: interrupted", file=sys.stderr)
         return 130

@@ -300,6 +300,7 @@ def train_detector(
             "train_token_pairs": train.token_pairs,
             "train_positives": train.positives,
             "train_sampled_rows": len(train.labels),
+            "validation_token_pairs": validation.token_pairs,
             "test_token_pairs": scores.token_pairs,
             "test_positives": scores.positives,
         },

@@ -102,6 +102,13 @@ def test_bad_pair_line_writes_nothing(tmp_path, capsys, trained_detector_dir):
     assert not out.exists()
 
 
+def test_unwritable_output_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["generate", "--out", str(tmp_path), "--limit", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "Is a directory" in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_argparse_errors_exit_2(capsys):
     assert main(["train", "--limit", "0"]) == 2
     assert main(["frobnicate"]) == 2
