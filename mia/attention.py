@@ -150,7 +150,14 @@ def pick_device(device: str = "auto") -> str:
 
 
 class AttentionModel:
-    """A Hugging Face model loaded for attention features. Use :func:`load_model` to make one."""
+    """A Hugging Face model loaded for attention features. Use :func:`load_model` to make one.
+
+    Where the model's attention modules are found (BERT- and BART-style layouts), mia switches the model to its
+    own attention implementation (``mia_capture``): eager attention that copies the feature blocks while the
+    forward pass runs and stops it after the last layer read. Called directly, such a model still computes
+    the usual outputs but returns no attention weights. Other layouts use ``output_attentions`` (slower).
+    Not thread-safe: run one forward pass at a time per process.
+    """
 
     def __init__(self, name: str, model: Any, tokenizer: Any, *, device: str, capture: bool = True) -> None:
         config = model.config

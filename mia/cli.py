@@ -194,7 +194,8 @@ def run_train(config: TrainConfig) -> int:
 
     if config.corpus and config.pairs:
         raise MiaError("give --corpus or --pairs, not both")
-    out = Path(config.out) if config.out else REPO_MODELS / f"{_slug(config.model)}-verbatim"
+    default_name = f"{_slug(config.model)}-{_slug(Path(config.pairs).stem) if config.pairs else 'verbatim'}"
+    out = Path(config.out) if config.out else REPO_MODELS / default_name
     if out.exists() and not (out / "detector.json").exists() and any(out.iterdir()):
         raise MiaError(f"--out {out} exists and is not a detector directory; choose another --out")
     if config.pairs:
@@ -261,8 +262,9 @@ def run_detect(config: DetectConfig) -> int:
             raise MiaError("give both --a and --b")
         pairs = [Pair(id="0", a=config.a, b=config.b)]
     detector = Detector.load(config.detector)
-    model = detector.load_model(device=config.device) if config.model is None else None
-    if model is None:
+    if config.model is None:
+        model = detector.load_model(device=config.device)
+    else:
         from mia.attention import load_model
 
         model = load_model(config.model, device=config.device)
@@ -395,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     source = t.add_mutually_exclusive_group()
     source.add_argument("--corpus", help="corpus to generate shuffled-copy pairs from (default: packaged corpus)")
     source.add_argument("--pairs", help="pair file (JSONL) with labelled links to train on")
-    t.add_argument("--out", help="detector directory to write (default: models/<model>-verbatim)")
+    t.add_argument("--out", help="detector directory to write (default: models/<model>-verbatim, or "
+                   "models/<model>-<pairs file name> with --pairs)")
     t.add_argument("--seed", type=int, default=0, help="seed for pairs, split and sampling (default 0)")
     t.add_argument("--limit", type=_positive, help="use at most this many pairs")
     t.add_argument("--relation", help="name of the relation the links mark (recorded in the detector)")
