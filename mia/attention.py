@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,10 +116,6 @@ class _Encoded:
     b_positions: slice  # where B's content tokens sit (encoder input, or the joined input)
     a_spans: np.ndarray
     b_spans: np.ndarray
-
-    @property
-    def length(self) -> int:
-        return max(len(ids) for key, ids in self.inputs.items() if key.endswith("input_ids"))
 
 
 def resolve_model_name(name: str | None) -> str:
@@ -541,4 +536,3 @@ def set_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))

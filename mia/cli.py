@@ -280,7 +280,7 @@ def run_detect(config: DetectConfig) -> int:
     )
     if config.format == "pharaoh":
         from mia.alignments import pharaoh_line
-        from mia.words import word_spans, word_scores
+        from mia.words import word_scores, word_spans
 
         threshold = detector.threshold if config.threshold is None else config.threshold
         lines = []
@@ -311,7 +311,6 @@ def run_evaluate(config: EvaluateConfig) -> int:
     from mia.detector import Detector
     from mia.evaluation import evaluate_detector
     from mia.pairs import read_pairs
-
     from mia.training import fitting_pairs
 
     detector = Detector.load(config.detector)

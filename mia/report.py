@@ -66,7 +66,9 @@ def plot_heads(detector: Detector, path: str | Path) -> Path:
     weights = detector.coef.reshape(len(layout.directions), layout.layers, layout.heads)
     limit = float(np.abs(weights).max()) or 1.0
     fig, axes = plt.subplots(
-        1, len(layout.directions), figsize=(1.5 + 0.45 * layout.heads * len(layout.directions), 1.2 + 0.4 * layout.layers),
+        1,
+        len(layout.directions),
+        figsize=(1.5 + 0.45 * layout.heads * len(layout.directions), 1.2 + 0.4 * layout.layers),
         squeeze=False, layout="constrained",
     )
     for panel, (axis, direction) in enumerate(zip(axes[0], layout.directions)):

@@ -30,7 +30,8 @@ def test_import_converts_word_links_to_character_spans(tmp_path):
 def test_separate_possible_file(tmp_path):
     a = write(tmp_path, "a.txt", ["x y"])
     b = write(tmp_path, "b.txt", ["u v"])
-    pairs = import_alignments(a, b, write(tmp_path, "s.txt", ["0-0"]), possible_path=write(tmp_path, "p.txt", ["1-1 0-0"]))
+    sure = write(tmp_path, "s.txt", ["0-0"])
+    pairs = import_alignments(a, b, sure, possible_path=write(tmp_path, "p.txt", ["1-1 0-0"]))
     assert pairs[0].links == ((0, 1, 0, 1),) and pairs[0].possible == ((2, 3, 2, 3),)
 
 

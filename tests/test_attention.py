@@ -6,6 +6,7 @@ from mia.attention import load_model, resolve_model_name
 from mia.errors import MiaError
 from mia.pairs import Pair
 
+
 def eager_reference(path):
     """The same weights loaded independently, with transformers' own eager attention."""
     from transformers import AutoModel

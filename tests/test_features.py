@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mia.features import Sampling, baseline_scores, equal_run_length, sample_token_pairs, same_token
+from mia.features import Sampling, baseline_scores, equal_run_length, same_token, sample_token_pairs
 
 
 def test_same_token_compares_token_text():
