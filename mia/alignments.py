@@ -25,7 +25,8 @@ WordLink = tuple[int, int]
 
 def parse_pharaoh_line(line: str, *, where: str) -> tuple[list[WordLink], list[WordLink]]:
     """Sure and possible ``(i, j)`` links of one alignment line."""
-    sure, possible = [], []
+    sure: list[WordLink] = []
+    possible: list[WordLink] = []
     for item in line.split():
         match = _LINK.match(item)
         if match is None:

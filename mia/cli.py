@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mia import __version__
 from mia.errors import MiaError
+
+if TYPE_CHECKING:
+    from mia.attention import PairFeatures
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_DETECTOR = REPO_MODELS / "minilm-verbatim"
@@ -271,7 +274,7 @@ def run_detect(config: DetectConfig) -> int:
         detector.check_model(model)
     for pair in pairs:  # check lengths before writing anything
         model.encode(pair)
-    stream = model.iter_features(pairs, batch_size=config.batch_size)
+    stream: Iterable[PairFeatures] = model.iter_features(pairs, batch_size=config.batch_size)
     if len(pairs) > 1:
         stream = progress(stream, "detect", len(pairs))
     detections = (
@@ -467,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {
+COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int]]] = {
     "generate": (GenerateConfig, run_generate),
     "train": (TrainConfig, run_train),
     "detect": (DetectConfig, run_detect),

@@ -156,7 +156,7 @@ def shuffled_copy_pair(
     while np.array_equal(order, np.arange(len(sentences))):
         order = rng.permutation(len(sentences))
     pieces, links, cursor = [], [], 0
-    for index in order:
+    for index in order.tolist():
         start, end = sentences[index]
         pieces.append(paragraph[start:end])
         links.append((cursor, cursor + end - start, start, end))

@@ -278,14 +278,17 @@ def train_detector(
         neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives, max_rows=options.max_rows
     )
     rng = np.random.default_rng([options.seed, 2])
-    common = {"sampling": sampling, "rng": rng, "batch_size": options.batch_size, "progress": progress}
-    train = sampled_features(model, split.train, description="train pairs", **common)
-    validation = sampled_features(model, split.validation, description="validation pairs", **common)
+    batch_size = options.batch_size
+    train = sampled_features(model, split.train, sampling=sampling, rng=rng, batch_size=batch_size,
+                             progress=progress, description="train pairs")
+    validation = sampled_features(model, split.validation, sampling=sampling, rng=rng, batch_size=batch_size,
+                                  progress=progress, description="validation pairs")
     pipeline = fit_pipeline(train, options)
     detector = detector_from_pipeline(pipeline, model, threshold=0.5, transform=options.transform)
     validation_probability = detector.predict_proba(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
-    scores, test_sample = score_test_pairs(detector, model, split.test, **common)
+    scores, test_sample = score_test_pairs(detector, model, split.test, sampling=sampling, rng=rng,
+                                           batch_size=batch_size, progress=progress)
     detector.metadata = {
         "relation": options.relation,
         "seed": options.seed,
