@@ -44,28 +44,48 @@ _UNBOUNDED = 10**6
 
 @dataclass(frozen=True)
 class FeatureLayout:
-    """Which head each feature column holds."""
+    """Which head each feature column holds.
+
+    ``offsets`` (diagonal context): feature columns for offset ``o`` hold each head's attention at the token pair
+    ``(i + o, j + o)`` (0 outside the texts). The default ``(0,)`` is the token pair itself.
+    """
 
     layers: int
     heads: int
     directions: tuple[str, ...]
+    offsets: tuple[int, ...] = (0,)
+
+    @property
+    def heads_per_offset(self) -> int:
+        return len(self.directions) * self.layers * self.heads
 
     @property
     def n_features(self) -> int:
-        return len(self.directions) * self.layers * self.heads
+        return len(self.offsets) * self.heads_per_offset
 
-    def head_of(self, feature: int) -> tuple[str, int, int]:
-        """``(direction, layer, head)`` of feature column ``feature``."""
-        per_direction = self.layers * self.heads
-        direction, rest = divmod(feature, per_direction)
-        return self.directions[direction], rest // self.heads, rest % self.heads
+    def head_of(self, feature: int) -> tuple[str, int, int, int]:
+        """``(direction, layer, head, offset)`` of feature column ``feature``."""
+        offset, rest = divmod(feature, self.heads_per_offset)
+        direction, rest = divmod(rest, self.layers * self.heads)
+        return self.directions[direction], rest // self.heads, rest % self.heads, self.offsets[offset]
+
+    def base(self) -> FeatureLayout:
+        """The model's own layout: the same heads, no context offsets."""
+        return FeatureLayout(self.layers, self.heads, self.directions)
+
+    def with_offsets(self, offsets: tuple[int, ...]) -> FeatureLayout:
+        if not offsets or offsets[0] != 0 or len(set(offsets)) != len(offsets):
+            raise MiaError(f"offsets must start with 0 and not repeat, got {offsets}")
+        return FeatureLayout(self.layers, self.heads, self.directions, tuple(offsets))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"layers": self.layers, "heads": self.heads, "directions": list(self.directions)}
+        return {"layers": self.layers, "heads": self.heads, "directions": list(self.directions),
+                "offsets": list(self.offsets)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureLayout:
-        return cls(layers=int(data["layers"]), heads=int(data["heads"]), directions=tuple(data["directions"]))
+        return cls(layers=int(data["layers"]), heads=int(data["heads"]), directions=tuple(data["directions"]),
+                   offsets=tuple(int(o) for o in data.get("offsets", [0])))
 
 
 @dataclass
@@ -99,13 +119,26 @@ class PairFeatures:
             self._features = self.blocks.to(torch.float16).cpu().numpy().transpose(1, 2, 0)
         return self._features
 
-    def rows(self, index: np.ndarray) -> np.ndarray:
-        """Features of the token pairs at flat indices ``index`` into ``[n_a, n_b]``: float16 ``[N, F]``."""
+    def rows(self, index: np.ndarray, offsets: tuple[int, ...] = (0,)) -> np.ndarray:
+        """Features of the token pairs at flat indices ``index`` into ``[n_a, n_b]``: float16 ``[N, F]``.
+
+        With context ``offsets``, the columns for offset ``o`` hold the attention at ``(i + o, j + o)``, 0 where
+        that lies outside the texts (see :class:`FeatureLayout`).
+        """
         import torch
 
-        flat = self.blocks.reshape(self.blocks.shape[0], -1)
-        picked = flat[:, torch.as_tensor(index, device=flat.device, dtype=torch.long)]
-        return picked.T.to(torch.float16).cpu().numpy()
+        n_a, n_b = self.shape
+        i, j = np.divmod(np.asarray(index, dtype=np.int64), n_b)
+        parts = []
+        for offset in offsets:
+            ii, jj = i + offset, j + offset
+            inside = (ii >= 0) & (ii < n_a) & (jj >= 0) & (jj < n_b)
+            flat = torch.as_tensor(np.where(inside, ii * n_b + jj, 0), device=self.blocks.device)
+            picked = self.blocks.reshape(self.blocks.shape[0], -1)[:, flat]
+            if not inside.all():
+                picked = picked * torch.as_tensor(inside, device=picked.device, dtype=picked.dtype)
+            parts.append(picked)
+        return torch.cat(parts).T.to(torch.float16).cpu().numpy()
 
 
 @dataclass

@@ -56,6 +56,7 @@ class TrainConfig(CommandConfig):
     validation_fraction: float = 0.1
     neg_per_pos: int = 10
     transform: Literal["log", "none"] = "log"
+    context: bool = False
     batch_size: int = 1
     device: str = "auto"
     threads: int | None = None
@@ -225,6 +226,7 @@ def run_train(config: TrainConfig) -> int:
         validation_fraction=config.validation_fraction,
         neg_per_pos=config.neg_per_pos,
         transform=config.transform,
+        offsets=(0, -1, 1) if config.context else (0,),
         batch_size=config.batch_size,
         relation=relation,
     )
@@ -411,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="negatives sampled per positive token pair (default 10)")
     t.add_argument("--transform", choices=["log", "none"], default="log",
                    help="feature transform before standardising: log(w + 1e-4) (default) or none")
+    t.add_argument("--context", action="store_true",
+                   help="also give each head's attention at the diagonal neighbours (i-1, j-1) and (i+1, j+1): "
+                   "3x the features, phrase context for the regression")
     t.add_argument("--batch-size", type=_positive, default=1, help="pairs per forward pass (default 1)")
     t.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:1, ...")
     t.add_argument("--threads", type=_positive, help="CPU threads for torch (default: torch's choice)")

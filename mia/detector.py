@@ -138,21 +138,34 @@ class Detector:
         import torch
 
         blocks = pair_features.blocks
-        if blocks.shape[0] != self.layout.n_features:
-            raise MiaError(f"features have {blocks.shape[0]} heads but the detector expects {self.layout.n_features}")
-        weights = torch.as_tensor(self.coef / self.scale, dtype=torch.float32, device=blocks.device)
-        offset = float(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
-        logits = torch.full(blocks.shape[1:], offset, dtype=torch.float32, device=blocks.device)
+        per_offset = self.layout.heads_per_offset
+        if blocks.shape[0] != per_offset:
+            raise MiaError(f"features have {blocks.shape[0]} heads but the detector expects {per_offset}")
+        n_offsets, (n_a, n_b) = len(self.layout.offsets), blocks.shape[1:]
+        weights = torch.as_tensor(
+            (self.coef / self.scale).reshape(n_offsets, per_offset), dtype=torch.float32, device=blocks.device
+        )
+        # per offset o: S_o = sum over heads of w[o, head] * transform(attention), then logit(i, j) adds S_o(i+o, j+o)
+        summed = torch.zeros((n_offsets, n_a, n_b), dtype=torch.float32, device=blocks.device)
         # a few heads at a time: small temporaries stay in cache (one big log(x) costs page faults)
-        buffer = torch.empty((_CHUNK, *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
-        for start in range(0, blocks.shape[0], _CHUNK):
+        buffer = torch.empty((_CHUNK, n_a, n_b), dtype=torch.float32, device=blocks.device)
+        for start in range(0, per_offset, _CHUNK):
             part = blocks[start : start + _CHUNK]
             values = buffer[: len(part)]
             if self.transform == "log":
                 torch.add(part, LOG_EPSILON, out=values).log_()
             else:
                 values.copy_(part)
-            logits += torch.tensordot(weights[start : start + len(part)], values, dims=1)
+            summed += torch.tensordot(weights[:, start : start + len(part)], values, dims=1)
+        offset = float(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
+        logits = summed[0] + offset
+        outside = float(np.log(LOG_EPSILON)) if self.transform == "log" else 0.0  # a head's value off the texts
+        for k, shift in enumerate(self.layout.offsets[1:], start=1):
+            shifted = torch.full((n_a, n_b), outside * float(weights[k].sum()), device=blocks.device)
+            rows_to, rows_from = _shift_slices(n_a, shift)
+            cols_to, cols_from = _shift_slices(n_b, shift)
+            shifted[rows_to, cols_to] = summed[k][rows_from, cols_from]
+            logits += shifted
         return torch.sigmoid(logits).cpu().numpy()
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
@@ -166,7 +179,7 @@ class Detector:
         """Raise :class:`MiaError` unless ``model`` is the model this detector was trained on."""
         same = (
             model.model_type == self.model_type
-            and model.layout == self.layout
+            and model.layout == self.layout.base()
             and model.fingerprint == self.model_fingerprint
         )
         if not same:
@@ -174,7 +187,7 @@ class Detector:
                 f"this detector was trained on model {self.model_name!r} ({self.model_type}, "
                 f"{self.layout.layers} layers x {self.layout.heads} heads) but the model given is "
                 f"{model.name!r} ({model.model_type}, {model.layout.layers} layers x {model.layout.heads} "
-                f"heads{', other weights' if model.layout == self.layout else ''}); use --model "
+                f"heads{', other weights' if model.layout == self.layout.base() else ''}); use --model "
                 f"{self.model_name} or train a detector for this model"
             )
 
@@ -224,8 +237,8 @@ class Detector:
             "features": {
                 **self.layout.to_dict(),
                 "count": self.layout.n_features,
-                "order": "direction, layer, head (feature k: direction k // (layers*heads), "
-                "layer (k // heads) % layers, head k % heads)",
+                "order": "offset, direction, layer, head (feature k: offset k // (directions*layers*heads), "
+                "then direction, layer, head within it); offset o: the head's attention at (i + o, j + o)",
                 "dtype": "float16 attention weights",
                 "transform": self.transform,
                 "pipeline": f"{'log(w + 1e-4)' if self.transform == 'log' else 'w'}, standardise (weights.npz "
@@ -295,6 +308,13 @@ class Detector:
             transform=features.get("transform", "none"),
             metadata={k: v for k, v in meta.items() if k not in known},
         )
+
+
+def _shift_slices(length: int, shift: int) -> tuple[slice, slice]:
+    """Target and source slices so that ``target[i] = source[i + shift]`` where ``i + shift`` is in range."""
+    if shift >= 0:
+        return slice(0, max(length - shift, 0)), slice(shift, length)
+    return slice(-shift, length), slice(0, max(length + shift, 0))
 
 
 def detection_from_probabilities(

@@ -22,6 +22,7 @@ class HeadWeight:
     head: int
     weight: float
     roc_auc: float | None
+    offset: int = 0  # diagonal context: the head's attention at (i + offset, j + offset)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +30,7 @@ class HeadWeight:
             "direction": self.direction,
             "layer": self.layer,
             "head": self.head,
+            "offset": self.offset,
             "weight": round(self.weight, 4),
             "roc_auc": self.roc_auc,
         }
@@ -40,18 +42,21 @@ def rank_heads(detector: Detector, *, top: int | None = None) -> list[HeadWeight
     order = np.argsort(-detector.coef, kind="stable")
     ranked = []
     for rank, feature in enumerate(order[: top if top else None], start=1):
-        direction, layer, head = detector.layout.head_of(int(feature))
+        direction, layer, head, offset = detector.layout.head_of(int(feature))
         auc = aucs[feature]
         ranked.append(HeadWeight(rank, direction, layer, head, float(detector.coef[feature]),
-                                 None if auc is None else float(auc)))
+                                 None if auc is None else float(auc), offset))
     return ranked
 
 
 def heads_table(heads: list[HeadWeight]) -> str:
-    lines = [f"{'rank':>4}  {'direction':<9}  {'layer':>5}  {'head':>4}  {'weight':>8}  {'head AUC':>8}"]
+    with_offset = any(h.offset for h in heads)
+    offset_header = f"  {'offset':>6}" if with_offset else ""
+    lines = [f"{'rank':>4}  {'direction':<9}  {'layer':>5}  {'head':>4}{offset_header}  {'weight':>8}  {'head AUC':>8}"]
     for h in heads:
         auc = "-" if h.roc_auc is None else f"{h.roc_auc:.3f}"
-        lines.append(f"{h.rank:>4}  {h.direction:<9}  {h.layer:>5}  {h.head:>4}  {h.weight:>8.3f}  {auc:>8}")
+        offset = f"  {h.offset:>+6d}" if with_offset else ""
+        lines.append(f"{h.rank:>4}  {h.direction:<9}  {h.layer:>5}  {h.head:>4}{offset}  {h.weight:>8.3f}  {auc:>8}")
     return "\n".join(lines)
 
 
@@ -63,22 +68,26 @@ def plot_heads(detector: Detector, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     layout = detector.layout
-    weights = detector.coef.reshape(len(layout.directions), layout.layers, layout.heads)
+    panels = [(offset, direction) for offset in layout.offsets for direction in layout.directions]
+    weights = detector.coef.reshape(len(panels), layout.layers, layout.heads)
     limit = float(np.abs(weights).max()) or 1.0
+    columns = len(layout.directions)
     fig, axes = plt.subplots(
-        1,
-        len(layout.directions),
-        figsize=(1.5 + 0.45 * layout.heads * len(layout.directions), 1.2 + 0.4 * layout.layers),
+        len(layout.offsets),
+        columns,
+        figsize=(1.5 + 0.45 * layout.heads * columns, 0.6 + (0.6 + 0.4 * layout.layers) * len(layout.offsets)),
         squeeze=False, layout="constrained",
     )
-    for panel, (axis, direction) in enumerate(zip(axes[0], layout.directions)):
+    for panel, (offset, direction) in enumerate(panels):
+        axis = axes[panel // columns][panel % columns]
         image = axis.imshow(weights[panel], cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-        axis.set_title(f"{direction} attention")
+        context = f", pair (i{offset:+d}, j{offset:+d})" if offset else ""
+        axis.set_title(f"{direction} attention{context}")
         axis.set_xlabel("head")
         axis.set_ylabel("layer")
         axis.set_xticks(range(layout.heads))
         axis.set_yticks(range(layout.layers))
-    fig.colorbar(image, ax=axes[0].tolist(), label="standardised weight")
+    fig.colorbar(image, ax=axes.ravel().tolist(), label="standardised weight")
     fig.suptitle(f"mia detector heads: {detector.model_name} ({detector.metadata.get('relation', '')})")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,7 @@ class TrainOptions:
     neg_per_pos: int = 10
     min_negatives: int = 64
     max_rows: int = 500_000
+    offsets: tuple[int, ...] = (0,)
     regularization_c: float = 1.0
     transform: FeatureTransform = "log"
     batch_size: int = 1
@@ -52,7 +53,10 @@ class TrainOptions:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "offsets" in values:
+            values["offsets"] = tuple(values["offsets"])
+        return cls(**values)
 
 
 @dataclass
@@ -163,6 +167,7 @@ def sampled_features(
     batch_size: int = 1,
     progress: Progress = no_progress,
     description: str = "features",
+    offsets: tuple[int, ...] = (0,),
 ) -> SampledSet:
     """Extract features of ``pairs`` and keep every positive token pair and a weighted sample of negatives."""
     buffer = RowBuffer(sampling.max_rows, rng)
@@ -171,10 +176,10 @@ def sampled_features(
     for pair_features in progress(stream, description, len(pairs)):
         gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
         index, weight = sample_token_pairs(gold, rng, sampling)
-        buffer.add(pair_features.rows(index), gold.reshape(-1)[index], weight)
+        buffer.add(pair_features.rows(index, offsets), gold.reshape(-1)[index], weight)
         token_pairs += gold.size
         positives += int(gold.sum())
-    features, labels, weights = buffer.finish(model.layout.n_features)
+    features, labels, weights = buffer.finish(model.layout.with_offsets(offsets).n_features)
     return SampledSet(features, labels, weights, token_pairs=token_pairs, positives=positives)
 
 
@@ -206,7 +211,8 @@ def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 
 
 
 def detector_from_pipeline(
-    pipeline: Any, model: AttentionModel, threshold: float, transform: FeatureTransform
+    pipeline: Any, model: AttentionModel, threshold: float, transform: FeatureTransform,
+    offsets: tuple[int, ...] = (0,),
 ) -> Detector:
     scaler, regression = pipeline[0], pipeline[-1]
     return Detector(
@@ -214,7 +220,7 @@ def detector_from_pipeline(
         model_type=model.model_type,
         model_fingerprint=model.fingerprint,
         model_revision=model.revision,
-        layout=model.layout,
+        layout=model.layout.with_offsets(offsets),
         mean=scaler.mean_.astype(np.float64),
         scale=scaler.scale_.astype(np.float64),
         coef=regression.coef_[0].astype(np.float64),
@@ -244,8 +250,8 @@ def score_test_pairs(
         gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
         scores.add(gold, detector.probabilities(pair_features), pair_features)
         index, weight = sample_token_pairs(gold, rng, sampling)
-        buffer.add(pair_features.rows(index), gold.reshape(-1)[index], weight)
-    features, labels, weights = buffer.finish(model.layout.n_features)
+        buffer.add(pair_features.rows(index, detector.layout.offsets), gold.reshape(-1)[index], weight)
+    features, labels, weights = buffer.finish(detector.layout.n_features)
     return scores, SampledSet(features, labels, weights, token_pairs=scores.token_pairs, positives=scores.positives)
 
 
@@ -280,11 +286,13 @@ def train_detector(
     rng = np.random.default_rng([options.seed, 2])
     batch_size = options.batch_size
     train = sampled_features(model, split.train, sampling=sampling, rng=rng, batch_size=batch_size,
-                             progress=progress, description="train pairs")
+                             progress=progress, description="train pairs", offsets=options.offsets)
     validation = sampled_features(model, split.validation, sampling=sampling, rng=rng, batch_size=batch_size,
-                                  progress=progress, description="validation pairs")
+                                  progress=progress, description="validation pairs", offsets=options.offsets)
     pipeline = fit_pipeline(train, options)
-    detector = detector_from_pipeline(pipeline, model, threshold=0.5, transform=options.transform)
+    detector = detector_from_pipeline(
+        pipeline, model, threshold=0.5, transform=options.transform, offsets=options.offsets
+    )
     validation_probability = detector.predict_proba(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
     scores, test_sample = score_test_pairs(detector, model, split.test, sampling=sampling, rng=rng,

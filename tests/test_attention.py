@@ -37,7 +37,7 @@ def test_encoder_features_match_output_attentions(minilm):
         k = layer * layout.heads + head
         assert features.features[i, j, k] == pytest.approx(a_to_b, abs=1e-3)
         assert features.features[i, j, layout.layers * layout.heads + k] == pytest.approx(b_to_a, abs=1e-3)
-        assert layout.head_of(k) == ("a->b", layer, head)
+        assert layout.head_of(k) == ("a->b", layer, head, 0)
 
 
 def test_special_tokens_are_left_out(minilm):

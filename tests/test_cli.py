@@ -118,3 +118,18 @@ def test_detect_refuses_another_model(trained_detector_dir, tiny_bart_dir, capsy
     code = main(["detect", "--detector", str(trained_detector_dir), "--model", str(tiny_bart_dir),
                  "--a", "x y", "--b", "y x"])
     assert code == 2 and "use --model minilm" in capsys.readouterr().err
+
+
+def test_train_with_context_ranks_heads_with_offsets(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    main(["generate", "--out", str(pairs), "--limit", "40"])
+    out = tmp_path / "ctx"
+    assert main(["train", "--pairs", str(pairs), "--out", str(out), "--context"]) == 0
+    meta = json.loads((out / "detector.json").read_text())
+    assert meta["features"]["offsets"] == [0, -1, 1] and meta["features"]["count"] == 432
+    capsys.readouterr()
+    assert main(["heads", "--detector", str(out), "--format", "json", "--top", "432"]) == 0
+    heads = json.loads(capsys.readouterr().out)["heads"]
+    assert {h["offset"] for h in heads} == {-1, 0, 1}
+    assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-tokens", "4"]) == 0
+    assert "global statement is a declaration" in capsys.readouterr().out

@@ -79,3 +79,31 @@ def test_shipped_default_detector_runs_on_the_packaged_model(minilm):
     assert detector.metadata["data"]["corpus"] == "python-reference"
     scorers = detector.metadata["metrics"]["scorers"]
     assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"]
+
+
+def test_context_rows_hold_diagonal_neighbours():
+    import torch
+
+    from mia.attention import PairFeatures
+
+    blocks = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)  # 2 heads, n_a=3, n_b=4
+    features = PairFeatures(Pair("x", "", ""), np.zeros((3, 2), int), np.zeros((4, 2), int), [], [], blocks)
+    rows = features.rows(np.array([0, 5, 11]), offsets=(0, -1, 1)).astype(np.float32)
+    # flat 0 = (0, 0): no (-1, -1); flat 5 = (1, 1); flat 11 = (2, 3): no (3, 4)
+    assert rows.tolist() == [
+        [0, 12, 0, 0, 5, 17],
+        [5, 17, 0, 12, 10, 22],
+        [11, 23, 6, 18, 0, 0],
+    ]
+
+
+def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
+    from mia.training import TrainOptions, train_detector
+
+    detector = train_detector(minilm, small_pairs[:12], TrainOptions(seed=0, offsets=(0, -1, 1)))
+    assert detector.layout.n_features == 3 * 144
+    detector.check_model(minilm)
+    features = minilm.features(small_pairs[0])
+    everything = np.arange(features.shape[0] * features.shape[1])
+    by_rows = detector.predict_proba(features.rows(everything, detector.layout.offsets)).reshape(features.shape)
+    np.testing.assert_allclose(detector.probabilities(features), by_rows, atol=2e-3)
