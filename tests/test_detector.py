@@ -71,14 +71,17 @@ def test_diagonal_runs():
     assert diagonal_runs(linked) == [[(0, 1), (1, 2), (2, 3)], [(3, 0)]]
 
 
-def test_shipped_default_detector_runs_on_the_packaged_model(minilm):
-    from mia.cli import DEFAULT_DETECTOR
+@pytest.mark.parametrize("name", ["minilm-verbatim", "minilm-verbatim-context"])
+def test_shipped_detectors_run_on_the_packaged_model(name, minilm):
+    from mia.cli import REPO_MODELS
 
-    detector = Detector.load(DEFAULT_DETECTOR)
+    detector = Detector.load(REPO_MODELS / name)
     detector.check_model(minilm)
     assert detector.metadata["data"]["corpus"] == "python-reference"
     scorers = detector.metadata["metrics"]["scorers"]
     assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"]
+    found = detector.detect(minilm, "We stayed in. It rained all day.", "It rained all day. We stayed in.")
+    assert max(phrase.tokens for phrase in found.phrases) >= 3
 
 
 def test_context_rows_hold_diagonal_neighbours():
