@@ -122,19 +122,13 @@ def progress(items: Iterable[Any], description: str, total: int | None = None) -
 
 
 def _write_text(text: str, out: str | None) -> None:
+    """Print ``text``, or write it atomically to the file ``out``."""
     if out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    import os
+    from mia.pairs import write_atomic
 
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic([text], out)
 
 
 def _read_text_file(path: str, flag: str) -> str:

@@ -24,6 +24,8 @@ from mia.string_match import WORD_BASELINES
 from mia.training import Progress, TestScores, no_progress
 from mia.words import WordScheme, word_scores, word_spans, words_of
 
+WORD_COLUMNS = (("precision", "P"), ("recall", "R"), ("f1", "F1"))
+
 
 @dataclass
 class WordCounts:
@@ -109,21 +111,14 @@ class Evaluation:
             metrics_table(self.token, title=f"token level: {self.token_pairs} token pairs, "
                           f"{self.token_positives} linked"),
             "",
-            _word_table(self.word, self.with_aer,
-                        title=f"word level ({self.word_scheme} words): {self.word_pairs} word pairs, "
-                        f"{self.word_positives} linked; detector AP {self.word_detector_ap:.3f}"),
+            metrics_table(
+                self.word,
+                title=f"word level ({self.word_scheme} words): {self.word_pairs} word pairs, "
+                f"{self.word_positives} linked; detector AP {self.word_detector_ap:.3f}",
+                columns=WORD_COLUMNS + ((("aer", "AER"),) if self.with_aer else ()),
+            ),
         ]
         return "\n".join(lines)
-
-
-def _word_table(rows: dict[str, dict[str, float]], with_aer: bool, *, title: str) -> str:
-    columns = ["precision", "recall", "f1"] + (["aer"] if with_aer else [])
-    labels = {"precision": "P", "recall": "R", "f1": "F1", "aer": "AER"}
-    width = max(len(name) for name in rows)
-    lines = [title, f"{'':<{width}}  " + "  ".join(f"{labels[c]:>7}" for c in columns)]
-    for name, values in rows.items():
-        lines.append(f"{name:<{width}}  " + "  ".join(f"{values[c]:7.3f}" for c in columns))
-    return "\n".join(lines)
 
 
 def evaluate_detector(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -65,10 +66,14 @@ def best_f1_threshold(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray
     return float(sorted_score[int(np.argmax(f1))])
 
 
-def metrics_table(rows: dict[str, dict[str, Any]], *, title: str = "") -> str:
-    """A plain-text table: one row per scorer, columns AP, ROC AUC, P, R, F1."""
-    columns = [("average_precision", "AP"), ("roc_auc", "ROC AUC"), ("precision", "P"),
-               ("recall", "R"), ("f1", "F1")]
+RANKING_COLUMNS = (("average_precision", "AP"), ("roc_auc", "ROC AUC"), ("precision", "P"), ("recall", "R"),
+                   ("f1", "F1"))
+
+
+def metrics_table(
+    rows: dict[str, dict[str, Any]], *, title: str = "", columns: Sequence[tuple[str, str]] = RANKING_COLUMNS
+) -> str:
+    """A plain-text table: one row per scorer, one column per ``(key, label)`` (default AP, ROC AUC, P, R, F1)."""
     width = max([len(name) for name in rows] + [10])
     lines = [title] if title else []
     lines.append(f"{'':<{width}}  " + "  ".join(f"{label:>7}" for _, label in columns))

@@ -117,21 +117,29 @@ def read_pairs(path: str | Path) -> list[Pair]:
     return pairs
 
 
-def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
-    """Write JSON lines atomically (a temporary file renamed into place); returns the number written."""
+def write_atomic(lines: Iterable[str], path: str | Path) -> int:
+    """Write text lines to ``path`` through a temporary file renamed into place: a failure leaves no half file.
+
+    Returns the number of lines written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     count = 0
     try:
         with tmp.open("w", encoding="utf-8") as out:
-            for record in records:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            for line in lines:
+                out.write(line if line.endswith("\n") else line + "\n")
                 count += 1
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return count
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write JSON lines atomically; returns the number written."""
+    return write_atomic((json.dumps(record, ensure_ascii=False) for record in records), path)
 
 
 def write_pairs(pairs: Iterable[Pair], path: str | Path) -> int:
