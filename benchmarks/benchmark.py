@@ -49,7 +49,7 @@ def benchmark_pairs(corpus: str | None, count: int, model: AttentionModel) -> li
     for seed in range(1000):
         generated, _ = generate_pairs(paragraphs, seed=seed, id_prefix=f"s{seed}-p")
         fitting, _ = fitting_pairs(model, generated)
-        pairs.extend(fitting)
+        pairs.extend(item.pair for item in fitting)
         if len(pairs) >= count:
             return pairs[:count]
     raise SystemExit("the corpus gives no pairs")

@@ -142,7 +142,9 @@ class PairFeatures:
 
 
 @dataclass
-class _Encoded:
+class EncodedPair:
+    """A pair tokenised for a model (from :meth:`AttentionModel.encode`): checked to fit, ready to run."""
+
     pair: Pair
     inputs: dict[str, list[int]]  # model inputs of this pair, unpadded
     a_positions: slice  # where A's content tokens sit (decoder input, or the joined input)
@@ -244,13 +246,13 @@ class AttentionModel:
 
     # --- encoding -----------------------------------------------------------------------------------------
 
-    def encode(self, pair: Pair) -> _Encoded:
+    def encode(self, pair: Pair) -> EncodedPair:
         """Tokenise a pair; raise :class:`MiaError` if it does not fit the model."""
         if self.architecture == "encoder":
             return self._encode_joined(pair)
         return self._encode_separate(pair)
 
-    def _encode_joined(self, pair: Pair) -> _Encoded:
+    def _encode_joined(self, pair: Pair) -> EncodedPair:
         enc = self.tokenizer(
             pair.a, pair.b, return_offsets_mapping=True, truncation=False, verbose=False
         )
@@ -261,7 +263,7 @@ class AttentionModel:
             raise self._too_long(pair, len(a_pos), len(b_pos), len(enc["input_ids"]))
         offsets = enc["offset_mapping"]
         inputs = {k: list(v) for k, v in enc.items() if k != "offset_mapping"}
-        return _Encoded(
+        return EncodedPair(
             pair=pair,
             inputs=inputs,
             a_positions=_contiguous(a_pos),
@@ -270,14 +272,14 @@ class AttentionModel:
             b_spans=_strip_spans(pair.b, [offsets[i] for i in b_pos]),
         )
 
-    def _encode_separate(self, pair: Pair) -> _Encoded:
+    def _encode_separate(self, pair: Pair) -> EncodedPair:
         a_enc = self._encode_one(pair.a)
         b_enc = self._encode_one(pair.b)
         a_pos = [i for i, special in enumerate(a_enc["special_tokens_mask"]) if not special]
         b_pos = [i for i, special in enumerate(b_enc["special_tokens_mask"]) if not special]
         if max(len(a_enc["input_ids"]), len(b_enc["input_ids"])) > self.max_length:
             raise self._too_long(pair, len(a_pos), len(b_pos), None)
-        return _Encoded(
+        return EncodedPair(
             pair=pair,
             inputs={
                 "input_ids": list(b_enc["input_ids"]),
@@ -316,12 +318,17 @@ class AttentionModel:
         """Attention features of one pair."""
         return next(iter(self.iter_features([pair])))
 
-    def iter_features(self, pairs: Sequence[Pair], *, batch_size: int = 1) -> Iterator[PairFeatures]:
-        """Attention features of each pair, in order. Pairs are run ``batch_size`` at a time, padded."""
+    def iter_features(
+        self, pairs: Sequence[Pair | EncodedPair], *, batch_size: int = 1
+    ) -> Iterator[PairFeatures]:
+        """Attention features of each pair, in order. Pairs are run ``batch_size`` at a time, padded.
+
+        Pairs already encoded (:meth:`encode`) are not tokenised again.
+        """
         if batch_size < 1:
             raise MiaError("batch size must be at least 1")
-        encoded = (self.encode(pair) for pair in pairs)
-        batch: list[_Encoded] = []
+        encoded = (item if isinstance(item, EncodedPair) else self.encode(item) for item in pairs)
+        batch: list[EncodedPair] = []
         for item in encoded:
             batch.append(item)
             if len(batch) == batch_size:
@@ -330,7 +337,7 @@ class AttentionModel:
         if batch:
             yield from self._run_batch(batch)
 
-    def _run_batch(self, batch: list[_Encoded]) -> Iterator[PairFeatures]:
+    def _run_batch(self, batch: list[EncodedPair]) -> Iterator[PairFeatures]:
         import torch
 
         inputs = _pad_inputs([item.inputs for item in batch], self.tokenizer.pad_token_id or 0)
@@ -363,7 +370,7 @@ class AttentionModel:
 
 
 def _copy_blocks(
-    target: Any, weights: Any, item: _Encoded, layer: int, heads: int, per_direction: int, architecture: str
+    target: Any, weights: Any, item: EncodedPair, layer: int, heads: int, per_direction: int, architecture: str
 ) -> None:
     """Copy one layer's attention ``[heads, queries, keys]`` of one pair into its head-major feature tensor."""
     a, b = item.a_positions, item.b_positions
@@ -380,7 +387,7 @@ class _StopForward(Exception):
 @dataclass
 class _Capture:
     model: AttentionModel
-    batch: list[_Encoded]
+    batch: list[EncodedPair]
     blocks: list[Any]
 
 

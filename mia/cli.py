@@ -268,9 +268,8 @@ def run_detect(config: DetectConfig) -> int:
 
         model = load_model(config.model, device=config.device)
         detector.check_model(model)
-    for pair in pairs:  # check lengths before writing anything
-        model.encode(pair)
-    stream: Iterable[PairFeatures] = model.iter_features(pairs, batch_size=config.batch_size)
+    encoded = [model.encode(pair) for pair in pairs]  # every length checked before anything is written
+    stream: Iterable[PairFeatures] = model.iter_features(encoded, batch_size=config.batch_size)
     if len(pairs) > 1:
         stream = progress(stream, "detect", len(pairs))
     detections = (
@@ -310,16 +309,9 @@ def run_evaluate(config: EvaluateConfig) -> int:
     from mia.detector import Detector
     from mia.evaluation import evaluate_detector
     from mia.pairs import read_pairs
-    from mia.training import fitting_pairs
-
+    pairs = read_pairs(config.pairs)
     detector = Detector.load(config.detector)
     model = detector.load_model(device=config.device)
-    pairs, too_long = fitting_pairs(model, read_pairs(config.pairs))
-    if too_long:
-        print(f"skipped {len(too_long)} pairs too long for {model.name}: {', '.join(too_long[:10])}"
-              f"{' ...' if len(too_long) > 10 else ''}", file=sys.stderr)
-    if not pairs:
-        raise MiaError("every pair is too long for the model; split the texts into shorter pieces")
     evaluation = evaluate_detector(
         detector, model, pairs, threshold=config.threshold, word_scheme=config.words,
         batch_size=config.batch_size, include_trained=config.include_trained, progress=progress,

@@ -21,7 +21,7 @@ from mia.detector import Detector
 from mia.metrics import metrics_table, ranking_metrics
 from mia.pairs import Pair, pair_hash, token_labels
 from mia.string_match import WORD_BASELINES
-from mia.training import Progress, TestScores, no_progress
+from mia.training import Progress, TestScores, fitting_pairs, no_progress
 from mia.words import WordScheme, word_scores, word_spans, words_of
 
 WORD_COLUMNS = (("precision", "P"), ("recall", "R"), ("f1", "F1"))
@@ -79,6 +79,7 @@ class Evaluation:
     token: dict[str, dict[str, float]]
     word: dict[str, dict[str, float]]
     word_detector_ap: float
+    skipped_too_long: list[str] = field(default_factory=list)
     per_pair: list[dict[str, Any]] = field(default_factory=list)
     token_pairs: int = 0
     token_positives: int = 0
@@ -89,6 +90,7 @@ class Evaluation:
         result = {
             "pairs": self.pairs,
             "excluded_trained_pairs": self.excluded_trained,
+            "skipped_too_long": self.skipped_too_long,
             "threshold": self.threshold,
             "words": self.word_scheme,
             "token_level": {"token_pairs": self.token_pairs, "linked": self.token_positives, "scorers": self.token},
@@ -106,7 +108,7 @@ class Evaluation:
     def text(self) -> str:
         lines = [
             f"{self.pairs} pairs evaluated ({self.excluded_trained} left out: the detector was fit or tuned on "
-            f"them); threshold {self.threshold:.3f}",
+            f"them; {len(self.skipped_too_long)} skipped: too long for the model); threshold {self.threshold:.3f}",
             "",
             metrics_table(self.token, title=f"token level: {self.token_pairs} token pairs, "
                           f"{self.token_positives} linked"),
@@ -138,13 +140,16 @@ def evaluate_detector(
     detector.check_model(model)
     threshold = detector.threshold if threshold is None else threshold
     trained = set(detector.metadata.get("split", {}).get("fit_or_tuned_on_hashes", []))
-    kept = [pair for pair in pairs if include_trained or pair_hash(pair) not in trained]
-    if not kept:
+    untrained = [pair for pair in pairs if include_trained or pair_hash(pair) not in trained]
+    if not untrained:
         raise MiaError(
             f"all {len(pairs)} pairs were used to fit or tune this detector; evaluate on other pairs "
             "(numbers on training pairs are not a result)"
         )
-    with_aer = any(pair.possible for pair in kept)
+    kept, too_long = fitting_pairs(model, untrained)
+    if not kept:
+        raise MiaError("every pair is too long for the model; split the texts into shorter pieces")
+    with_aer = any(item.pair.possible for item in kept)
     scorers = ["detector", *WORD_BASELINES]
     totals = {name: WordCounts() for name in scorers}
     token_scores = TestScores()
@@ -174,7 +179,8 @@ def evaluate_detector(
     gold_all = np.concatenate(word_gold)
     return Evaluation(
         pairs=len(kept),
-        excluded_trained=len(pairs) - len(kept),
+        excluded_trained=len(pairs) - len(untrained),
+        skipped_too_long=too_long,
         threshold=threshold,
         word_scheme=word_scheme,
         with_aer=with_aer,

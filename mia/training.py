@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mia import __version__
-from mia.attention import AttentionModel, PairFeatures
+from mia.attention import AttentionModel, EncodedPair, PairFeatures
 from mia.detector import Detector, FeatureTransform, transform_features
 from mia.errors import MiaError
 from mia.features import RowBuffer, Sampling, baseline_scores, sample_token_pairs
@@ -145,22 +145,20 @@ class TestScores:
         return int(sum(labels.sum() for labels in self.labels))
 
 
-def fitting_pairs(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
-    """The pairs that fit the model, and the ids of those that are too long (skipped, not truncated)."""
+def fitting_pairs(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[EncodedPair], list[str]]:
+    """The pairs that fit the model, encoded, and the ids of those that are too long (skipped, not truncated)."""
     kept, too_long = [], []
     for pair in pairs:
         try:
-            model.encode(pair)
+            kept.append(model.encode(pair))
         except MiaError:
             too_long.append(pair.id)
-            continue
-        kept.append(pair)
     return kept, too_long
 
 
 def sampled_features(
     model: AttentionModel,
-    pairs: Sequence[Pair],
+    pairs: Sequence[Pair | EncodedPair],
     *,
     sampling: Sampling,
     rng: np.random.Generator,
@@ -233,7 +231,7 @@ def detector_from_pipeline(
 def score_test_pairs(
     detector: Detector,
     model: AttentionModel,
-    pairs: Sequence[Pair],
+    pairs: Sequence[Pair | EncodedPair],
     *,
     sampling: Sampling,
     rng: np.random.Generator,
@@ -278,16 +276,20 @@ def train_detector(
     the detector and the baselines.
     """
     started = time.perf_counter()
-    kept, too_long = fitting_pairs(model, pairs)
-    split = split_pairs(kept, options)
+    encoded, too_long = fitting_pairs(model, pairs)
+    split = split_pairs([item.pair for item in encoded], options)
+    by_id = {item.pair.id: item for item in encoded}  # ids are unique: split_pairs checked
     sampling = Sampling(
         neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives, max_rows=options.max_rows
     )
     rng = np.random.default_rng([options.seed, 2])
+    train_items, validation_items, test_items = (
+        [by_id[pair.id] for pair in part] for part in (split.train, split.validation, split.test)
+    )
     batch_size = options.batch_size
-    train = sampled_features(model, split.train, sampling=sampling, rng=rng, batch_size=batch_size,
+    train = sampled_features(model, train_items, sampling=sampling, rng=rng, batch_size=batch_size,
                              progress=progress, description="train pairs", offsets=options.offsets)
-    validation = sampled_features(model, split.validation, sampling=sampling, rng=rng, batch_size=batch_size,
+    validation = sampled_features(model, validation_items, sampling=sampling, rng=rng, batch_size=batch_size,
                                   progress=progress, description="validation pairs", offsets=options.offsets)
     pipeline = fit_pipeline(train, options)
     detector = detector_from_pipeline(
@@ -295,7 +297,7 @@ def train_detector(
     )
     validation_probability = detector.predict_proba(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
-    scores, test_sample = score_test_pairs(detector, model, split.test, sampling=sampling, rng=rng,
+    scores, test_sample = score_test_pairs(detector, model, test_items, sampling=sampling, rng=rng,
                                            batch_size=batch_size, progress=progress)
     detector.metadata = {
         "relation": options.relation,
