@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -340,24 +340,15 @@ class AttentionModel:
     def _run_batch(self, batch: list[EncodedPair]) -> Iterator[PairFeatures]:
         import torch
 
-        inputs = _pad_inputs([item.inputs for item in batch], self.tokenizer.pad_token_id or 0)
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
-        per_direction = self.layout.layers * self.layout.heads
         blocks = [
             torch.empty((self.layout.n_features, len(item.a_spans), len(item.b_spans)), device=self.device)
             for item in batch
         ]
-        with torch.inference_mode():
-            if self._capture_modules:
-                _run_capturing(self.model, inputs, _Capture(self, batch, blocks))
-            else:  # generic path: eager attention returned by the model
-                output = self.model(**inputs, output_attentions=True, return_dict=True,
-                                    **({"use_cache": False} if self.architecture == "encoder-decoder" else {}))
-                attentions = output.cross_attentions if self.architecture == "encoder-decoder" else output.attentions
-                for layer, weights in enumerate(attentions):
-                    for index, item in enumerate(batch):
-                        _copy_blocks(blocks[index], weights[index], item, layer, self.layout.heads, per_direction,
-                                     self.architecture)
+
+        def copy(index: int, start: int, block: Any) -> None:
+            blocks[index][start : start + len(block)] = block
+
+        self._forward(batch, copy)
         for index, item in enumerate(batch):
             yield PairFeatures(
                 pair=item.pair,
@@ -368,16 +359,68 @@ class AttentionModel:
                 blocks=blocks[index],
             )
 
+    def iter_head_sums(
+        self, pairs: Sequence[Pair | EncodedPair], weights: Any, *, log_epsilon: float | None, batch_size: int = 1
+    ) -> Iterator[tuple[EncodedPair, Any]]:
+        """Weighted sums over heads, computed while the forward pass runs, without keeping the features.
 
-def _copy_blocks(
-    target: Any, weights: Any, item: EncodedPair, layer: int, heads: int, per_direction: int, architecture: str
-) -> None:
-    """Copy one layer's attention ``[heads, queries, keys]`` of one pair into its head-major feature tensor."""
+        ``weights``: float32 tensor ``[K, F]`` on the model's device. For each pair, yields its encoding and
+        ``sums`` ``[K, n_a, n_b]`` with ``sums[k] = sum_f weights[k, f] * t(attention_f)``, where ``t`` is
+        ``log(x + log_epsilon)``, or the identity when ``log_epsilon`` is None. This is what a linear detector
+        needs; it never holds the ``[F, n_a, n_b]`` feature tensor.
+        """
+        import torch
+
+        if batch_size < 1:
+            raise MiaError("batch size must be at least 1")
+        items = [item if isinstance(item, EncodedPair) else self.encode(item) for item in pairs]
+        for first in range(0, len(items), batch_size):
+            batch = items[first : first + batch_size]
+            sums = [
+                torch.zeros((weights.shape[0], len(item.a_spans), len(item.b_spans)), device=self.device)
+                for item in batch
+            ]
+
+            def accumulate(index: int, start: int, block: Any) -> None:
+                values = block if log_epsilon is None else torch.add(block, log_epsilon).log_()
+                sums[index] += torch.tensordot(weights[:, start : start + len(block)], values, dims=1)
+
+            self._forward(batch, accumulate)
+            yield from zip(batch, sums)
+
+    def _forward(self, batch: list[EncodedPair], sink: BlockSink) -> None:
+        """Run one padded batch and hand every feature block to ``sink(index_in_batch, first_feature, block)``."""
+        import torch
+
+        inputs = _pad_inputs([item.inputs for item in batch], self.tokenizer.pad_token_id or 0)
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        with torch.inference_mode():
+            if self._capture_modules:
+                _run_capturing(self.model, inputs, _Capture(self, batch, sink))
+                return
+            # generic path: eager attention returned by the model
+            extra = {"use_cache": False} if self.architecture == "encoder-decoder" else {}
+            output = self.model(**inputs, output_attentions=True, return_dict=True, **extra)
+            attentions = output.cross_attentions if self.architecture == "encoder-decoder" else output.attentions
+            for layer, weights in enumerate(attentions):
+                for index, item in enumerate(batch):
+                    for start, block in _layer_blocks(self, weights[index], item, layer):
+                        sink(index, start, block)
+
+
+BlockSink = Callable[[int, int, Any], None]
+
+
+def _layer_blocks(model: AttentionModel, weights: Any, item: EncodedPair, layer: int) -> Iterator[tuple[int, Any]]:
+    """The feature blocks of one layer's attention ``[heads, queries, keys]`` for one pair.
+
+    Yields ``(first feature column, block [heads, n_a, n_b])``: A->B (or cross-attention), then B->A transposed.
+    """
     a, b = item.a_positions, item.b_positions
-    start = layer * heads
-    target[start : start + heads] = weights[:, a, b]
-    if architecture == "encoder":
-        target[per_direction + start : per_direction + start + heads] = weights[:, b, a].transpose(-1, -2)
+    start = layer * model.layout.heads
+    yield start, weights[:, a, b]
+    if model.architecture == "encoder":
+        yield model.layout.layers * model.layout.heads + start, weights[:, b, a].transpose(-1, -2)
 
 
 class _StopForward(Exception):
@@ -388,7 +431,7 @@ class _StopForward(Exception):
 class _Capture:
     model: AttentionModel
     batch: list[EncodedPair]
-    blocks: list[Any]
+    sink: BlockSink
 
 
 _ACTIVE_CAPTURE: list[_Capture] = []
@@ -417,12 +460,10 @@ def _capturing_attention(
     layer = getattr(module, "_mia_layer", None)
     if layer is not None and _ACTIVE_CAPTURE:
         capture = _ACTIVE_CAPTURE[-1]
-        model = capture.model
-        per_direction = model.layout.layers * model.layout.heads
         for index, item in enumerate(capture.batch):
-            _copy_blocks(capture.blocks[index], weights[index], item, layer, model.layout.heads, per_direction,
-                         model.architecture)
-        if layer == model.layout.layers - 1:
+            for start, block in _layer_blocks(capture.model, weights[index], item, layer):
+                capture.sink(index, start, block)
+        if layer == capture.model.layout.layers - 1:
             raise _StopForward
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, None

@@ -14,7 +14,7 @@ from mia import __version__
 from mia.errors import MiaError
 
 if TYPE_CHECKING:
-    from mia.attention import PairFeatures
+    from mia.detector import Detection
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_DETECTOR = REPO_MODELS / "minilm-verbatim"
@@ -269,13 +269,12 @@ def run_detect(config: DetectConfig) -> int:
         model = load_model(config.model, device=config.device)
         detector.check_model(model)
     encoded = [model.encode(pair) for pair in pairs]  # every length checked before anything is written
-    stream: Iterable[PairFeatures] = model.iter_features(encoded, batch_size=config.batch_size)
-    if len(pairs) > 1:
-        stream = progress(stream, "detect", len(pairs))
-    detections = (
-        detector.detect_features(features, threshold=config.threshold, min_phrase_tokens=config.min_phrase_tokens)
-        for features in stream
+    detections: Iterable[Detection] = detector.iter_detect(
+        model, encoded, threshold=config.threshold, min_phrase_tokens=config.min_phrase_tokens,
+        batch_size=config.batch_size,
     )
+    if len(pairs) > 1:
+        detections = progress(detections, "detect", len(pairs))
     if config.format == "pharaoh":
         from mia.alignments import pharaoh_line
         from mia.words import word_scores, word_spans

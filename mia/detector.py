@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mia import __version__
-from mia.attention import AttentionModel, FeatureLayout, PairFeatures, load_model
+from mia.attention import AttentionModel, EncodedPair, FeatureLayout, PairFeatures, load_model
 from mia.errors import MiaError
 from mia.pairs import Pair
 
@@ -130,6 +131,16 @@ class Detector:
         offset = np.float32(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
         return transform_features(features, self.transform) @ weights + offset
 
+    def head_weights(self, device: Any = "cpu") -> Any:
+        """The regression's weights on the transformed attention, float32 torch ``[offsets, heads_per_offset]``."""
+        import torch
+
+        per_offset = self.layout.heads_per_offset
+        return torch.as_tensor(
+            (self.coef / self.scale).reshape(len(self.layout.offsets), per_offset), dtype=torch.float32,
+            device=device,
+        )
+
     def probabilities(self, pair_features: PairFeatures) -> np.ndarray:
         """Probability of a link for every token pair of one pair: float32 ``[n_a, n_b]``.
 
@@ -138,33 +149,42 @@ class Detector:
         import torch
 
         blocks = pair_features.blocks
-        per_offset = self.layout.heads_per_offset
-        if blocks.shape[0] != per_offset:
-            raise MiaError(f"features have {blocks.shape[0]} heads but the detector expects {per_offset}")
-        n_offsets, (n_a, n_b) = len(self.layout.offsets), blocks.shape[1:]
-        weights = torch.as_tensor(
-            (self.coef / self.scale).reshape(n_offsets, per_offset), dtype=torch.float32, device=blocks.device
-        )
-        # per offset o: S_o = sum over heads of w[o, head] * transform(attention), then logit(i, j) adds S_o(i+o, j+o)
-        summed = torch.zeros((n_offsets, n_a, n_b), dtype=torch.float32, device=blocks.device)
+        if blocks.shape[0] != self.layout.heads_per_offset:
+            raise MiaError(
+                f"features have {blocks.shape[0]} heads but the detector expects {self.layout.heads_per_offset}"
+            )
+        weights = self.head_weights(blocks.device)
+        sums = torch.zeros((weights.shape[0], *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
         # a few heads at a time: small temporaries stay in cache (one big log(x) costs page faults)
-        buffer = torch.empty((_CHUNK, n_a, n_b), dtype=torch.float32, device=blocks.device)
-        for start in range(0, per_offset, _CHUNK):
+        buffer = torch.empty((_CHUNK, *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
+        for start in range(0, blocks.shape[0], _CHUNK):
             part = blocks[start : start + _CHUNK]
             values = buffer[: len(part)]
             if self.transform == "log":
                 torch.add(part, LOG_EPSILON, out=values).log_()
             else:
                 values.copy_(part)
-            summed += torch.tensordot(weights[:, start : start + len(part)], values, dims=1)
-        offset = float(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
-        logits = summed[0] + offset
-        outside = float(np.log(LOG_EPSILON)) if self.transform == "log" else 0.0  # a head's value off the texts
+            sums += torch.tensordot(weights[:, start : start + len(part)], values, dims=1)
+        return self.probabilities_from_sums(sums)
+
+    def probabilities_from_sums(self, sums: Any) -> np.ndarray:
+        """Probabilities ``[n_a, n_b]`` from per-offset head sums ``[offsets, n_a, n_b]`` (see ``head_weights``).
+
+        The logit of token pair (i, j) adds, for each offset o, ``sums[o]`` at (i + o, j + o); off the texts a
+        head's value is the transform of 0.
+        """
+        import torch
+
+        n_a, n_b = sums.shape[1:]
+        logits = sums[0] + float(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
+        outside = float(np.log(LOG_EPSILON)) if self.transform == "log" else 0.0
+        per_offset = self.layout.heads_per_offset
         for k, shift in enumerate(self.layout.offsets[1:], start=1):
-            shifted = torch.full((n_a, n_b), outside * float(weights[k].sum()), device=blocks.device)
+            weight_sum = float((self.coef / self.scale)[k * per_offset : (k + 1) * per_offset].sum())
+            shifted = torch.full((n_a, n_b), outside * weight_sum, device=sums.device)
             rows_to, rows_from = _shift_slices(n_a, shift)
             cols_to, cols_from = _shift_slices(n_b, shift)
-            shifted[rows_to, cols_to] = summed[k][rows_from, cols_from]
+            shifted[rows_to, cols_to] = sums[k][rows_from, cols_from]
             logits += shifted
         return torch.sigmoid(logits).cpu().numpy()
 
@@ -201,11 +221,31 @@ class Detector:
         self, pair_features: PairFeatures, *, threshold: float | None = None, min_phrase_tokens: int = 1
     ) -> Detection:
         """Detect links in one pair whose attention features are already extracted."""
-        threshold = self.threshold if threshold is None else threshold
-        probabilities = self.probabilities(pair_features)
         return detection_from_probabilities(
-            pair_features, probabilities, threshold=threshold, min_phrase_tokens=min_phrase_tokens
+            pair_features.pair, pair_features.a_spans, pair_features.b_spans, self.probabilities(pair_features),
+            threshold=self.threshold if threshold is None else threshold, min_phrase_tokens=min_phrase_tokens,
         )
+
+    def iter_detect(
+        self,
+        model: AttentionModel,
+        pairs: Sequence[Pair | EncodedPair],
+        *,
+        threshold: float | None = None,
+        min_phrase_tokens: int = 1,
+        batch_size: int = 1,
+    ) -> Iterator[Detection]:
+        """Detect links in each pair. The detector's sums over heads are taken while the model runs, so the
+        feature tensor of a pair is never built (the fast path for detection)."""
+        self.check_model(model)
+        threshold = self.threshold if threshold is None else threshold
+        weights = self.head_weights(model.device)
+        epsilon = LOG_EPSILON if self.transform == "log" else None
+        for item, sums in model.iter_head_sums(pairs, weights, log_epsilon=epsilon, batch_size=batch_size):
+            yield detection_from_probabilities(
+                item.pair, item.a_spans, item.b_spans, self.probabilities_from_sums(sums),
+                threshold=threshold, min_phrase_tokens=min_phrase_tokens,
+            )
 
     def detect(
         self,
@@ -218,9 +258,8 @@ class Detector:
         pair_id: str = "0",
     ) -> Detection:
         """Detect which tokens of ``a`` and ``b`` are the same piece of text."""
-        self.check_model(model)
-        features = model.features(Pair(id=pair_id, a=a, b=b))
-        return self.detect_features(features, threshold=threshold, min_phrase_tokens=min_phrase_tokens)
+        pair = Pair(id=pair_id, a=a, b=b)
+        return next(self.iter_detect(model, [pair], threshold=threshold, min_phrase_tokens=min_phrase_tokens))
 
     # --- persistence --------------------------------------------------------------------------------------
 
@@ -318,10 +357,18 @@ def _shift_slices(length: int, shift: int) -> tuple[slice, slice]:
 
 
 def detection_from_probabilities(
-    pair_features: PairFeatures, probabilities: np.ndarray, *, threshold: float, min_phrase_tokens: int = 1
+    pair: Pair,
+    a_spans: np.ndarray,
+    b_spans: np.ndarray,
+    probabilities: np.ndarray,
+    *,
+    threshold: float,
+    min_phrase_tokens: int = 1,
 ) -> Detection:
-    """Links (token pairs with probability >= threshold) and the phrases they form."""
-    a_spans, b_spans, pair = pair_features.a_spans, pair_features.b_spans, pair_features.pair
+    """Links (token pairs with probability >= threshold) and the phrases they form.
+
+    ``a_spans`` ``[n_a, 2]``, ``b_spans`` ``[n_b, 2]``: the tokens' character spans; ``probabilities`` ``[n_a, n_b]``.
+    """
     linked = probabilities >= threshold
     rows, cols = np.nonzero(linked)
     links = [

@@ -110,3 +110,18 @@ def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
     everything = np.arange(features.shape[0] * features.shape[1])
     by_rows = detector.predict_proba(features.rows(everything, detector.layout.offsets)).reshape(features.shape)
     np.testing.assert_allclose(detector.probabilities(features), by_rows, atol=2e-3)
+    fast = next(detector.iter_detect(minilm, [small_pairs[0]]))
+    np.testing.assert_allclose(fast.probabilities, detector.probabilities(features), atol=1e-5)
+
+
+def test_fast_detection_equals_detection_from_features(trained_detector_dir, minilm, small_pairs):
+    detector = Detector.load(trained_detector_dir)
+    pairs = small_pairs[:3]
+    fast = list(detector.iter_detect(minilm, pairs, batch_size=2))
+    for pair, found in zip(pairs, fast):
+        from_features = detector.detect_features(minilm.features(pair))
+        np.testing.assert_allclose(found.probabilities, from_features.probabilities, atol=1e-5)
+        assert [link.to_list()[:4] for link in found.links] == [link.to_list()[:4] for link in from_features.links]
+        assert [(p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in found.phrases] == [
+            (p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in from_features.phrases]
+        assert [p.score for p in found.phrases] == pytest.approx([p.score for p in from_features.phrases], abs=1e-5)
