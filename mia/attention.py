@@ -345,8 +345,8 @@ class AttentionModel:
             for item in batch
         ]
 
-        def copy(index: int, start: int, block: Any) -> None:
-            blocks[index][start : start + len(block)] = block
+        def copy(index: int, start: int, block: Any, transposed: bool) -> None:
+            blocks[index][start : start + len(block)] = block.transpose(-1, -2) if transposed else block
 
         self._forward(batch, copy)
         for index, item in enumerate(batch):
@@ -381,15 +381,16 @@ class AttentionModel:
                 for item in batch
             ]
 
-            def accumulate(index: int, start: int, block: Any) -> None:
+            def accumulate(index: int, start: int, block: Any, transposed: bool) -> None:
                 values = block if log_epsilon is None else torch.add(block, log_epsilon).log_()
-                sums[index] += torch.tensordot(weights[:, start : start + len(block)], values, dims=1)
+                summed = torch.tensordot(weights[:, start : start + len(block)], values, dims=1)
+                sums[index] += summed.transpose(-1, -2) if transposed else summed  # transpose the small sum
 
             self._forward(batch, accumulate)
             yield from zip(batch, sums)
 
     def _forward(self, batch: list[EncodedPair], sink: BlockSink) -> None:
-        """Run one padded batch and hand every feature block to ``sink(index_in_batch, first_feature, block)``."""
+        """Run one padded batch and hand every feature block to the sink (see :func:`_layer_blocks`)."""
         import torch
 
         inputs = _pad_inputs([item.inputs for item in batch], self.tokenizer.pad_token_id or 0)
@@ -404,23 +405,27 @@ class AttentionModel:
             attentions = output.cross_attentions if self.architecture == "encoder-decoder" else output.attentions
             for layer, weights in enumerate(attentions):
                 for index, item in enumerate(batch):
-                    for start, block in _layer_blocks(self, weights[index], item, layer):
-                        sink(index, start, block)
+                    for start, block, transposed in _layer_blocks(self, weights[index], item, layer):
+                        sink(index, start, block, transposed)
 
 
-BlockSink = Callable[[int, int, Any], None]
+BlockSink = Callable[[int, int, Any, bool], None]
 
 
-def _layer_blocks(model: AttentionModel, weights: Any, item: EncodedPair, layer: int) -> Iterator[tuple[int, Any]]:
+def _layer_blocks(
+    model: AttentionModel, weights: Any, item: EncodedPair, layer: int
+) -> Iterator[tuple[int, Any, bool]]:
     """The feature blocks of one layer's attention ``[heads, queries, keys]`` for one pair.
 
-    Yields ``(first feature column, block [heads, n_a, n_b])``: A->B (or cross-attention), then B->A transposed.
+    Yields ``(first feature column, block, transposed)``: the A->B (or cross-attention) block ``[heads, n_a, n_b]``,
+    then for encoders the B->A block as the model holds it, ``[heads, n_b, n_a]``, with ``transposed`` True: the
+    sink transposes it (reading it transposed would stride through memory).
     """
     a, b = item.a_positions, item.b_positions
     start = layer * model.layout.heads
-    yield start, weights[:, a, b]
+    yield start, weights[:, a, b], False
     if model.architecture == "encoder":
-        yield model.layout.layers * model.layout.heads + start, weights[:, b, a].transpose(-1, -2)
+        yield model.layout.layers * model.layout.heads + start, weights[:, b, a], True
 
 
 class _StopForward(Exception):
@@ -461,8 +466,8 @@ def _capturing_attention(
     if layer is not None and _ACTIVE_CAPTURE:
         capture = _ACTIVE_CAPTURE[-1]
         for index, item in enumerate(capture.batch):
-            for start, block in _layer_blocks(capture.model, weights[index], item, layer):
-                capture.sink(index, start, block)
+            for start, block, transposed in _layer_blocks(capture.model, weights[index], item, layer):
+                capture.sink(index, start, block, transposed)
         if layer == capture.model.layout.layers - 1:
             raise _StopForward
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
