@@ -169,6 +169,15 @@ def resolve_model_name(name: str | None) -> str:
     return target
 
 
+def unsupported_model(model_type: str, name: str) -> MiaError:
+    """The error for a model whose architecture mia does not read, naming what it does read."""
+    return MiaError(
+        f"model type {model_type!r} of {name!r} is not supported: mia reads cross-attention of encoder-decoder "
+        f"models ({', '.join(sorted(ENCODER_DECODER_TYPES))}) and self-attention of encoder-only models "
+        f"({', '.join(sorted(ENCODER_TYPES))})"
+    )
+
+
 def pick_device(device: str = "auto") -> str:
     import torch
 
@@ -201,11 +210,7 @@ class AttentionModel:
             layers, heads = config.num_hidden_layers, config.num_attention_heads
             directions = ("a->b", "b->a")
         else:
-            raise MiaError(
-                f"model type {model_type!r} is not supported: mia reads cross-attention of encoder-decoder "
-                f"models ({', '.join(sorted(ENCODER_DECODER_TYPES))}) and self-attention of encoder-only "
-                f"models ({', '.join(sorted(ENCODER_TYPES))})"
-            )
+            raise unsupported_model(model_type, name)
         if not getattr(tokenizer, "is_fast", False):
             raise MiaError(f"{name}: mia needs a fast tokenizer (tokenizer.json) for character offsets")
         self.name = name
@@ -545,11 +550,7 @@ def load_model(name: str | None = None, *, device: str = "auto") -> AttentionMod
         ) from None
     model_type = getattr(config, "model_type", "?")
     if model_type not in ENCODER_DECODER_TYPES | ENCODER_TYPES:
-        raise MiaError(
-            f"model type {model_type!r} of {given!r} is not supported: mia reads cross-attention of "
-            f"encoder-decoder models ({', '.join(sorted(ENCODER_DECODER_TYPES))}) and self-attention of "
-            f"encoder-only models ({', '.join(sorted(ENCODER_TYPES))})"
-        )
+        raise unsupported_model(model_type, given)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModel.from_pretrained(path, attn_implementation="eager")
