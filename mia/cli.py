@@ -194,8 +194,9 @@ def run_train(config: TrainConfig) -> int:
         raise MiaError("give --corpus or --pairs, not both")
     default_name = f"{_slug(config.model)}-{_slug(Path(config.pairs).stem) if config.pairs else 'verbatim'}"
     out = Path(config.out) if config.out else REPO_MODELS / default_name
-    if out.exists() and not (out / "detector.json").exists() and any(out.iterdir()):
-        raise MiaError(f"--out {out} exists and is not a detector directory; choose another --out")
+    from mia.detector import check_detector_destination
+
+    check_detector_destination(out)  # before training, not after
     if config.pairs:
         pairs = read_pairs(config.pairs)[: config.limit]
         data: dict[str, Any] = {"source": "pair file", "pairs_file": str(config.pairs)}

@@ -121,15 +121,24 @@ class Detector:
 
     # --- scoring ------------------------------------------------------------------------------------------
 
+    @property
+    def raw_weights(self) -> np.ndarray:
+        """Weights on the transformed (unstandardised) features: ``coef / scale``, float64 ``[F]``."""
+        return self.coef / self.scale
+
+    @property
+    def raw_intercept(self) -> float:
+        """Intercept on the transformed (unstandardised) features."""
+        return float(self.intercept - np.dot(self.coef, self.mean / self.scale))
+
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         """Log-odds of a link for features ``[..., F]``; returns float32 ``[...]``."""
         if features.shape[-1] != self.layout.n_features:
             raise MiaError(
                 f"features have {features.shape[-1]} columns but the detector expects {self.layout.n_features}"
             )
-        weights = (self.coef / self.scale).astype(np.float32)
-        offset = np.float32(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
-        return transform_features(features, self.transform) @ weights + offset
+        weights = self.raw_weights.astype(np.float32)
+        return transform_features(features, self.transform) @ weights + np.float32(self.raw_intercept)
 
     def head_weights(self, device: Any = "cpu") -> Any:
         """The regression's weights on the transformed attention, float32 torch ``[offsets, heads_per_offset]``."""
@@ -137,7 +146,7 @@ class Detector:
 
         per_offset = self.layout.heads_per_offset
         return torch.as_tensor(
-            (self.coef / self.scale).reshape(len(self.layout.offsets), per_offset), dtype=torch.float32,
+            self.raw_weights.reshape(len(self.layout.offsets), per_offset), dtype=torch.float32,
             device=device,
         )
 
@@ -176,11 +185,11 @@ class Detector:
         import torch
 
         n_a, n_b = sums.shape[1:]
-        logits = sums[0] + float(self.intercept - float(np.dot(self.coef, self.mean / self.scale)))
+        logits = sums[0] + self.raw_intercept
         outside = float(np.log(LOG_EPSILON)) if self.transform == "log" else 0.0
         per_offset = self.layout.heads_per_offset
         for k, shift in enumerate(self.layout.offsets[1:], start=1):
-            weight_sum = float((self.coef / self.scale)[k * per_offset : (k + 1) * per_offset].sum())
+            weight_sum = float(self.raw_weights[k * per_offset : (k + 1) * per_offset].sum())
             shifted = torch.full((n_a, n_b), outside * weight_sum, device=sums.device)
             rows_to, rows_from = _shift_slices(n_a, shift)
             cols_to, cols_from = _shift_slices(n_b, shift)
@@ -302,8 +311,7 @@ class Detector:
             )
             (tmp / METADATA_FILE).write_text(json.dumps(jsonable(self.to_dict()), indent=2) + "\n")
             if directory.exists():
-                if not (directory / METADATA_FILE).exists() and any(directory.iterdir()):
-                    raise MiaError(f"{directory} exists and is not a detector directory; choose another --out")
+                check_detector_destination(directory)
                 shutil.rmtree(directory)
             os.replace(tmp, directory)
         finally:
@@ -347,6 +355,13 @@ class Detector:
             transform=features.get("transform", "none"),
             metadata={k: v for k, v in meta.items() if k not in known},
         )
+
+
+def check_detector_destination(directory: str | Path) -> None:
+    """Refuse to replace a directory that exists and is not a detector (it may hold the user's files)."""
+    directory = Path(directory)
+    if directory.exists() and not (directory / METADATA_FILE).exists() and any(directory.iterdir()):
+        raise MiaError(f"{directory} exists and is not a detector directory; choose another --out")
 
 
 def _shift_slices(length: int, shift: int) -> tuple[slice, slice]:
