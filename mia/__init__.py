@@ -11,7 +11,7 @@ A notebook session::
     rank_heads(detector, top=10)
 """
 
-__version__ = "0.1.0"
+from mia._version import __version__
 
 from mia.attention import AttentionModel, FeatureLayout, PairFeatures, load_model  # noqa: E402
 from mia.corpus import default_corpus_path, read_paragraphs, split_sentences  # noqa: E402

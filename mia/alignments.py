@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mia.errors import MiaError
+from mia.io import read_text
 from mia.pairs import Link, Pair
 
 _LINK = re.compile(r"^(\d+)([-p])(\d+)$")
@@ -37,12 +38,7 @@ def parse_pharaoh_line(line: str, *, where: str) -> tuple[list[WordLink], list[W
 
 
 def _read_lines(path: str | Path, flag: str) -> list[str]:
-    try:
-        return Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise MiaError(f"{flag} {path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MiaError(f"{flag} {path}: cannot read it as UTF-8 text ({error})") from None
+    return read_text(path, f"{flag} {path}").splitlines()
 
 
 def _word_char_spans(words: list[str]) -> list[tuple[int, int]]:
@@ -72,6 +68,8 @@ def import_alignments(
     if len(set(counts.values())) != 1:
         raise MiaError("the files must have one line per sentence pair, but they have " +
                        ", ".join(f"{flag} {n} lines" for flag, n in counts.items()))
+    if not a_lines:
+        raise MiaError(f"--a {a_path}, --b {b_path} and --alignments {alignments_path} hold no sentence pairs")
     pairs = []
     for index, (a_line, b_line, links_line) in enumerate(zip(a_lines, b_lines, alignment_lines)):
         a_words, b_words = a_line.split(), b_line.split()

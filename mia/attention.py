@@ -179,12 +179,23 @@ def unsupported_model(model_type: str, name: str) -> MiaError:
 
 
 def pick_device(device: str = "auto") -> str:
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; anything else is an error."""
+    import re
+
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MiaError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise MiaError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MiaError(f"--device {device}: no CUDA device is available here; use --device cpu")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise MiaError(f"--device {device}: there are {torch.cuda.device_count()} CUDA devices here")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise MiaError("--device mps: no Apple GPU is available here; use --device cpu")
     return device
 
 
@@ -539,26 +550,49 @@ def load_model(name: str | None = None, *, device: str = "auto") -> AttentionMod
     except ImportError:
         pass
     given = DEFAULT_MODEL if name is None else name
+    if not str(given).strip():
+        raise MiaError("--model is empty; give an alias, a hub id or a local model directory")
     path = resolve_model_name(given)
     device = pick_device(device)
+    # trust_remote_code=False everywhere: code that comes with a model (a config's auto_map) never runs
     try:
-        config = AutoConfig.from_pretrained(path)
-    except (OSError, ValueError) as error:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+    except Exception as error:  # noqa: BLE001 - any failure to read a config is the user's input, not a crash
+        needs_code = "trust_remote_code" in str(error) or "auto_map" in str(error)
         raise MiaError(
-            f"could not load model {given!r}: {str(error).splitlines()[0]} (give a local model directory, "
-            f"a hub id with network access, or one of: {', '.join(sorted(MODEL_ALIASES))})"
+            f"could not load model {given!r}: "
+            + ("its config needs custom code from the model folder, which mia never runs; use a model type "
+               "transformers knows" if needs_code else _first_line(error))
+            + f" (give a local model directory, a hub id with network access, or one of: "
+            f"{', '.join(sorted(MODEL_ALIASES))})"
         ) from None
     model_type = getattr(config, "model_type", "?")
     if model_type not in ENCODER_DECODER_TYPES | ENCODER_TYPES:
         raise unsupported_model(model_type, given)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModel.from_pretrained(path, attn_implementation="eager")
-    except (OSError, ValueError) as error:
-        raise MiaError(f"could not load model {given!r}: {str(error).splitlines()[0]}") from None
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        # safetensors only: a pickled pytorch_model.bin is refused, never unpickled
+        model = AutoModel.from_pretrained(
+            path, attn_implementation="eager", trust_remote_code=False, use_safetensors=True
+        )
+    except Exception as error:  # noqa: BLE001 - a damaged or pickled checkpoint is bad input, not a crash
+        hint = ""
+        if "safetensors" in str(error) and "pytorch_model.bin" in " ".join(_files_in(path)):
+            hint = " (mia loads weights only from model.safetensors; a pickled pytorch_model.bin could run code)"
+        raise MiaError(f"could not load model {given!r}: {_first_line(error)}{hint}") from None
     model.eval().to(device)
     stored_name = given if (given in MODEL_ALIASES or not Path(given).exists()) else str(Path(given).resolve())
     return AttentionModel(stored_name, model, tokenizer, device=device)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:300]
+
+
+def _files_in(path: str) -> list[str]:
+    folder = Path(path)
+    return [p.name for p in folder.iterdir()] if folder.is_dir() else []
 
 
 def _max_length(model: Any, tokenizer: Any) -> int:

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from mia import __version__
-from mia.errors import MiaError
+from mia._version import __version__
+from mia.detector_file import DEFAULT_DETECTOR
+from mia.errors import MiaError, Terminated
+from mia.io import check_output_file, printable
 
 if TYPE_CHECKING:
     from mia.detector import Detection
 
-REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_DETECTOR = REPO_MODELS / "minilm-verbatim"
+NEW_DETECTORS = Path("models")  # where `train` without --out puts a new detector (relative to the working folder)
 C = TypeVar("C", bound="CommandConfig")
 
 
@@ -65,7 +68,7 @@ class TrainConfig(CommandConfig):
 
 @dataclass
 class DetectConfig(CommandConfig):
-    detector: str = str(DEFAULT_DETECTOR)
+    detector: str = DEFAULT_DETECTOR
     a: str | None = None
     b: str | None = None
     a_file: str | None = None
@@ -83,7 +86,7 @@ class DetectConfig(CommandConfig):
 @dataclass
 class EvaluateConfig(CommandConfig):
     pairs: str
-    detector: str = str(DEFAULT_DETECTOR)
+    detector: str = DEFAULT_DETECTOR
     format: Literal["text", "json"] = "text"
     words: Literal["regex", "whitespace"] = "regex"
     threshold: float | None = None
@@ -105,7 +108,7 @@ class ImportAlignmentsConfig(CommandConfig):
 
 @dataclass
 class HeadsConfig(CommandConfig):
-    detector: str = str(DEFAULT_DETECTOR)
+    detector: str = DEFAULT_DETECTOR
     top: int = 20
     plot: str | None = None
     format: Literal["text", "json"] = "text"
@@ -126,18 +129,25 @@ def _write_text(text: str, out: str | None) -> None:
     if out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    from mia.pairs import write_atomic
+    from mia.io import write_atomic
 
     write_atomic([text], out)
 
 
 def _read_text_file(path: str, flag: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MiaError(f"{flag} {path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MiaError(f"{flag} {path}: cannot read it as UTF-8 text ({error})") from None
+    from mia.io import read_text
+
+    return read_text(path, f"{flag} {path}")
+
+
+def _jobs(requested: int) -> int:
+    """``--jobs`` capped at the cores available, saying so when it is capped."""
+    from mia.workers import cap_workers
+
+    jobs = cap_workers(requested)
+    if jobs < requested:
+        print(f"--jobs {requested} capped at {jobs} (the cores available here)", file=sys.stderr)
+    return jobs
 
 
 def _positive(value: str) -> int:
@@ -168,9 +178,11 @@ def run_generate(config: GenerateConfig) -> int:
     from mia.corpus import read_paragraphs
     from mia.pairs import generate_pairs, write_pairs
 
+    check_output_file(config.out)
+    jobs = _jobs(config.jobs)
     paragraphs = read_paragraphs(config.corpus)
     pairs, summary = generate_pairs(
-        paragraphs, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model, n_jobs=config.jobs
+        paragraphs, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model, n_jobs=jobs
     )
     if not pairs:
         raise MiaError("no paragraph has 2 or more sentences: no pairs to write")
@@ -190,13 +202,16 @@ def run_train(config: TrainConfig) -> int:
     from mia.report import training_report
     from mia.training import TrainOptions, train_detector
 
+    from mia.detector_file import DetectorConflict, check_detector_destination, new_folder
+
     if config.corpus and config.pairs:
         raise MiaError("give --corpus or --pairs, not both")
     default_name = f"{_slug(config.model)}-{_slug(Path(config.pairs).stem) if config.pairs else 'verbatim'}"
-    out = Path(config.out) if config.out else REPO_MODELS / default_name
-    from mia.detector import check_detector_destination
-
-    check_detector_destination(out)  # before training, not after
+    if config.out is None:  # a new folder, never an existing detector (shipped ones are read-only inputs)
+        out = new_folder(NEW_DETECTORS / default_name)
+    else:
+        out = Path(config.out)
+    state = check_detector_destination(out)  # before training, not after
     if config.pairs:
         pairs = read_pairs(config.pairs)[: config.limit]
         data: dict[str, Any] = {"source": "pair file", "pairs_file": str(config.pairs)}
@@ -215,6 +230,8 @@ def run_train(config: TrainConfig) -> int:
     set_threads(config.threads)
     model = load_model(config.model, device=config.device)
     print(f"training on {len(pairs)} pairs with {model}", file=sys.stderr)
+    if config.out is None:
+        print(f"no --out given: the detector goes to the new folder {out}", file=sys.stderr)
     options = TrainOptions(
         seed=config.seed,
         test_fraction=config.test_fraction,
@@ -227,7 +244,13 @@ def run_train(config: TrainConfig) -> int:
     )
     detector = train_detector(model, pairs, options, data=data, progress=progress)
     detector.metadata["command"] = {"name": "train", **config.to_dict()}
-    detector.save(out)
+    try:
+        detector.save(out, expected_state=state)
+    except DetectorConflict:
+        moved = new_folder(out)
+        print(f"{out} was written by another run while this one trained; it is left as that run wrote it, and "
+              f"this detector goes to {moved}", file=sys.stderr)
+        out = detector.save(moved, expected_state=None)
     skipped = detector.metadata["data"]["skipped_too_long"]
     if skipped:
         print(f"skipped {skipped} pairs too long for the model (listed in detector.json)", file=sys.stderr)
@@ -250,6 +273,7 @@ def run_detect(config: DetectConfig) -> int:
              config.a_file or config.b_file), ("--pairs", config.pairs)) if value is not None]
     if len(given) != 1:
         raise MiaError("give exactly one input: --a TEXT --b TEXT, --a-file F --b-file F, or --pairs PAIRS.jsonl")
+    check_output_file(config.out)
     if config.pairs:
         pairs = read_pairs(config.pairs)
     elif config.a_file or config.b_file:
@@ -289,7 +313,7 @@ def run_detect(config: DetectConfig) -> int:
             lines.append(pharaoh_line(scores >= threshold))
         _write_text("\n".join(lines), config.out)
     elif config.format == "jsonl":
-        from mia.pairs import write_jsonl
+        from mia.io import write_jsonl
 
         if config.out:
             write_jsonl((d.to_dict() for d in detections), config.out)
@@ -309,6 +333,8 @@ def run_evaluate(config: EvaluateConfig) -> int:
     from mia.detector import Detector
     from mia.evaluation import evaluate_detector
     from mia.pairs import read_pairs
+
+    check_output_file(config.out)
     pairs = read_pairs(config.pairs)
     detector = Detector.load(config.detector)
     model = detector.load_model(device=config.device)
@@ -317,7 +343,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
         batch_size=config.batch_size, include_trained=config.include_trained, progress=progress,
     )
     if config.format == "json":
-        from mia.detector import jsonable
+        from mia.io import jsonable
 
         _write_text(json.dumps(jsonable(evaluation.to_dict()), indent=2), config.out)
     else:
@@ -329,6 +355,7 @@ def run_import_alignments(config: ImportAlignmentsConfig) -> int:
     from mia.alignments import import_alignments
     from mia.pairs import write_pairs
 
+    check_output_file(config.out)
     pairs = import_alignments(config.a, config.b, config.alignments, possible_path=config.possible,
                               id_prefix=config.id_prefix)
     write_pairs(pairs, config.out)
@@ -341,16 +368,19 @@ def run_import_alignments(config: ImportAlignmentsConfig) -> int:
 
 def run_heads(config: HeadsConfig) -> int:
     from mia.detector import Detector
-    from mia.report import heads_table, plot_heads, rank_heads
+    from mia.report import check_plot_path, heads_table, plot_heads, rank_heads
 
+    if config.plot is not None:
+        check_plot_path(config.plot)
     detector = Detector.load(config.detector)
     heads = rank_heads(detector, top=config.top)
     if config.format == "json":
         print(json.dumps({"model": detector.model_name, "relation": detector.metadata.get("relation"),
                           "heads": [h.to_dict() for h in heads]}, indent=2))
     else:
-        print(f"{detector.model_name}: top {len(heads)} of {detector.layout.n_features} heads by standardised "
-              f"weight ({detector.metadata.get('relation', '')}); head AUC: the head alone on held-out pairs")
+        print(printable(f"{detector.model_name}: top {len(heads)} of {detector.layout.n_features} heads by "
+                        f"standardised weight ({detector.metadata.get('relation', '')}); head AUC: the head alone "
+                        "on held-out pairs"))
         print(heads_table(heads))
     if config.plot:
         path = plot_heads(detector, config.plot)
@@ -359,6 +389,8 @@ def run_heads(config: HeadsConfig) -> int:
 
 
 # --- parser ------------------------------------------------------------------------------------------------
+
+DETECTOR_HELP = f"detector folder, or the name of a shipped detector (default: {DEFAULT_DETECTOR})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -387,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = t.add_mutually_exclusive_group()
     source.add_argument("--corpus", help="corpus to generate shuffled-copy pairs from (default: packaged corpus)")
     source.add_argument("--pairs", help="pair file (JSONL) with labelled links to train on")
-    t.add_argument("--out", help="detector directory to write (default: models/<model>-verbatim, or "
-                   "models/<model>-<pairs file name> with --pairs)")
+    t.add_argument("--out", help="detector folder to write: new, empty, or a detector folder (its two files are "
+                   "replaced, other files stay); default: a new folder models/<model>-verbatim (or "
+                   "models/<model>-<pairs file name> with --pairs), numbered -2, -3, ... when taken")
     t.add_argument("--seed", type=int, default=0, help="seed for pairs, split and sampling (default 0)")
     t.add_argument("--limit", type=_positive, help="use at most this many pairs")
     t.add_argument("--relation", help="name of the relation the links mark (recorded in the detector)")
@@ -409,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = commands.add_parser("detect", help="find linked tokens and phrases in text pairs",
                             description="Run a detector on text pairs and print linked token pairs and phrases.")
-    d.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector directory (default: %(default)s)")
+    d.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
     d.add_argument("--a", help="text A")
     d.add_argument("--b", help="text B")
     d.add_argument("--a-file", help="file holding text A")
@@ -428,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Token- and word-level metrics of a detector and string-matching "
                             "baselines on the same pairs (pairs the detector was fit on are left out).")
     e.add_argument("--pairs", required=True, help="pair file (JSONL) with gold links")
-    e.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector directory (default: %(default)s)")
+    e.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
     e.add_argument("--format", choices=["text", "json"], default="text",
                    help="output (default text); json adds a per-pair breakdown")
     e.add_argument("--words", choices=["regex", "whitespace"], default="regex",
@@ -454,9 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     h = commands.add_parser("heads", help="rank attention heads by detector weight",
                             description="Rank heads by standardised weight, with each head's own held-out "
                             "ROC AUC; optionally plot a layer x head heatmap.")
-    h.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector directory (default: %(default)s)")
+    h.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
     h.add_argument("--top", type=_positive, default=20, help="how many heads to list (default 20)")
-    h.add_argument("--plot", help="write a PNG heatmap here")
+    h.add_argument("--plot", help="write the heatmap to this file (.png, .svg or .pdf)")
     h.add_argument("--format", choices=["text", "json"], default="text", help="output (default text)")
     return parser
 
@@ -472,7 +505,7 @@ COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int]]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input)."""
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 130 Ctrl-C, 143 SIGTERM)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -480,15 +513,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     config_type, run = COMMANDS[args.command]
     values = {k: v for k, v in vars(args).items() if k != "command"}
+    with _sigterm_as_exception():
+        try:
+            return run(config_type.from_dict(values))
+        except MiaError as error:
+            print(f"mia {args.command}: error: {_one_line(str(error))}", file=sys.stderr)
+            return 2
+        except OSError as error:  # a file that cannot be written or read: the user's to fix, not a crash
+            where = f" ({error.filename})" if error.filename else ""
+            print(f"mia {args.command}: error: {_one_line(error.strerror or str(error))}{where}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("mia: interrupted", file=sys.stderr)
+            return 130
+        except Terminated:
+            print("mia: terminated", file=sys.stderr)
+            return 143
+
+
+def _one_line(message: str) -> str:
+    return printable(" ".join(message.split()))
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while a command runs, so that temporary files are removed."""
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated
+
     try:
-        return run(config_type.from_dict(values))
-    except MiaError as error:
-        print(f"mia {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # a file that cannot be written or read: the user's to fix, not a crash
-        where = f" ({error.filename})" if error.filename else ""
-        print(f"mia {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mia: interrupted", file=sys.stderr)
-        return 130
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

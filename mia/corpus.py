@@ -8,7 +8,6 @@ from CPython's ``pydoc_data``; Python documentation, PSF License).
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from importlib import resources
@@ -16,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from mia.errors import MiaError
+from mia.io import parse_json, read_text
 
 DEFAULT_CORPUS_NAME = "python-reference"
+LONG_PARAGRAPH = 100_000  # characters: longer texts go to spaCy in pieces (its limit is 1,000,000, E088)
 
 
 def default_corpus_path() -> Path:
@@ -33,10 +34,7 @@ def read_paragraphs(path: str | Path | None = None) -> list[str]:
     path = default_corpus_path() if path is None else Path(path)
     if not path.is_file():
         raise MiaError(f"corpus file not found: {path} (give a plain-text or .jsonl file with --corpus)")
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise MiaError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    raw = read_text(path, f"corpus {path}")
     if path.suffix == ".jsonl":
         texts = _jsonl_texts(raw, path)
     else:
@@ -53,10 +51,7 @@ def _jsonl_texts(raw: str, path: Path) -> list[str]:
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record: Any = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise MiaError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+        record: Any = parse_json(line, f"{path}:{number}")
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise MiaError(f'{path}:{number}: each line must be an object with a string "text" field')
         texts.append(record["text"])
@@ -86,8 +81,13 @@ def sentence_splitter(spacy_model: str | None = None) -> Any:
 
 
 def split_sentences(paragraph: str, nlp: Any = None) -> list[tuple[int, int]]:
-    """Character spans ``(start, end)`` of the sentences of ``paragraph``, surrounding whitespace excluded."""
+    """Character spans ``(start, end)`` of the sentences of ``paragraph``, surrounding whitespace excluded.
+
+    Texts of any length are taken (longer ones go to spaCy in pieces, see :func:`long_text_sentences`).
+    """
     nlp = sentence_splitter() if nlp is None else nlp
+    if len(paragraph) > LONG_PARAGRAPH:
+        return long_text_sentences(paragraph, nlp)
     return sentence_spans(nlp(paragraph))
 
 
@@ -100,4 +100,25 @@ def sentence_spans(doc: Any) -> list[tuple[int, int]]:
         end = sentence.start_char + len(text.rstrip())
         if end > start:
             spans.append((start, end))
+    return spans
+
+
+def long_text_sentences(text: str, nlp: Any = None, *, piece: int = LONG_PARAGRAPH) -> list[tuple[int, int]]:
+    """Sentence spans of a text of any length: spaCy takes it in pieces of at most ``piece`` characters.
+
+    A piece ends after the last sentence-final mark (``.``, ``!``, ``?`` and a space) before the limit, else at
+    the last whitespace, else at the limit; its spans are shifted back to positions in ``text``.
+    """
+    nlp = sentence_splitter() if nlp is None else nlp
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = min(start + piece, len(text))
+        if end < len(text):
+            window = text[start:end]
+            cut = max(window.rfind(". "), window.rfind("! "), window.rfind("? "))
+            cut = cut + 1 if cut > 0 else window.rfind(" ")
+            end = start + cut if cut > 0 else end
+        spans.extend((start + a, start + b) for a, b in sentence_spans(nlp(text[start:end])))
+        start = end
     return spans

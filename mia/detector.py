@@ -7,10 +7,7 @@ loaded with ``allow_pickle=False``).
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +15,20 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mia import __version__
 from mia.attention import AttentionModel, EncodedPair, FeatureLayout, PairFeatures, load_model
+from mia.detector_file import (
+    FeatureTransform,
+    LayoutRecord,
+    ModelRecord,
+    DetectorRecord,
+    read_detector_folder,
+    resolve_detector,
+    weights_bytes,
+    write_detector_folder,
+)
 from mia.errors import MiaError
 from mia.pairs import Pair
 
-METADATA_FILE = "detector.json"
-WEIGHTS_FILE = "weights.npz"
-FORMAT_VERSION = 1
-FeatureTransform = Literal["log", "none"]
 LOG_EPSILON = 1e-4
 _CHUNK = 16  # heads per step when scoring attention blocks
 
@@ -211,14 +213,20 @@ class Detector:
             and model.layout == self.layout.base()
             and model.fingerprint == self.model_fingerprint
         )
-        if not same:
+        if same:
+            return
+        if model.model_type == self.model_type and model.layout == self.layout.base():
             raise MiaError(
-                f"this detector was trained on model {self.model_name!r} ({self.model_type}, "
-                f"{self.layout.layers} layers x {self.layout.heads} heads) but the model given is "
-                f"{model.name!r} ({model.model_type}, {model.layout.layers} layers x {model.layout.heads} "
-                f"heads{', other weights' if model.layout == self.layout.base() else ''}); use --model "
-                f"{self.model_name} or train a detector for this model"
+                f"this detector was trained on model {self.model_name!r} but the model given ({model.name!r}) has "
+                f"other weights (fingerprint {model.fingerprint}, the detector's is {self.model_fingerprint}): "
+                "another checkpoint or version of the same architecture; train a detector for this model"
             )
+        raise MiaError(
+            f"this detector was trained on model {self.model_name!r} ({self.model_type}, "
+            f"{self.layout.layers} layers x {self.layout.heads} heads) but the model given is "
+            f"{model.name!r} ({model.model_type}, {model.layout.layers} layers x {model.layout.heads} "
+            f"heads); use --model {self.model_name} or train a detector for this model"
+        )
 
     def load_model(self, *, device: str = "auto") -> AttentionModel:
         """Load the model this detector was trained on and check it."""
@@ -272,96 +280,55 @@ class Detector:
 
     # --- persistence --------------------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT_VERSION,
-            "mia_version": __version__,
-            "model": {
-                "name": self.model_name,
-                "type": self.model_type,
-                "revision": self.model_revision,
-                "fingerprint": self.model_fingerprint,
-            },
-            "features": {
-                **self.layout.to_dict(),
-                "count": self.layout.n_features,
-                "order": "offset, direction, layer, head (feature k: offset k // (directions*layers*heads), "
-                "then direction, layer, head within it); offset o: the head's attention at (i + o, j + o)",
-                "dtype": "float16 attention weights",
-                "transform": self.transform,
-                "pipeline": f"{'log(w + 1e-4)' if self.transform == 'log' else 'w'}, standardise (weights.npz "
-                "mean, scale), logistic regression (coef, intercept)",
-            },
-            "threshold": self.threshold,
-            **self.metadata,
-        }
+    def record(self) -> DetectorRecord:
+        """The typed record ``detector.json`` holds for this detector."""
+        layout = self.layout
+        return DetectorRecord(
+            format=2,
+            model=ModelRecord(name=self.model_name, type=self.model_type, fingerprint=self.model_fingerprint,
+                              revision=self.model_revision),
+            layout=LayoutRecord(layout.layers, layout.heads, layout.directions, layout.offsets),
+            transform=self.transform,
+            threshold=float(self.threshold),
+            metadata=self.metadata,
+        )
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the detector directory atomically (a temporary directory renamed into place)."""
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
-        try:
-            np.savez(
-                tmp / WEIGHTS_FILE,
-                mean=self.mean, scale=self.scale, coef=self.coef, intercept=np.array([self.intercept]),
-            )
-            (tmp / METADATA_FILE).write_text(json.dumps(jsonable(self.to_dict()), indent=2) + "\n")
-            if directory.exists():
-                check_detector_destination(directory)
-                shutil.rmtree(directory)
-            os.replace(tmp, directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return directory
+    def weight_arrays(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": np.array([self.intercept])}
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``detector.json`` holds for this detector (with the hash of its weights)."""
+        return self.record().to_json(hashlib.sha256(weights_bytes(self.weight_arrays())).hexdigest())
+
+    def save(self, directory: str | Path, *, expected_state: str | None | Literal["unchecked"] = "unchecked") -> Path:
+        """Write the detector into ``directory``: a new or empty folder, or a detector folder, whose two files
+        (``detector.json``, ``weights.npz``) are replaced; any other file there is left alone. A folder holding
+        other things, a shipped detector or an unwritable place is refused (:class:`MiaError`).
+
+        ``expected_state``: the folder's state when the run checked it (``check_detector_destination``); if
+        another run wrote a detector there since, nothing is overwritten (``DetectorConflict``).
+        """
+        return write_detector_folder(directory, self.record(), self.weight_arrays(), expected_state=expected_state)
 
     @classmethod
     def load(cls, directory: str | Path) -> Detector:
-        """Load a detector directory (never unpickles)."""
-        directory = Path(directory)
-        meta_path, weights_path = directory / METADATA_FILE, directory / WEIGHTS_FILE
-        if not meta_path.is_file() or not weights_path.is_file():
-            raise MiaError(
-                f"{directory} is not a detector directory (it needs {METADATA_FILE} and {WEIGHTS_FILE}); "
-                "train one with `python -m mia train` or pass --detector"
-            )
-        try:
-            meta = json.loads(meta_path.read_text())
-            with np.load(weights_path, allow_pickle=False) as weights:
-                arrays = {key: weights[key].astype(np.float64) for key in ("mean", "scale", "coef", "intercept")}
-            model, features = meta["model"], meta["features"]
-            layout = FeatureLayout.from_dict(features)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise MiaError(f"{directory}: unreadable detector ({type(error).__name__}: {error})") from None
-        if meta.get("format") != FORMAT_VERSION:
-            raise MiaError(f"{directory}: detector format {meta.get('format')} is not {FORMAT_VERSION}")
-        if not all(len(arrays[key]) == layout.n_features for key in ("mean", "scale", "coef")):
-            raise MiaError(f"{directory}: weights do not match the feature layout in {METADATA_FILE}")
-        known = {"format", "mia_version", "model", "features", "threshold"}
+        """Load and validate a detector folder, or a shipped detector by name (never unpickles)."""
+        record, arrays = read_detector_folder(resolve_detector(directory))
         return cls(
-            model_name=model["name"],
-            model_type=model["type"],
-            model_fingerprint=model["fingerprint"],
-            model_revision=model.get("revision"),
-            layout=layout,
+            model_name=record.model.name,
+            model_type=record.model.type,
+            model_fingerprint=record.model.fingerprint,
+            model_revision=record.model.revision,
+            layout=FeatureLayout(record.layout.layers, record.layout.heads, record.layout.directions,
+                                 record.layout.offsets),
             mean=arrays["mean"],
             scale=arrays["scale"],
             coef=arrays["coef"],
             intercept=float(arrays["intercept"][0]),
-            threshold=float(meta["threshold"]),
-            transform=features.get("transform", "none"),
-            metadata={k: v for k, v in meta.items() if k not in known},
+            threshold=record.threshold,
+            transform=record.transform,
+            metadata=record.metadata,
         )
-
-
-def check_detector_destination(directory: str | Path) -> None:
-    """Refuse to replace a directory that exists and is not a detector (it may hold the user's files)."""
-    directory = Path(directory)
-    if directory.exists() and not (directory / METADATA_FILE).exists() and any(directory.iterdir()):
-        raise MiaError(f"{directory} exists and is not a detector directory; choose another --out")
 
 
 def _shift_slices(length: int, shift: int) -> tuple[slice, slice]:
@@ -421,16 +388,3 @@ def diagonal_runs(linked: np.ndarray) -> list[list[tuple[int, int]]]:
             run.append((run[-1][0] + 1, run[-1][1] + 1))
         runs.append(run)
     return runs
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars as Python numbers and NaN as None, ready for ``json.dumps``."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value

@@ -149,6 +149,11 @@ def evaluate_detector(
     kept, too_long = fitting_pairs(model, untrained)
     if not kept:
         raise MiaError("every pair is too long for the model; split the texts into shorter pieces")
+    if not any(item.pair.links for item in kept):
+        raise MiaError(
+            f"the {len(kept)} pairs to evaluate hold no gold links: there is nothing to measure against; give "
+            "a pair file with links (from `generate` or `import-alignments`)"
+        )
     with_aer = any(item.pair.possible for item in kept)
     scorers = ["detector", *WORD_BASELINES]
     totals = {name: WordCounts() for name in scorers}

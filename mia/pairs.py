@@ -18,7 +18,6 @@ covers in its text with surrounding whitespace left out (so byte-level BPE's lea
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from mia.corpus import sentence_spans, sentence_splitter
+from mia.corpus import LONG_PARAGRAPH, long_text_sentences, sentence_spans, sentence_splitter
 from mia.errors import MiaError
+from mia.io import iter_text_lines, parse_json, printable, write_jsonl
+from mia.workers import cap_workers
 
 Link = tuple[int, int, int, int]
 Span = tuple[int, int]
@@ -93,20 +94,24 @@ def pair_hash(pair: Pair) -> str:
 
 
 def iter_pairs(path: str | Path) -> Iterator[Pair]:
-    """Read a pair file lazily, validating each line; a bad line raises :class:`MiaError` naming it."""
+    """Read a pair file lazily, validating each line; a bad line raises :class:`MiaError` naming it.
+
+    Pair ids must be unique in a file (output and the training split are keyed by id): a repeated id is an
+    error naming both lines.
+    """
     path = Path(path)
     if not path.is_file():
         raise MiaError(f"pair file not found: {path}")
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise MiaError(f"{where}: not valid JSON ({error.msg})") from None
-            yield Pair.from_dict(record, where=where)
+    seen: dict[str, int] = {}
+    for number, line in iter_text_lines(path, str(path)):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        pair = Pair.from_dict(parse_json(line, where), where=where)
+        if pair.id in seen:
+            raise MiaError(f"{where}: pair id {printable(pair.id)!r} repeats line {seen[pair.id]}; ids must be unique")
+        seen[pair.id] = number
+        yield pair
 
 
 def read_pairs(path: str | Path) -> list[Pair]:
@@ -115,31 +120,6 @@ def read_pairs(path: str | Path) -> list[Pair]:
     if not pairs:
         raise MiaError(f"{path}: the pair file holds no pairs")
     return pairs
-
-
-def write_atomic(lines: Iterable[str], path: str | Path) -> int:
-    """Write text lines to ``path`` through a temporary file renamed into place: a failure leaves no half file.
-
-    Returns the number of lines written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    count = 0
-    try:
-        with tmp.open("w", encoding="utf-8") as out:
-            for line in lines:
-                out.write(line if line.endswith("\n") else line + "\n")
-                count += 1
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return count
-
-
-def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
-    """Write JSON lines atomically; returns the number written."""
-    return write_atomic((json.dumps(record, ensure_ascii=False) for record in records), path)
 
 
 def write_pairs(pairs: Iterable[Pair], path: str | Path) -> int:
@@ -198,25 +178,38 @@ def generate_pairs(
     """Make shuffled-copy pairs from paragraphs, reproducibly for a ``seed``.
 
     Each paragraph gets its own random stream (seeded with ``(seed, index)``), so the pairs do not depend on
-    ``n_jobs``. Paragraph ``k`` gives the pair ``f"{id_prefix}{k}"``. ``limit`` caps the number of pairs.
+    ``n_jobs``. Paragraph ``k`` gives the pair ``f"{id_prefix}{k}"``. ``limit`` caps the number of pairs, and
+    sentence splitting stops once it is reached. ``n_jobs`` worker processes split sentences, capped at the
+    cores available (:func:`mia.workers.cap_workers`).
     """
     if limit is not None and limit < 1:
         raise MiaError("--limit must be at least 1")
-    spans = _sentence_spans(paragraphs, spacy_model=spacy_model, n_jobs=n_jobs)
+    n_jobs = cap_workers(n_jobs)
     summary = GenerationSummary()
     pairs: list[Pair] = []
-    for index, (paragraph, sentences) in enumerate(zip(paragraphs, spans)):
-        if limit is not None and len(pairs) >= limit:
-            break
-        summary.paragraphs += 1
-        rng = np.random.default_rng([seed, index])
-        pair = shuffled_copy_pair(paragraph, sentences, rng, pair_id=f"{id_prefix}{index}")
-        if pair is None:
-            summary.skipped_single_sentence += 1
-        else:
-            pairs.append(pair)
+    first = 0
+    while first < len(paragraphs) and (limit is None or len(pairs) < limit):
+        size = _SPLIT_CHUNK * n_jobs
+        if limit is not None:  # split no more paragraphs than the limit can still use (some have 1 sentence)
+            size = min(size, 2 * (limit - len(pairs)) + 8)
+        chunk = paragraphs[first : first + size]
+        spans = _sentence_spans(chunk, spacy_model=spacy_model, n_jobs=n_jobs)
+        for index, (paragraph, sentences) in enumerate(zip(chunk, spans), start=first):
+            if limit is not None and len(pairs) >= limit:
+                break
+            summary.paragraphs += 1
+            rng = np.random.default_rng([seed, index])
+            pair = shuffled_copy_pair(paragraph, sentences, rng, pair_id=f"{id_prefix}{index}")
+            if pair is None:
+                summary.skipped_single_sentence += 1
+            else:
+                pairs.append(pair)
+        first += len(chunk)
     summary.pairs = len(pairs)
     return pairs, summary
+
+
+_SPLIT_CHUNK = 256  # paragraphs split per worker before the limit is checked again
 
 
 def _sentence_spans(
@@ -226,7 +219,7 @@ def _sentence_spans(
         return _split_chunk(list(paragraphs), spacy_model)
     from joblib import Parallel, delayed
 
-    size = -(-len(paragraphs) // (4 * max(n_jobs, 1)))
+    size = -(-len(paragraphs) // n_jobs)
     chunks = [list(paragraphs[i : i + size]) for i in range(0, len(paragraphs), size)]
     results = Parallel(n_jobs=n_jobs)(delayed(_split_chunk)(chunk, spacy_model) for chunk in chunks)
     return [spans for chunk in results for spans in chunk]
@@ -234,7 +227,10 @@ def _sentence_spans(
 
 def _split_chunk(paragraphs: list[str], spacy_model: str | None) -> list[list[Span]]:
     nlp = sentence_splitter(spacy_model)
-    return [sentence_spans(doc) for doc in nlp.pipe(paragraphs, batch_size=256)]
+    short = [p for p in paragraphs if len(p) <= LONG_PARAGRAPH]
+    parsed = iter(nlp.pipe(short, batch_size=256))
+    return [sentence_spans(next(parsed)) if len(p) <= LONG_PARAGRAPH else long_text_sentences(p, nlp)
+            for p in paragraphs]
 
 
 # --- token labels --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mia import __version__
+from mia._version import __version__
 from mia.attention import AttentionModel, EncodedPair, PairFeatures
 from mia.detector import Detector, FeatureTransform, transform_features
 from mia.errors import MiaError

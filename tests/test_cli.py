@@ -105,7 +105,7 @@ def test_bad_pair_line_writes_nothing(tmp_path, capsys, trained_detector_dir):
 def test_unwritable_output_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["generate", "--out", str(tmp_path), "--limit", "2"]) == 2
     err = capsys.readouterr().err
-    assert "Is a directory" in err and len(err.strip().splitlines()) == 1
+    assert "is a directory; give a file name" in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 

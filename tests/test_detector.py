@@ -38,12 +38,16 @@ def test_detector_refuses_another_model(trained_detector_dir, tiny_bart):
 
 
 def test_loading_never_unpickles(trained_detector_dir, tmp_path):
+    import hashlib
+
     target = tmp_path / "evil"
     target.mkdir()
-    (target / "detector.json").write_text((trained_detector_dir / "detector.json").read_text())
     np.savez(target / "weights.npz", mean=np.array([object()], dtype=object), scale=np.ones(144),
              coef=np.ones(144), intercept=np.zeros(1))
-    with pytest.raises(MiaError, match="unreadable detector"):
+    meta = json.loads((trained_detector_dir / "detector.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256((target / "weights.npz").read_bytes()).hexdigest()  # hash matches
+    (target / "detector.json").write_text(json.dumps(meta))
+    with pytest.raises(MiaError, match="unreadable detector weights.*Object arrays cannot be loaded"):
         Detector.load(target)
 
 
@@ -73,9 +77,10 @@ def test_diagonal_runs():
 
 @pytest.mark.parametrize("name", ["minilm-verbatim", "minilm-verbatim-context"])
 def test_shipped_detectors_run_on_the_packaged_model(name, minilm):
-    from mia.cli import REPO_MODELS
+    from mia.detector_file import shipped_folder
 
-    detector = Detector.load(REPO_MODELS / name)
+    detector = Detector.load(name)  # by name, found inside the package in any install
+    assert Detector.load(shipped_folder() / name).to_dict() == detector.to_dict()
     detector.check_model(minilm)
     assert detector.metadata["data"]["corpus"] == "python-reference"
     scorers = detector.metadata["metrics"]["scorers"]

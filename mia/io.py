@@ -1,0 +1,236 @@
+"""Files in and out, safely: atomic writes, strict UTF-8 reading, bounded JSON, output paths checked up front.
+
+The promises these helpers keep for every command:
+
+* a file is written beside its destination and renamed into place, so a failure, Ctrl-C or SIGTERM never
+  leaves a half-written file (the temporary file is removed), and an error names the user's path, not the
+  temporary one;
+* an output path is checked before any work starts: not empty, not a directory where a file is wanted, not
+  under a file, in a folder mia can write;
+* text is read as UTF-8, and a file that is not names the file and the byte offset;
+* JSON numbers and nesting are bounded (a 5,000-digit integer or a 200,000-deep array is an error, not a crash);
+* text that goes to a terminal has its control characters escaped (an id cannot forge an output line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mia.errors import MiaError
+
+MAX_JSON_DEPTH = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+
+def write_atomic(lines: Iterable[str], path: str | Path) -> int:
+    """Write text lines to ``path`` through a temporary file renamed into place; returns the lines written.
+
+    Any failure (an exception, Ctrl-C, SIGTERM turned into an exception by the CLI) removes the temporary file
+    and leaves ``path`` as it was. An ``OSError`` names ``path``, never the temporary file.
+    """
+    path = Path(path)
+    count = 0
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line if line.endswith("\n") else line + "\n")
+                count += 1
+        _keep_mode_of(path, tmp)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return count
+
+
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place (see :func:`write_atomic`)."""
+    path = Path(path)
+    tmp: Path | None = None
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        _keep_mode_of(path, tmp)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _keep_mode_of(path: Path, tmp: Path) -> None:
+    """Give the new file the mode an ordinary write would: the old file's, or the umask's default."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write JSON lines atomically; returns the number written."""
+    return write_atomic((json.dumps(record, ensure_ascii=False) for record in records), path)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and NaN as None, ready for ``json.dumps``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+# --- output paths, checked before any work -------------------------------------------------------------------
+
+
+def check_output_file(path: str | Path | None, flag: str = "--out") -> Path | None:
+    """Check that ``path`` can be written as a file, before any work starts; ``None`` passes (standard output).
+
+    Refused: an empty name, an existing directory, a path under a file, a folder mia cannot write.
+    """
+    if path is None:
+        return None
+    target = _non_empty(path, flag)
+    if target.is_dir():
+        raise MiaError(f"{flag} {target} is a directory; give a file name")
+    check_writable_folder(target.parent, flag=flag, target=target)
+    return target
+
+
+def check_writable_folder(folder: Path, *, flag: str, target: Path) -> None:
+    """Raise unless files can be created in ``folder`` (or in the folders mia would create for it)."""
+    existing = folder
+    while not existing.exists():
+        if existing.is_symlink():
+            raise MiaError(f"{flag} {target}: {existing} is a broken symbolic link")
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MiaError(f"{flag} {target}: {existing} is a file, not a folder")
+    if not _can_create_in(existing):
+        raise MiaError(f"{flag} {target}: the folder {existing} is read-only for mia; choose another {flag}")
+
+
+def _non_empty(path: str | Path, flag: str) -> Path:
+    if not str(path).strip():
+        raise MiaError(f"{flag} is empty; give a path")
+    return Path(path)
+
+
+def _can_create_in(folder: Path) -> bool:
+    """True when a file can be created in ``folder`` (tried for real: a read-only mount or ACLs count)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".mia-probe-"):
+            return True
+    except OSError:
+        return False
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The whole of a UTF-8 text file; errors name ``what`` (e.g. ``--a-file x.txt``) and the byte offset."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MiaError(f"{what}: file not found") from None
+    except IsADirectoryError:
+        raise MiaError(f"{what}: is a directory, not a text file") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MiaError(f"{what}: not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8") from None
+
+
+def iter_text_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 text file, read lazily; a non-UTF-8 byte names its offset."""
+    path = Path(path)
+    offset = 0
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise MiaError(f"{what}: file not found") from None
+    except IsADirectoryError:
+        raise MiaError(f"{what}: is a directory, not a text file") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise MiaError(
+                    f"{what}:{number}: not UTF-8 text (byte {offset + error.start}: {error.reason}); "
+                    "save it as UTF-8"
+                ) from None
+            offset += len(raw)
+            yield number, line
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``json.loads`` with bounded numbers and nesting; any problem is a :class:`MiaError` naming ``where``."""
+    depth = _max_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise MiaError(f"{where}: JSON nested {depth} deep; at most {MAX_JSON_DEPTH} levels are read")
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        raise MiaError(f"{where}: not valid JSON ({error.msg} at character {error.pos})") from None
+    except (ValueError, RecursionError) as error:  # e.g. an integer with more digits than Python converts
+        raise MiaError(f"{where}: JSON value out of range ({str(error).splitlines()[0][:120]})") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _max_depth(text: str) -> int:
+    """Deepest nesting of ``[``/``{`` outside strings (a cheap pre-check before the recursive parser)."""
+    if "[" not in text and "{" not in text:
+        return 0
+    stripped = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
+    depth = deepest = 0
+    for char in re.sub(r"[^\[\]{}]", "", stripped):
+        depth += 1 if char in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+# --- printing ------------------------------------------------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    """``text`` with control and bidirectional-override characters escaped (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
