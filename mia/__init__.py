@@ -12,17 +12,17 @@ A notebook session::
 """
 
 from mia._version import __version__
-
-from mia.attention import AttentionModel, FeatureLayout, PairFeatures, load_model  # noqa: E402
-from mia.corpus import default_corpus_path, read_paragraphs, split_sentences  # noqa: E402
-from mia.detector import Detection, Detector, Phrase, TokenLink  # noqa: E402
-from mia.errors import MiaError  # noqa: E402
-from mia.features import baseline_scores  # noqa: E402
-from mia.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs  # noqa: E402
-from mia.report import HeadWeight, plot_heads, rank_heads  # noqa: E402
-from mia.training import TrainOptions, train_detector  # noqa: E402
+from mia.attention import AttentionModel, FeatureLayout, PairFeatures, load_model
+from mia.corpus import default_corpus_path, read_paragraphs, split_sentences
+from mia.detector import Detection, Detector, Phrase, TokenLink
+from mia.errors import MiaError
+from mia.features import baseline_scores
+from mia.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs
+from mia.report import HeadWeight, plot_heads, rank_heads
+from mia.training import TrainOptions, train_detector
 
 __all__ = [
+    "__version__",
     "AttentionModel", "Detection", "Detector", "FeatureLayout", "HeadWeight", "MiaError", "Pair", "PairFeatures",
     "Phrase", "TokenLink", "TrainOptions", "baseline_scores", "default_corpus_path", "generate_pairs",
     "load_model", "plot_heads", "rank_heads", "read_pairs", "read_paragraphs", "split_sentences",

@@ -198,20 +198,18 @@ def run_generate(config: GenerateConfig) -> int:
 def run_train(config: TrainConfig) -> int:
     from mia.attention import load_model, set_threads
     from mia.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
+    from mia.detector_file import DetectorConflict, check_detector_destination, new_folder
     from mia.pairs import generate_pairs, read_pairs
     from mia.report import training_report
     from mia.training import TrainOptions, train_detector
 
-    from mia.detector_file import DetectorConflict, check_detector_destination, new_folder
-
     if config.corpus and config.pairs:
         raise MiaError("give --corpus or --pairs, not both")
     default_name = f"{_slug(config.model)}-{_slug(Path(config.pairs).stem) if config.pairs else 'verbatim'}"
-    if config.out is None:  # a new folder, never an existing detector (shipped ones are read-only inputs)
-        out = new_folder(NEW_DETECTORS / default_name)
-    else:
-        out = Path(config.out)
-    state = check_detector_destination(out)  # before training, not after
+    # a new folder when --out is not given, never an existing detector (shipped ones are read-only inputs)
+    destination = str(new_folder(NEW_DETECTORS / default_name)) if config.out is None else config.out
+    state = check_detector_destination(destination)  # before training, not after
+    out = Path(destination)
     if config.pairs:
         pairs = read_pairs(config.pairs)[: config.limit]
         data: dict[str, Any] = {"source": "pair file", "pairs_file": str(config.pairs)}

@@ -17,10 +17,10 @@ import numpy as np
 
 from mia.attention import AttentionModel, EncodedPair, FeatureLayout, PairFeatures, load_model
 from mia.detector_file import (
+    DetectorRecord,
     FeatureTransform,
     LayoutRecord,
     ModelRecord,
-    DetectorRecord,
     read_detector_folder,
     resolve_detector,
     weights_bytes,

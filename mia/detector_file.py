@@ -97,7 +97,7 @@ class DetectorRecord:
         """Validate a parsed ``detector.json``; errors name ``where`` and the field."""
         if not isinstance(data, dict):
             raise DetectorFileError(f"{where}: expected a JSON object")
-        version = data.get("format")
+        version: Any = data.get("format")
         if not _is_int(version) or version not in READABLE_FORMATS:
             raise DetectorFileError(
                 f"{where}: field 'format' is {version!r}; this mia reads detector formats "
@@ -116,7 +116,7 @@ class DetectorRecord:
             raise DetectorFileError(
                 f"{where}: field 'features.transform' is {transform!r}; known transforms: {', '.join(TRANSFORMS)}"
             )
-        threshold = data.get("threshold")
+        threshold: Any = data.get("threshold")
         if not _is_number(threshold) or not 0.0 <= float(threshold) <= 1.0:
             raise DetectorFileError(f"{where}: field 'threshold' is {threshold!r}; it must be a number in [0, 1]")
         count = features.get("count", layout.n_features)
@@ -201,14 +201,14 @@ def _optional_string(data: dict[str, Any], key: str, where: str) -> str | None:
 
 
 def _positive_int(data: dict[str, Any], key: str, where: str) -> int:
-    value = data.get(key)
+    value: Any = data.get(key)
     if not _is_int(value) or not 0 < value <= 4096:
         raise DetectorFileError(f"{where}: field '{key}' must be a whole number from 1 to 4096, got {value!r}")
     return int(value)
 
 
 def _directions(features: dict[str, Any], where: str) -> tuple[str, ...]:
-    value = features.get("directions")
+    value: Any = features.get("directions")
     if (not isinstance(value, list) or not value or len(set(map(str, value))) != len(value)
             or not all(d in DIRECTIONS for d in value)):
         raise DetectorFileError(
@@ -219,7 +219,7 @@ def _directions(features: dict[str, Any], where: str) -> tuple[str, ...]:
 
 
 def _offsets(features: dict[str, Any], where: str) -> tuple[int, ...]:
-    value = features.get("offsets", [0])
+    value: Any = features.get("offsets", [0])
     if (not isinstance(value, list) or not value or not all(_is_int(o) and abs(o) <= 64 for o in value)
             or value[0] != 0 or len(set(value)) != len(value)):
         raise DetectorFileError(
@@ -234,7 +234,8 @@ def _offsets(features: dict[str, Any], where: str) -> tuple[int, ...]:
 def weights_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """``weights.npz`` as bytes (float64 arrays, no pickle)."""
     buffer = io.BytesIO()
-    np.savez(buffer, **{key: np.asarray(arrays[key], dtype=np.float64) for key in WEIGHT_ARRAYS})
+    named: dict[str, Any] = {key: np.asarray(arrays[key], dtype=np.float64) for key in WEIGHT_ARRAYS}
+    np.savez(buffer, **named)
     return buffer.getvalue()
 
 

@@ -18,7 +18,6 @@ covers in its text with surrounding whitespace left out (so byte-level BPE's lea
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
