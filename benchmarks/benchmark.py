@@ -36,10 +36,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.attention import AttentionModel, load_model, resolve_model_name  # noqa: E402
-from mia.corpus import read_paragraphs  # noqa: E402
-from mia.pairs import Pair, generate_pairs, write_pairs  # noqa: E402
-from mia.training import TrainOptions, fitting_pairs, train_detector  # noqa: E402
+from mia.detector.training import TrainOptions, train_detector  # noqa: E402
+from mia.models.attention import (  # noqa: E402
+    AttentionModel,
+    encode_pairs_that_fit,  # noqa: E402
+    load_model,
+    resolve_model_name,
+)
+from mia.text.corpus import read_paragraphs  # noqa: E402
+from mia.text.pairs import Pair, generate_pairs, write_pairs  # noqa: E402
 
 
 def benchmark_pairs(corpus: str | None, count: int, model: AttentionModel) -> list[Pair]:
@@ -48,7 +53,7 @@ def benchmark_pairs(corpus: str | None, count: int, model: AttentionModel) -> li
     pairs: list[Pair] = []
     for seed in range(1000):
         generated, _ = generate_pairs(paragraphs, seed=seed, id_prefix=f"s{seed}-p")
-        fitting, _ = fitting_pairs(model, generated)
+        fitting, _ = encode_pairs_that_fit(model, generated)
         pairs.extend(item.pair for item in fitting)
         if len(pairs) >= count:
             return pairs[:count]
@@ -106,8 +111,8 @@ def paragraph_pair(corpus: str | None, words: int, model: AttentionModel) -> Pai
 
     Sentences are dropped from the end while the pair is too long for the model.
     """
-    from mia.corpus import split_sentences
     from mia.errors import MiaError
+    from mia.text.corpus import split_sentences
 
     text = " ".join(read_paragraphs(corpus)[:40])
     sentences, count = [], 0
@@ -189,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
     one = paragraph_pair(args.corpus, 150, model)
     from mia.cli import DEFAULT_DETECTOR
-    from mia.detector import Detector
+    from mia.detector.detector import Detector
 
     detector = Detector.load(DEFAULT_DETECTOR) if args.model == "minilm" else None
     if detector is None:  # a quick detector for this model, trained on 40 pairs

@@ -12,14 +12,15 @@ A notebook session::
 """
 
 from mia._version import __version__
-from mia.attention import AttentionModel, FeatureLayout, PairFeatures, load_model
-from mia.corpus import default_corpus_path, read_paragraphs, split_sentences
-from mia.detector import Detection, Detector, Phrase, TokenLink
+from mia.detector.detector import Detection, Detector, Phrase, TokenLink
+from mia.detector.training import TrainOptions, train_detector
 from mia.errors import MiaError
-from mia.features import baseline_scores
-from mia.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs
-from mia.report import HeadWeight, plot_heads, rank_heads
-from mia.training import TrainOptions, train_detector
+from mia.evaluate.string_match import baseline_scores
+from mia.heads.ranking import HeadWeight, rank_heads
+from mia.models.attention import AttentionModel, FeatureLayout, PairFeatures, load_model
+from mia.report.plot import plot_heads
+from mia.text.corpus import default_corpus_path, read_paragraphs, split_sentences
+from mia.text.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs
 
 __all__ = [
     "__version__",

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mia._version import __version__
-from mia.detector_file import DEFAULT_DETECTOR
+from mia.detector.folder import DEFAULT_DETECTOR
 from mia.errors import MiaError, Terminated
 from mia.io import check_output_file, printable
 
 if TYPE_CHECKING:
-    from mia.detector import Detection
+    from mia.detector.detector import Detection
 
 NEW_DETECTORS = Path("models")  # where `train` without --out puts a new detector (relative to the working folder)
 C = TypeVar("C", bound="CommandConfig")
@@ -175,8 +175,8 @@ def _probability(value: str) -> float:
 
 
 def run_generate(config: GenerateConfig) -> int:
-    from mia.corpus import read_paragraphs
-    from mia.pairs import generate_pairs, write_pairs
+    from mia.text.corpus import read_paragraphs
+    from mia.text.pairs import generate_pairs, write_pairs
 
     check_output_file(config.out)
     jobs = _jobs(config.jobs)
@@ -196,12 +196,12 @@ def run_generate(config: GenerateConfig) -> int:
 
 
 def run_train(config: TrainConfig) -> int:
-    from mia.attention import load_model, set_threads
-    from mia.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
-    from mia.detector_file import DetectorConflict, check_detector_destination, new_folder
-    from mia.pairs import generate_pairs, read_pairs
-    from mia.report import training_report
-    from mia.training import TrainOptions, train_detector
+    from mia.detector.folder import DetectorConflict, check_detector_destination, new_folder
+    from mia.detector.training import TrainOptions, train_detector
+    from mia.models.attention import load_model, set_threads
+    from mia.report.text import training_report
+    from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
+    from mia.text.pairs import generate_pairs, read_pairs
 
     if config.corpus and config.pairs:
         raise MiaError("give --corpus or --pairs, not both")
@@ -263,9 +263,9 @@ def _slug(name: str) -> str:
 
 
 def run_detect(config: DetectConfig) -> int:
-    from mia.detector import Detector
-    from mia.pairs import Pair, read_pairs
-    from mia.report import detection_text
+    from mia.detector.detector import Detector
+    from mia.report.text import detection_text
+    from mia.text.pairs import Pair, read_pairs
 
     given = [name for name, value in (("--a/--b", config.a or config.b), ("--a-file/--b-file",
              config.a_file or config.b_file), ("--pairs", config.pairs)) if value is not None]
@@ -287,7 +287,7 @@ def run_detect(config: DetectConfig) -> int:
     if config.model is None:
         model = detector.load_model(device=config.device)
     else:
-        from mia.attention import load_model
+        from mia.models.attention import load_model
 
         model = load_model(config.model, device=config.device)
         detector.check_model(model)
@@ -299,8 +299,8 @@ def run_detect(config: DetectConfig) -> int:
     if len(pairs) > 1:
         detections = progress(detections, "detect", len(pairs))
     if config.format == "pharaoh":
-        from mia.alignments import pharaoh_line
-        from mia.words import word_scores, word_spans
+        from mia.text.alignments import pharaoh_line
+        from mia.text.words import word_scores, word_spans
 
         threshold = detector.threshold if config.threshold is None else config.threshold
         lines = []
@@ -328,9 +328,9 @@ def run_detect(config: DetectConfig) -> int:
 
 
 def run_evaluate(config: EvaluateConfig) -> int:
-    from mia.detector import Detector
-    from mia.evaluation import evaluate_detector
-    from mia.pairs import read_pairs
+    from mia.detector.detector import Detector
+    from mia.evaluate.evaluation import evaluate_detector
+    from mia.text.pairs import read_pairs
 
     check_output_file(config.out)
     pairs = read_pairs(config.pairs)
@@ -350,8 +350,8 @@ def run_evaluate(config: EvaluateConfig) -> int:
 
 
 def run_import_alignments(config: ImportAlignmentsConfig) -> int:
-    from mia.alignments import import_alignments
-    from mia.pairs import write_pairs
+    from mia.text.alignments import import_alignments
+    from mia.text.pairs import write_pairs
 
     check_output_file(config.out)
     pairs = import_alignments(config.a, config.b, config.alignments, possible_path=config.possible,
@@ -365,8 +365,10 @@ def run_import_alignments(config: ImportAlignmentsConfig) -> int:
 
 
 def run_heads(config: HeadsConfig) -> int:
-    from mia.detector import Detector
-    from mia.report import check_plot_path, heads_table, plot_heads, rank_heads
+    from mia.detector.detector import Detector
+    from mia.heads.ranking import rank_heads
+    from mia.report.plot import check_plot_path, plot_heads
+    from mia.report.text import heads_table
 
     if config.plot is not None:
         check_plot_path(config.plot)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mia.attention import AttentionModel, load_model
-from mia.corpus import read_paragraphs
-from mia.pairs import Pair, generate_pairs
+from mia.models.attention import AttentionModel, load_model
+from mia.text.corpus import read_paragraphs
+from mia.text.pairs import Pair, generate_pairs
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +64,7 @@ def tiny_bart(tiny_bart_dir: Path) -> AttentionModel:
 def trained_detector_dir(tmp_path_factory: pytest.TempPathFactory, minilm: AttentionModel,
                          small_pairs: list[Pair]) -> Path:
     """A MiniLM detector trained on 40 packaged-corpus pairs, saved to a temporary directory."""
-    from mia.training import TrainOptions, train_detector
+    from mia.detector.training import TrainOptions, train_detector
 
     detector = train_detector(minilm, small_pairs, TrainOptions(seed=0), data={"source": "test"})
     return detector.save(tmp_path_factory.mktemp("detector") / "minilm-test")

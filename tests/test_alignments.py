@@ -1,7 +1,7 @@
 import pytest
 
-from mia.alignments import import_alignments, parse_pharaoh_line, pharaoh_line
 from mia.errors import MiaError
+from mia.text.alignments import import_alignments, parse_pharaoh_line, pharaoh_line
 
 
 def write(tmp_path, name, lines):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from mia.attention import load_model, resolve_model_name
 from mia.errors import MiaError
-from mia.pairs import Pair
+from mia.models.attention import load_model, resolve_model_name
+from mia.text.pairs import Pair
 
 
 def eager_reference(path):
@@ -57,7 +57,7 @@ def test_batched_features_equal_single(minilm):
 
 
 def test_fast_capture_is_used_and_equals_the_generic_path(minilm, tiny_bart):
-    from mia.attention import AttentionModel
+    from mia.models.attention import AttentionModel
 
     for model in (minilm, tiny_bart):
         assert model._capture_modules

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from mia.cli import main
-from mia.detector import Detector
-from mia.detector_file import shipped_folder
+from mia.detector.detector import Detector
+from mia.detector.folder import shipped_folder
 
 A = "It rained. We stayed in."
 B = "We stayed in. It rained."
@@ -47,7 +47,7 @@ def no_model_load(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a model was loaded before the input was checked")
 
-    monkeypatch.setattr("mia.attention.load_model", refuse)
+    monkeypatch.setattr("mia.models.attention.load_model", refuse)
 
 
 @pytest.fixture
@@ -105,17 +105,17 @@ def test_training_into_a_symlinked_detector_folder_writes_through_the_link(tmp_p
 
 
 def test_jobs_are_capped_and_the_limit_bounds_sentence_splitting(tmp_path, capsys, monkeypatch):
-    import mia.pairs
+    import mia.text.pairs
     from mia.workers import available_cores
 
     calls: list[tuple[int, int]] = []
-    real = mia.pairs._sentence_spans
+    real = mia.text.pairs._sentence_spans
 
     def spy(paragraphs, *, spacy_model, n_jobs):
         calls.append((len(paragraphs), n_jobs))
         return real(paragraphs, spacy_model=spacy_model, n_jobs=n_jobs)
 
-    monkeypatch.setattr(mia.pairs, "_sentence_spans", spy)
+    monkeypatch.setattr(mia.text.pairs, "_sentence_spans", spy)
     out = tmp_path / "x.jsonl"
     assert main(["generate", "--limit", "3", "--jobs", "100000", "--out", str(out)]) == 0
     assert f"--jobs 100000 capped at {available_cores()}" in capsys.readouterr().err
@@ -210,7 +210,7 @@ def test_a_model_that_needs_custom_code_is_refused(tmp_path, capsys, monkeypatch
 
 
 def test_custom_code_of_a_known_model_type_is_not_run(tmp_path, capsys, monkeypatch):
-    from mia.attention import load_model
+    from mia.models.attention import load_model
 
     folder = evil_model_folder(tmp_path, "bert")
     monkeypatch.setattr("sys.stdin", open(os.devnull))
@@ -473,7 +473,7 @@ def test_heads_plot_reports_the_path_it_wrote(tmp_path, capsys):
 
 
 def test_sigterm_during_detect_leaves_no_temp_file(tmp_path):
-    from mia.pairs import Pair, write_pairs
+    from mia.text.pairs import Pair, write_pairs
 
     text = "The cat sat on the mat. The dog ran in the park. A bird sang in the tree."
     write_pairs([Pair(f"p{i}", text, text) for i in range(3000)], tmp_path / "p.jsonl")
@@ -504,7 +504,7 @@ def test_write_errors_name_the_users_path_not_the_temp_file():
 
 
 def test_text_output_escapes_control_characters(tmp_path, capsys):
-    from mia.pairs import Pair, write_pairs
+    from mia.text.pairs import Pair, write_pairs
 
     forged = "x\npair fake: 99 phrases, 99 linked token pairs\x1b[2J\u202e"
     write_pairs([Pair(forged, A, B)], tmp_path / "p.jsonl")
@@ -517,10 +517,10 @@ def test_text_output_escapes_control_characters(tmp_path, capsys):
 
 def test_concurrent_train_never_loses_a_detector_silently(tmp_path, pairs_file, capsys, monkeypatch):
     """Another run writes the folder while this one trains: that run's detector stays, this one goes beside."""
-    import mia.training
+    import mia.detector.training
 
     out = tmp_path / "det"
-    real = mia.training.train_detector
+    real = mia.detector.training.train_detector
 
     def train_while_another_run_saves(*args, **kwargs):
         detector = real(*args, **kwargs)
@@ -528,7 +528,7 @@ def test_concurrent_train_never_loses_a_detector_silently(tmp_path, pairs_file, 
         other.save(out)  # the other run finishes first
         return detector
 
-    monkeypatch.setattr(mia.training, "train_detector", train_while_another_run_saves)
+    monkeypatch.setattr(mia.detector.training, "train_detector", train_while_another_run_saves)
     assert main(["train", "--pairs", str(pairs_file), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "written by another run" in captured.err and f"{out}-2" in captured.out

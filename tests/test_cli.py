@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mia.cli import main
-from mia.pairs import read_pairs, write_pairs
+from mia.text.pairs import read_pairs, write_pairs
 
 A = ("It means that the listed identifiers are to be interpreted as globals. "
      "The global statement is a declaration which holds for the entire current code block.")

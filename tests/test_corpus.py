@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from mia.corpus import default_corpus_path, read_paragraphs, split_sentences
 from mia.errors import MiaError
+from mia.text.corpus import default_corpus_path, read_paragraphs, split_sentences
 
 
 def test_plain_text_paragraphs_split_on_blank_lines(tmp_path):

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from mia.detector import Detector, diagonal_runs
+from mia.detector.detector import Detector, diagonal_runs
 from mia.errors import MiaError
-from mia.pairs import Pair
+from mia.text.pairs import Pair
 
 
 def test_save_load_round_trip_keeps_predictions(trained_detector_dir, minilm, tmp_path):
@@ -77,7 +77,7 @@ def test_diagonal_runs():
 
 @pytest.mark.parametrize("name", ["minilm-verbatim", "minilm-verbatim-context"])
 def test_shipped_detectors_run_on_the_packaged_model(name, minilm):
-    from mia.detector_file import shipped_folder
+    from mia.detector.folder import shipped_folder
 
     detector = Detector.load(name)  # by name, found inside the package in any install
     assert Detector.load(shipped_folder() / name).to_dict() == detector.to_dict()
@@ -92,7 +92,7 @@ def test_shipped_detectors_run_on_the_packaged_model(name, minilm):
 def test_context_rows_hold_diagonal_neighbours():
     import torch
 
-    from mia.attention import PairFeatures
+    from mia.models.attention import PairFeatures
 
     blocks = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)  # 2 heads, n_a=3, n_b=4
     features = PairFeatures(Pair("x", "", ""), np.zeros((3, 2), int), np.zeros((4, 2), int), [], [], blocks)
@@ -106,7 +106,7 @@ def test_context_rows_hold_diagonal_neighbours():
 
 
 def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
-    from mia.training import TrainOptions, train_detector
+    from mia.detector.training import TrainOptions, train_detector
 
     detector = train_detector(minilm, small_pairs[:12], TrainOptions(seed=0, offsets=(0, -1, 1)))
     assert detector.layout.n_features == 3 * 144

@@ -3,13 +3,13 @@ import json
 import numpy as np
 import pytest
 
-from mia.alignments import import_alignments
 from mia.cli import main
-from mia.detector import Detector
+from mia.detector.detector import Detector
 from mia.errors import MiaError
-from mia.evaluation import alignment_error_rate, evaluate_detector, word_counts
-from mia.pairs import Pair, read_pairs, token_labels, write_pairs
-from mia.words import word_spans
+from mia.evaluate.evaluation import alignment_error_rate, evaluate_detector, word_counts
+from mia.text.alignments import import_alignments
+from mia.text.pairs import Pair, read_pairs, token_labels, write_pairs
+from mia.text.words import word_spans
 
 
 def test_aer_by_hand():
@@ -84,7 +84,7 @@ def make_alignment_set(tmp_path, paragraphs, *, sentences=12):
 
 
 def test_pharaoh_round_trip(tmp_path, capsys):
-    from mia.corpus import read_paragraphs
+    from mia.text.corpus import read_paragraphs
 
     a, b, ab, p = make_alignment_set(tmp_path, read_paragraphs(), sentences=24)
     pairs_path = tmp_path / "aligned.jsonl"

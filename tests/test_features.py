@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from mia.features import Sampling, baseline_scores, equal_run_length, same_token, sample_token_pairs
+from mia.detector.sampling import Sampling, sample_token_pairs
+from mia.evaluate.string_match import baseline_scores, equal_run_length, same_token
 
 
 def test_same_token_compares_token_text():
@@ -38,7 +39,7 @@ def test_sampling_keeps_positives_and_weights_negatives():
 
 
 def test_row_buffer_thins_uniformly_and_reweights():
-    from mia.features import RowBuffer
+    from mia.detector.sampling import RowBuffer
 
     buffer = RowBuffer(max_rows=300, rng=np.random.default_rng(0))
     for chunk in range(10):

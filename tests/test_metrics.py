@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mia.metrics import best_f1_threshold, precision_recall_f1, scorer_metrics
+from mia.evaluate.metrics import best_f1_threshold, precision_recall_f1, scorer_metrics
 
 
 def test_precision_recall_f1_by_hand():

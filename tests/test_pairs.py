@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mia.errors import MiaError
-from mia.pairs import Pair, generate_pairs, read_pairs, shuffled_copy_pair, token_labels, write_pairs
+from mia.text.pairs import Pair, generate_pairs, read_pairs, shuffled_copy_pair, token_labels, write_pairs
 
 
 def spans_of(text: str, tokens: list[str]) -> np.ndarray:
@@ -96,7 +96,7 @@ def test_labels_ignore_leading_space_of_byte_level_tokens():
     a, b = "Hello world", "world Hello"
     pair = Pair("x", a, b, ((0, 5, 6, 11), (6, 11, 0, 5)))
     # byte-level BPE gives " world" (with its space) in A and "world" in B; spans are stripped
-    from mia.attention import _strip_spans
+    from mia.models.attention import _strip_spans
 
     a_spans = _strip_spans(a, [(0, 5), (5, 11)])
     b_spans = _strip_spans(b, [(0, 5), (5, 11)])

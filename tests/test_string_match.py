@@ -1,6 +1,6 @@
 import numpy as np
 
-from mia.string_match import greedy_string_tiling, longest_matching_blocks, run_of_equal, same_word
+from mia.evaluate.string_match import greedy_string_tiling, longest_matching_blocks, run_of_equal, same_word
 
 
 def pairs(linked: np.ndarray) -> list[tuple[int, int]]:

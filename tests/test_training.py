@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from mia.detector.training import TrainOptions, split_pairs
 from mia.errors import MiaError
-from mia.pairs import Pair
-from mia.training import TrainOptions, split_pairs
+from mia.text.pairs import Pair
 
 
 def test_split_is_by_pair_and_reproducible(small_pairs):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mia.words import word_scores, word_spans, words_of
+from mia.text.words import word_scores, word_spans, words_of
 
 
 def test_regex_words_are_letter_digit_runs_and_single_punctuation():

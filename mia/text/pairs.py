@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from mia.corpus import LONG_PARAGRAPH, long_text_sentences, sentence_spans, sentence_splitter
 from mia.errors import MiaError
 from mia.io import iter_text_lines, parse_json, printable, write_jsonl
+from mia.text.corpus import LONG_PARAGRAPH, long_text_sentences, sentence_spans, sentence_splitter
 from mia.workers import cap_workers
 
 Link = tuple[int, int, int, int]

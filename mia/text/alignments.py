@@ -18,7 +18,7 @@ import numpy as np
 
 from mia.errors import MiaError
 from mia.io import read_text
-from mia.pairs import Link, Pair
+from mia.text.pairs import Link, Pair
 
 _LINK = re.compile(r"^(\d+)([-p])(\d+)$")
 WordLink = tuple[int, int]

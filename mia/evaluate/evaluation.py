@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from mia.attention import AttentionModel
-from mia.detector import Detector
-from mia.metrics import metrics_table, ranking_metrics
-from mia.pairs import Pair, pair_hash, token_labels
-from mia.string_match import WORD_BASELINES
-from mia.training import Progress, TestScores, fitting_pairs, no_progress
-from mia.words import WordScheme, word_scores, word_spans, words_of
+from mia.detector.detector import Detector
+from mia.evaluate.metrics import metrics_table, ranking_metrics
+from mia.evaluate.scores import TestScores
+from mia.evaluate.string_match import WORD_BASELINES
+from mia.models.attention import AttentionModel, encode_pairs_that_fit
+from mia.progress import Progress, no_progress
+from mia.text.pairs import Pair, pair_hash, token_labels
+from mia.text.words import WordScheme, word_scores, word_spans, words_of
 
 WORD_COLUMNS = (("precision", "P"), ("recall", "R"), ("f1", "F1"))
 
@@ -146,7 +147,7 @@ def evaluate_detector(
             f"all {len(pairs)} pairs were used to fit or tune this detector; evaluate on other pairs "
             "(numbers on training pairs are not a result)"
         )
-    kept, too_long = fitting_pairs(model, untrained)
+    kept, too_long = encode_pairs_that_fit(model, untrained)
     if not kept:
         raise MiaError("every pair is too long for the model; split the texts into shorter pieces")
     if not any(item.pair.links for item in kept):

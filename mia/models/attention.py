@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mia.errors import MiaError
-from mia.pairs import Pair
+from mia.text.pairs import Pair
 
 Architecture = Literal["encoder-decoder", "encoder"]
 Direction = Literal["a->b", "b->a", "cross"]
@@ -657,3 +657,16 @@ def set_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def encode_pairs_that_fit(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[EncodedPair], list[str]]:
+    """The pairs that fit the model, encoded, and the ids of those that are too long (skipped, not truncated).
+
+    ("Fit" here is the model's length limit, not a regression's fit.)"""
+    kept, too_long = [], []
+    for pair in pairs:
+        try:
+            kept.append(model.encode(pair))
+        except MiaError:
+            too_long.append(pair.id)
+    return kept, too_long

@@ -10,26 +10,22 @@ pairs (not a sample); each head's own ROC AUC is computed on the test pairs' sam
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from mia._version import __version__
-from mia.attention import AttentionModel, EncodedPair, PairFeatures
-from mia.detector import Detector, FeatureTransform, transform_features
+from mia.detector.detector import Detector, transform_features
+from mia.detector.folder import FeatureTransform
+from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
 from mia.errors import MiaError
-from mia.features import RowBuffer, Sampling, baseline_scores, sample_token_pairs
-from mia.metrics import best_f1_threshold, ranking_metrics, scorer_metrics
-from mia.pairs import Pair, pair_hash, token_labels
-
-Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
-
-
-def no_progress(items: Iterable[Any], description: str, total: int) -> Iterable[Any]:
-    """The default progress hook: none. The CLI passes a tqdm bar."""
-    return items
+from mia.evaluate.metrics import best_f1_threshold, ranking_metrics
+from mia.evaluate.scores import TestScores
+from mia.models.attention import AttentionModel, EncodedPair, encode_pairs_that_fit
+from mia.progress import Progress, no_progress
+from mia.text.pairs import Pair, pair_hash, token_labels
 
 
 @dataclass
@@ -103,57 +99,6 @@ class SampledSet:
     weights: np.ndarray
     token_pairs: int  # all token pairs of the text pairs (before sampling)
     positives: int
-
-
-@dataclass
-class TestScores:
-    """Every token pair of some pairs: gold labels, detector probabilities, baseline scores and decisions.
-
-    Filled pair by pair with :meth:`add`; arrays are flat over all token pairs.
-    """
-
-    labels: list[np.ndarray] = field(default_factory=list)
-    detector: list[np.ndarray] = field(default_factory=list)
-    baseline_scores: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    baseline_decisions: dict[str, list[np.ndarray]] = field(default_factory=dict)
-
-    def add(self, gold: np.ndarray, probabilities: np.ndarray, pair_features: PairFeatures) -> None:
-        self.labels.append(gold.reshape(-1))
-        self.detector.append(probabilities.reshape(-1))
-        baselines = baseline_scores(pair_features.a_tokens, pair_features.b_tokens)
-        for name, score in baselines.scores().items():
-            self.baseline_scores.setdefault(name, []).append(score.reshape(-1))
-        for name, decision in baselines.decisions().items():
-            self.baseline_decisions.setdefault(name, []).append(decision.reshape(-1))
-
-    def metrics(self, threshold: float) -> dict[str, dict[str, float]]:
-        """Metrics of the detector and each baseline on the same token pairs."""
-        labels, detector = np.concatenate(self.labels), np.concatenate(self.detector)
-        rows = {"detector": scorer_metrics(labels, detector, detector >= threshold)}
-        for name, score in self.baseline_scores.items():
-            rows[name] = scorer_metrics(
-                labels, np.concatenate(score), np.concatenate(self.baseline_decisions[name])
-            )
-        return rows
-
-    @property
-    def token_pairs(self) -> int:
-        return sum(len(labels) for labels in self.labels)
-
-    @property
-    def positives(self) -> int:
-        return int(sum(labels.sum() for labels in self.labels))
-
-
-def fitting_pairs(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[EncodedPair], list[str]]:
-    """The pairs that fit the model, encoded, and the ids of those that are too long (skipped, not truncated)."""
-    kept, too_long = [], []
-    for pair in pairs:
-        try:
-            kept.append(model.encode(pair))
-        except MiaError:
-            too_long.append(pair.id)
-    return kept, too_long
 
 
 def sampled_features(
@@ -276,7 +221,7 @@ def train_detector(
     the detector and the baselines.
     """
     started = time.perf_counter()
-    encoded, too_long = fitting_pairs(model, pairs)
+    encoded, too_long = encode_pairs_that_fit(model, pairs)
     split = split_pairs([item.pair for item in encoded], options)
     by_id = {item.pair.id: item for item in encoded}  # ids are unique: split_pairs checked
     sampling = Sampling(

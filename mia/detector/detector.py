@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mia.attention import AttentionModel, EncodedPair, FeatureLayout, PairFeatures, load_model
-from mia.detector_file import (
+from mia.detector.folder import (
     DetectorRecord,
     FeatureTransform,
     LayoutRecord,
@@ -27,7 +26,8 @@ from mia.detector_file import (
     write_detector_folder,
 )
 from mia.errors import MiaError
-from mia.pairs import Pair
+from mia.models.attention import AttentionModel, EncodedPair, FeatureLayout, PairFeatures, load_model
+from mia.text.pairs import Pair
 
 LOG_EPSILON = 1e-4
 _CHUNK = 16  # heads per step when scoring attention blocks
