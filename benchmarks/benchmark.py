@@ -37,12 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mia.detector.training import TrainOptions, train_detector  # noqa: E402
-from mia.models.attention import (  # noqa: E402
-    AttentionModel,
-    encode_pairs_that_fit,  # noqa: E402
-    load_model,
-    resolve_model_name,
-)
+from mia.models.attention import AttentionModel, encode_pairs_that_fit, load_model  # noqa: E402
+from mia.models.loading import resolve_model_name  # noqa: E402
 from mia.text.corpus import read_paragraphs  # noqa: E402
 from mia.text.pairs import Pair, generate_pairs, write_pairs  # noqa: E402
 
@@ -193,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     best_extract = min(extract_seconds.values())
 
     one = paragraph_pair(args.corpus, 150, model)
-    from mia.cli import DEFAULT_DETECTOR
+    from mia.detector.folder import DEFAULT_DETECTOR
     from mia.detector.detector import Detector
 
     detector = Detector.load(DEFAULT_DETECTOR) if args.model == "minilm" else None

@@ -12,7 +12,8 @@ A notebook session::
 """
 
 from mia._version import __version__
-from mia.detector.detector import Detection, Detector, Phrase, TokenLink
+from mia.detector.detection import Detection, Phrase, TokenLink
+from mia.detector.detector import Detector
 from mia.detector.training import TrainOptions, train_detector
 from mia.errors import MiaError
 from mia.evaluate.string_match import baseline_scores

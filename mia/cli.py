@@ -18,7 +18,7 @@ from mia.errors import MiaError, Terminated
 from mia.io import check_output_file, printable
 
 if TYPE_CHECKING:
-    from mia.detector.detector import Detection
+    from mia.detector.detection import Detection
 
 NEW_DETECTORS = Path("models")  # where `train` without --out puts a new detector (relative to the working folder)
 C = TypeVar("C", bound="CommandConfig")
@@ -198,7 +198,9 @@ def run_generate(config: GenerateConfig) -> int:
 def run_train(config: TrainConfig) -> int:
     from mia.detector.folder import DetectorConflict, check_detector_destination, new_folder
     from mia.detector.training import TrainOptions, train_detector
-    from mia.models.attention import load_model, set_threads
+    from mia.models.attention import load_model
+    from mia.models.layout import DIAGONAL_CONTEXT, PAIR_ONLY
+    from mia.models.loading import set_threads
     from mia.report.text import training_report
     from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
     from mia.text.pairs import generate_pairs, read_pairs
@@ -236,7 +238,7 @@ def run_train(config: TrainConfig) -> int:
         validation_fraction=config.validation_fraction,
         neg_per_pos=config.neg_per_pos,
         transform=config.transform,
-        offsets=(0, -1, 1) if config.context else (0,),
+        offsets=DIAGONAL_CONTEXT if config.context else PAIR_ONLY,
         batch_size=config.batch_size,
         relation=relation,
     )

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from mia.errors import MiaError
-from mia.models.attention import load_model, resolve_model_name
+from mia.models.attention import load_model
+from mia.models.loading import resolve_model_name
 from mia.text.pairs import Pair
 
 
@@ -37,7 +38,7 @@ def test_encoder_features_match_output_attentions(minilm):
         k = layer * layout.heads + head
         assert features.features[i, j, k] == pytest.approx(a_to_b, abs=1e-3)
         assert features.features[i, j, layout.layers * layout.heads + k] == pytest.approx(b_to_a, abs=1e-3)
-        assert layout.head_of(k) == ("a->b", layer, head, 0)
+        assert layout.head_of(k) == ("a->b", layer, head, (0, 0))
 
 
 def test_special_tokens_are_left_out(minilm):
@@ -60,14 +61,12 @@ def test_fast_capture_is_used_and_equals_the_generic_path(minilm, tiny_bart):
     from mia.models.attention import AttentionModel
 
     for model in (minilm, tiny_bart):
-        assert model._capture_modules
-        generic = AttentionModel(model.name, model.model, model.tokenizer, device="cpu", capture=False)
-        assert not generic._capture_modules
-        try:
-            slow = generic.features(PAIR).blocks
-        finally:
-            model.model.config._attn_implementation = "mia_capture"
-        fast = model.features(PAIR).blocks
+        assert model.fast
+        generic = AttentionModel(model.name, model.model, model.tokenizer, device="cpu", capture_attention=False)
+        assert not generic.fast and model.model.config._attn_implementation == "eager"
+        slow = generic.features(PAIR).blocks
+        fast = model.features(PAIR).blocks  # takes its own implementation back
+        assert model.model.config._attn_implementation == "mia_capture"
         torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-4)
 
 
@@ -94,10 +93,10 @@ def test_bart_cross_attention_features(tiny_bart, tiny_bart_dir):
 
 
 def test_unsupported_architecture_is_refused(tmp_path):
-    from transformers import GPT2Config, GPT2Model
+    from transformers import T5Config, T5Model
 
-    GPT2Model(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=50)).save_pretrained(tmp_path)
-    with pytest.raises(MiaError, match=r"'gpt2' .*not supported.*bart.*bert"):
+    T5Model(T5Config(num_layers=1, num_heads=2, d_model=8, d_kv=4, d_ff=8, vocab_size=50)).save_pretrained(tmp_path)
+    with pytest.raises(MiaError, match=r"'t5' .*not supported.*bart.*bert.*gpt2"):
         load_model(str(tmp_path), device="cpu")
 
 

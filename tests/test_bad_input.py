@@ -405,6 +405,7 @@ def tiny_bert_folder(tmp_path: Path) -> Path:
 
 def test_truncated_safetensors_is_an_error(tmp_path, capsys):
     folder = tiny_bert_folder(tmp_path)
+    capsys.readouterr()  # transformers' own progress bar while saving the test model
     data = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(data[: len(data) // 3])
     assert main(["train", "--model", str(folder), "--limit", "5", "--out", str(tmp_path / "d")]) == 2
@@ -419,6 +420,7 @@ def test_pickled_checkpoint_is_refused_without_unpickling(tmp_path, capsys):
         folder / "model.safetensors").items()}
     (folder / "model.safetensors").unlink()
     torch.save(state, folder / "pytorch_model.bin")
+    capsys.readouterr()  # transformers' own progress bar while saving the test model
     assert main(["train", "--model", str(folder), "--limit", "5", "--out", str(tmp_path / "d")]) == 2
     one_line_error(capsys, "only from model.safetensors")
 

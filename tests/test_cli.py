@@ -126,10 +126,12 @@ def test_train_with_context_ranks_heads_with_offsets(tmp_path, capsys):
     out = tmp_path / "ctx"
     assert main(["train", "--pairs", str(pairs), "--out", str(out), "--context"]) == 0
     meta = json.loads((out / "detector.json").read_text())
-    assert meta["features"]["offsets"] == [0, -1, 1] and meta["features"]["count"] == 432
+    assert meta["features"]["offsets"] == [[0, 0], [-1, -1], [1, 1]] and meta["features"]["count"] == 432
+    assert meta["format"] == 3
     capsys.readouterr()
     assert main(["heads", "--detector", str(out), "--format", "json", "--top", "432"]) == 0
     heads = json.loads(capsys.readouterr().out)["heads"]
-    assert {h["offset"] for h in heads} == {-1, 0, 1}
+    assert {tuple(h["offset"]) for h in heads} == {(-1, -1), (0, 0), (1, 1)}
+    assert len({(h["direction"], h["layer"], h["head"], tuple(h["offset"])) for h in heads}) == 432
     assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-tokens", "4"]) == 0
     assert "global statement is a declaration" in capsys.readouterr().out

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from mia.detector.detector import Detector, diagonal_runs
+from mia.detector.detection import diagonal_runs
+from mia.detector.detector import Detector
 from mia.errors import MiaError
 from mia.text.pairs import Pair
 
@@ -113,7 +114,7 @@ def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
     detector.check_model(minilm)
     features = minilm.features(small_pairs[0])
     everything = np.arange(features.shape[0] * features.shape[1])
-    by_rows = detector.predict_proba(features.rows(everything, detector.layout.offsets)).reshape(features.shape)
+    by_rows = detector.link_probability(features.rows(everything, detector.layout.offsets)).reshape(features.shape)
     np.testing.assert_allclose(detector.probabilities(features), by_rows, atol=2e-3)
     fast = next(detector.iter_detect(minilm, [small_pairs[0]]))
     np.testing.assert_allclose(fast.probabilities, detector.probabilities(features), atol=1e-5)

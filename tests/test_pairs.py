@@ -96,10 +96,10 @@ def test_labels_ignore_leading_space_of_byte_level_tokens():
     a, b = "Hello world", "world Hello"
     pair = Pair("x", a, b, ((0, 5, 6, 11), (6, 11, 0, 5)))
     # byte-level BPE gives " world" (with its space) in A and "world" in B; spans are stripped
-    from mia.models.attention import _strip_spans
+    from mia.models.encoding import strip_spans
 
-    a_spans = _strip_spans(a, [(0, 5), (5, 11)])
-    b_spans = _strip_spans(b, [(0, 5), (5, 11)])
+    a_spans = strip_spans(a, [(0, 5), (5, 11)])
+    b_spans = strip_spans(b, [(0, 5), (5, 11)])
     assert a_spans.tolist() == [[0, 5], [6, 11]]
     labels = token_labels(pair, a_spans, b_spans)
     assert labels.tolist() == [[False, True], [True, False]]

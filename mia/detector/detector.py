@@ -1,8 +1,8 @@
-"""The detector artifact: a standardised logistic regression over attention heads, saved without pickle.
+"""The detector: a standardised logistic regression over attention heads, saved without pickle.
 
-A detector directory holds ``detector.json`` (model, feature layout, transform, threshold, seed, training
-data, metrics, mia version) and ``weights.npz`` (``mean``, ``scale``, ``coef``, ``intercept``: plain arrays,
-loaded with ``allow_pickle=False``).
+Its folder (``detector.json`` and ``weights.npz``) is read and validated in :mod:`mia.detector.folder`; scoring
+(the transform and the head sums) lives in :mod:`mia.detector.scoring`; what it finds in a pair in
+:mod:`mia.detector.detection`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mia.detector.detection import Detection, detection_from_probabilities
 from mia.detector.folder import (
+    FORMAT_VERSION,
     DetectorRecord,
     FeatureTransform,
     LayoutRecord,
@@ -25,79 +27,17 @@ from mia.detector.folder import (
     weights_bytes,
     write_detector_folder,
 )
+from mia.detector.scoring import (
+    iter_head_sums,
+    probabilities_from_sums,
+    sums_of_blocks,
+    transform_features,
+    weights_per_offset,
+)
 from mia.errors import MiaError
-from mia.models.attention import AttentionModel, EncodedPair, FeatureLayout, PairFeatures, load_model
+from mia.models.attention import AttentionModel, EncodedPair, PairFeatures, load_model
+from mia.models.layout import FeatureLayout
 from mia.text.pairs import Pair
-
-LOG_EPSILON = 1e-4
-_CHUNK = 16  # heads per step when scoring attention blocks
-
-
-def transform_features(features: np.ndarray, transform: FeatureTransform) -> np.ndarray:
-    """Map attention weights ``[..., F]`` to the regression's inputs (float32): ``log(w + 1e-4)`` or as is."""
-    if transform == "log":
-        return np.log(features.astype(np.float32, copy=False) + np.float32(LOG_EPSILON))
-    if transform == "none":
-        return features.astype(np.float32)  # always a new array: the fit scales it in place
-    raise MiaError(f"unknown feature transform {transform!r}: use 'log' or 'none'")
-
-
-@dataclass(frozen=True)
-class TokenLink:
-    """A linked token pair: character spans in A and B and the detector's probability."""
-
-    a_start: int
-    a_end: int
-    b_start: int
-    b_end: int
-    probability: float
-    a_index: int
-    b_index: int
-
-    def to_list(self) -> list[float | int]:
-        return [self.a_start, self.a_end, self.b_start, self.b_end, round(self.probability, 4)]
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """A maximal run of consecutive linked token pairs ``(i, j), (i+1, j+1), ...``, merged into spans."""
-
-    a_start: int
-    a_end: int
-    b_start: int
-    b_end: int
-    a_text: str
-    b_text: str
-    tokens: int
-    score: float  # mean probability of the run's token pairs
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "a": [self.a_start, self.a_end],
-            "b": [self.b_start, self.b_end],
-            "a_text": self.a_text,
-            "b_text": self.b_text,
-            "tokens": self.tokens,
-            "score": round(self.score, 4),
-        }
-
-
-@dataclass
-class Detection:
-    """What a detector found in one pair: the linked token pairs and the phrases they form."""
-
-    pair: Pair
-    links: list[TokenLink]
-    phrases: list[Phrase]
-    probabilities: np.ndarray  # float32 [n_a, n_b], every token pair
-    token_spans: tuple[np.ndarray, np.ndarray]  # character spans of A's and B's tokens, [n_a, 2] and [n_b, 2]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.pair.id,
-            "links": [link.to_list() for link in self.links],
-            "phrases": [phrase.to_dict() for phrase in self.phrases],
-        }
 
 
 @dataclass
@@ -134,7 +74,8 @@ class Detector:
         return float(self.intercept - np.dot(self.coef, self.mean / self.scale))
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
-        """Log-odds of a link for features ``[..., F]``; returns float32 ``[...]``."""
+        """Log-odds of a link for attention features ``[..., F]`` (untransformed, as :attr:`PairFeatures.features`
+        holds them: the detector applies its own transform); float32 ``[...]``."""
         if features.shape[-1] != self.layout.n_features:
             raise MiaError(
                 f"features have {features.shape[-1]} columns but the detector expects {self.layout.n_features}"
@@ -142,67 +83,37 @@ class Detector:
         weights = self.raw_weights.astype(np.float32)
         return transform_features(features, self.transform) @ weights + np.float32(self.raw_intercept)
 
+    def link_probability(self, features: np.ndarray) -> np.ndarray:
+        """Probability of a link for attention features ``[..., F]``; float32 ``[...]``."""
+        z = self.decision_function(features)
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """As scikit-learn's: ``[N, 2]`` columns (no link, link) for attention features ``[N, F]``."""
+        linked = self.link_probability(features)
+        return np.stack([1.0 - linked, linked], axis=-1)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """bool ``[N]``: a link at the detector's threshold."""
+        return self.link_probability(features) >= self.threshold
+
     def head_weights(self, device: Any = "cpu") -> Any:
         """The regression's weights on the transformed attention, float32 torch ``[offsets, heads_per_offset]``."""
-        import torch
-
-        per_offset = self.layout.heads_per_offset
-        return torch.as_tensor(
-            self.raw_weights.reshape(len(self.layout.offsets), per_offset), dtype=torch.float32,
-            device=device,
-        )
+        return weights_per_offset(self.raw_weights, self.layout, device)
 
     def probabilities(self, pair_features: PairFeatures) -> np.ndarray:
-        """Probability of a link for every token pair of one pair: float32 ``[n_a, n_b]``.
-
-        Computed in torch on the head-major attention blocks, on the model's device.
-        """
-        import torch
-
+        """Probability of a link for every token pair of one pair: float32 ``[n_a, n_b]``, computed in torch on the
+        head-major attention blocks."""
         blocks = pair_features.blocks
         if blocks.shape[0] != self.layout.heads_per_offset:
             raise MiaError(
                 f"features have {blocks.shape[0]} heads but the detector expects {self.layout.heads_per_offset}"
             )
-        weights = self.head_weights(blocks.device)
-        sums = torch.zeros((weights.shape[0], *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
-        # a few heads at a time: small temporaries stay in cache (one big log(x) costs page faults)
-        buffer = torch.empty((_CHUNK, *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
-        for start in range(0, blocks.shape[0], _CHUNK):
-            part = blocks[start : start + _CHUNK]
-            values = buffer[: len(part)]
-            if self.transform == "log":
-                torch.add(part, LOG_EPSILON, out=values).log_()
-            else:
-                values.copy_(part)
-            sums += torch.tensordot(weights[:, start : start + len(part)], values, dims=1)
-        return self.probabilities_from_sums(sums)
+        return self.probabilities_from_sums(sums_of_blocks(blocks, self.head_weights(blocks.device), self.transform))
 
     def probabilities_from_sums(self, sums: Any) -> np.ndarray:
-        """Probabilities ``[n_a, n_b]`` from per-offset head sums ``[offsets, n_a, n_b]`` (see ``head_weights``).
-
-        The logit of token pair (i, j) adds, for each offset o, ``sums[o]`` at (i + o, j + o); off the texts a
-        head's value is the transform of 0.
-        """
-        import torch
-
-        n_a, n_b = sums.shape[1:]
-        logits = sums[0] + self.raw_intercept
-        outside = float(np.log(LOG_EPSILON)) if self.transform == "log" else 0.0
-        per_offset = self.layout.heads_per_offset
-        for k, shift in enumerate(self.layout.offsets[1:], start=1):
-            weight_sum = float(self.raw_weights[k * per_offset : (k + 1) * per_offset].sum())
-            shifted = torch.full((n_a, n_b), outside * weight_sum, device=sums.device)
-            rows_to, rows_from = _shift_slices(n_a, shift)
-            cols_to, cols_from = _shift_slices(n_b, shift)
-            shifted[rows_to, cols_to] = sums[k][rows_from, cols_from]
-            logits += shifted
-        return torch.sigmoid(logits).cpu().numpy()
-
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """Probability of a link for features ``[..., F]``; float32 ``[...]``."""
-        z = self.decision_function(features)
-        return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
+        """Probabilities ``[n_a, n_b]`` from per-offset head sums ``[offsets, n_a, n_b]``."""
+        return probabilities_from_sums(sums, self.raw_weights, self.raw_intercept, self.layout, self.transform)
 
     # --- detection ----------------------------------------------------------------------------------------
 
@@ -257,8 +168,7 @@ class Detector:
         self.check_model(model)
         threshold = self.threshold if threshold is None else threshold
         weights = self.head_weights(model.device)
-        epsilon = LOG_EPSILON if self.transform == "log" else None
-        for item, sums in model.iter_head_sums(pairs, weights, log_epsilon=epsilon, batch_size=batch_size):
+        for item, sums in iter_head_sums(model, pairs, weights, self.transform, batch_size=batch_size):
             yield detection_from_probabilities(
                 item.pair, item.a_spans, item.b_spans, self.probabilities_from_sums(sums),
                 threshold=threshold, min_phrase_tokens=min_phrase_tokens,
@@ -284,7 +194,7 @@ class Detector:
         """The typed record ``detector.json`` holds for this detector."""
         layout = self.layout
         return DetectorRecord(
-            format=2,
+            format=FORMAT_VERSION,
             model=ModelRecord(name=self.model_name, type=self.model_type, fingerprint=self.model_fingerprint,
                               revision=self.model_revision),
             layout=LayoutRecord(layout.layers, layout.heads, layout.directions, layout.offsets),
@@ -329,62 +239,3 @@ class Detector:
             transform=record.transform,
             metadata=record.metadata,
         )
-
-
-def _shift_slices(length: int, shift: int) -> tuple[slice, slice]:
-    """Target and source slices so that ``target[i] = source[i + shift]`` where ``i + shift`` is in range."""
-    if shift >= 0:
-        return slice(0, max(length - shift, 0)), slice(shift, length)
-    return slice(-shift, length), slice(0, max(length + shift, 0))
-
-
-def detection_from_probabilities(
-    pair: Pair,
-    a_spans: np.ndarray,
-    b_spans: np.ndarray,
-    probabilities: np.ndarray,
-    *,
-    threshold: float,
-    min_phrase_tokens: int = 1,
-) -> Detection:
-    """Links (token pairs with probability >= threshold) and the phrases they form.
-
-    ``a_spans`` ``[n_a, 2]``, ``b_spans`` ``[n_b, 2]``: the tokens' character spans; ``probabilities`` ``[n_a, n_b]``.
-    """
-    linked = probabilities >= threshold
-    rows, cols = np.nonzero(linked)
-    links = [
-        TokenLink(a0, a1, b0, b1, p, i, j)
-        for (a0, a1), (b0, b1), p, i, j in zip(
-            a_spans[rows].tolist(), b_spans[cols].tolist(), probabilities[rows, cols].tolist(),
-            rows.tolist(), cols.tolist(),
-        )
-    ]
-    phrases = []
-    for run in diagonal_runs(linked):
-        if len(run) < min_phrase_tokens:
-            continue
-        (i0, j0), (i1, j1) = run[0], run[-1]
-        a_start, a_end = int(a_spans[i0, 0]), int(a_spans[i1, 1])
-        b_start, b_end = int(b_spans[j0, 0]), int(b_spans[j1, 1])
-        phrases.append(Phrase(
-            a_start, a_end, b_start, b_end, pair.a[a_start:a_end], pair.b[b_start:b_end], len(run),
-            float(probabilities[[i for i, _ in run], [j for _, j in run]].mean()),
-        ))
-    phrases.sort(key=lambda p: (p.a_start, p.b_start))
-    return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities,
-                     token_spans=(a_spans, b_spans))
-
-
-def diagonal_runs(linked: np.ndarray) -> list[list[tuple[int, int]]]:
-    """Maximal runs ``(i, j), (i+1, j+1), ...`` of True cells of a bool ``[n_a, n_b]`` matrix."""
-    cells = set(zip(*(index.tolist() for index in np.nonzero(linked))))
-    runs = []
-    for i, j in sorted(cells):
-        if (i - 1, j - 1) in cells:
-            continue  # not the start of a run
-        run = [(i, j)]
-        while (run[-1][0] + 1, run[-1][1] + 1) in cells:
-            run.append((run[-1][0] + 1, run[-1][1] + 1))
-        runs.append(run)
-    return runs

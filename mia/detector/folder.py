@@ -39,8 +39,8 @@ from mia.io import check_writable_folder, jsonable, parse_json, write_bytes_atom
 
 METADATA_FILE = "detector.json"
 WEIGHTS_FILE = "weights.npz"
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3  # 3: offsets per axis [di, dj]; 2: weights_sha256; 1: the first
+READABLE_FORMATS = (1, 2, 3)
 FeatureTransform = Literal["log", "none"]
 TRANSFORMS: tuple[FeatureTransform, ...] = ("log", "none")
 DIRECTIONS = ("a->b", "b->a", "cross")
@@ -67,12 +67,12 @@ class ModelRecord:
 
 @dataclass(frozen=True)
 class LayoutRecord:
-    """The feature layout as recorded: ``layers`` x ``heads`` per direction, per diagonal offset."""
+    """The feature layout as recorded: ``layers`` x ``heads`` per direction, per offset ``(di, dj)``."""
 
     layers: int
     heads: int
     directions: tuple[str, ...]
-    offsets: tuple[int, ...] = (0,)
+    offsets: tuple[tuple[int, int], ...] = ((0, 0),)
 
     @property
     def n_features(self) -> int:
@@ -156,10 +156,10 @@ class DetectorRecord:
                 "layers": self.layout.layers,
                 "heads": self.layout.heads,
                 "directions": list(self.layout.directions),
-                "offsets": list(self.layout.offsets),
+                "offsets": [list(offset) for offset in self.layout.offsets],
                 "count": self.layout.n_features,
                 "order": "offset, direction, layer, head (feature k: offset k // (directions*layers*heads), "
-                "then direction, layer, head within it); offset o: the head's attention at (i + o, j + o)",
+                "then direction, layer, head within it); offset [di, dj]: the head's attention at (i + di, j + dj)",
                 "dtype": "float16 attention weights",
                 "transform": self.transform,
                 "pipeline": f"{transform_text}, standardise (weights.npz mean, scale), logistic regression "
@@ -218,14 +218,23 @@ def _directions(features: dict[str, Any], where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _offsets(features: dict[str, Any], where: str) -> tuple[int, ...]:
-    value: Any = features.get("offsets", [0])
-    if (not isinstance(value, list) or not value or not all(_is_int(o) and abs(o) <= 64 for o in value)
-            or value[0] != 0 or len(set(value)) != len(value)):
+def _offsets(features: dict[str, Any], where: str) -> tuple[tuple[int, int], ...]:
+    """Offsets as ``(di, dj)``: format 3 writes pairs, formats 1 and 2 wrote a diagonal ``o`` for ``(o, o)``."""
+    value: Any = features.get("offsets", [[0, 0]])
+
+    def as_pair(offset: Any) -> tuple[int, int] | None:
+        if _is_int(offset):
+            offset = [offset, offset]
+        if isinstance(offset, list) and len(offset) == 2 and all(_is_int(o) and abs(o) <= 64 for o in offset):
+            return int(offset[0]), int(offset[1])
+        return None
+
+    pairs = [as_pair(o) for o in value] if isinstance(value, list) else [None]
+    if not pairs or None in pairs or pairs[0] != (0, 0) or len(set(pairs)) != len(pairs):
         raise DetectorFileError(
-            f"{where}: field 'features.offsets' must be distinct whole numbers starting with 0, got {value!r}"
+            f"{where}: field 'features.offsets' must be distinct [di, dj] pairs starting with [0, 0], got {value!r}"
         )
-    return tuple(value)
+    return tuple(p for p in pairs if p is not None)
 
 
 # --- weights -------------------------------------------------------------------------------------------------

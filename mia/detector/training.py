@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 
 from mia._version import __version__
-from mia.detector.detector import Detector, transform_features
+from mia.detector.detector import Detector
 from mia.detector.folder import FeatureTransform
 from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
+from mia.detector.scoring import transform_features
 from mia.errors import MiaError
 from mia.evaluate.metrics import best_f1_threshold, ranking_metrics
 from mia.evaluate.scores import TestScores
 from mia.models.attention import AttentionModel, EncodedPair, encode_pairs_that_fit
+from mia.models.layout import PAIR_ONLY, Offset, normalise_offsets
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
 
@@ -38,21 +40,17 @@ class TrainOptions:
     neg_per_pos: int = 10
     min_negatives: int = 64
     max_rows: int = 500_000
-    offsets: tuple[int, ...] = (0,)
+    offsets: tuple[Offset, ...] = PAIR_ONLY
     regularization_c: float = 1.0
     transform: FeatureTransform = "log"
     batch_size: int = 1
     relation: str = "verbatim copy"
 
+    def __post_init__(self) -> None:
+        self.offsets = normalise_offsets(self.offsets)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "offsets" in values:
-            values["offsets"] = tuple(values["offsets"])
-        return cls(**values)
 
 
 @dataclass
@@ -110,7 +108,7 @@ def sampled_features(
     batch_size: int = 1,
     progress: Progress = no_progress,
     description: str = "features",
-    offsets: tuple[int, ...] = (0,),
+    offsets: tuple[Offset, ...] = PAIR_ONLY,
 ) -> SampledSet:
     """Extract features of ``pairs`` and keep every positive token pair and a weighted sample of negatives."""
     buffer = RowBuffer(sampling.max_rows, rng)
@@ -155,7 +153,7 @@ def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 
 
 def detector_from_pipeline(
     pipeline: Any, model: AttentionModel, threshold: float, transform: FeatureTransform,
-    offsets: tuple[int, ...] = (0,),
+    offsets: tuple[Offset, ...] = PAIR_ONLY,
 ) -> Detector:
     scaler, regression = pipeline[0], pipeline[-1]
     return Detector(
@@ -240,7 +238,7 @@ def train_detector(
     detector = detector_from_pipeline(
         pipeline, model, threshold=0.5, transform=options.transform, offsets=options.offsets
     )
-    validation_probability = detector.predict_proba(validation.features)
+    validation_probability = detector.link_probability(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
     scores, test_sample = score_test_pairs(detector, model, test_items, sampling=sampling, rng=rng,
                                            batch_size=batch_size, progress=progress)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from mia.detector.detector import Detector
+from mia.models.layout import Offset
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class HeadWeight:
     head: int
     weight: float
     roc_auc: float | None
-    offset: int = 0  # diagonal context: the head's attention at (i + offset, j + offset)
+    offset: Offset = (0, 0)  # the head's attention at (i + di, j + dj)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -28,7 +29,7 @@ class HeadWeight:
             "direction": self.direction,
             "layer": self.layer,
             "head": self.head,
-            "offset": self.offset,
+            "offset": list(self.offset),
             "weight": round(self.weight, 4),
             "roc_auc": self.roc_auc,
         }

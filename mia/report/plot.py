@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mia.detector.detector import Detector
+from mia.models.layout import offset_label
 
 
 def plot_formats() -> dict[str, str]:
@@ -58,7 +59,7 @@ def plot_heads(detector: Detector, path: str | Path) -> Path:
     for panel, (offset, direction) in enumerate(panels):
         axis = axes[panel // columns][panel % columns]
         image = axis.imshow(weights[panel], cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-        context = f", pair (i{offset:+d}, j{offset:+d})" if offset else ""
+        context = f", pair {offset_label(offset)}" if offset != (0, 0) else ""
         axis.set_title(f"{direction} attention{context}")
         axis.set_xlabel("head")
         axis.set_ylabel("layer")

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from mia.detector.detector import Detection, Detector
+from mia.detector.detection import Detection
+from mia.detector.detector import Detector
 from mia.evaluate.metrics import metrics_table
 from mia.heads.ranking import HeadWeight
 from mia.io import printable
+from mia.models.layout import offset_label
 
 
 def heads_table(heads: list[HeadWeight]) -> str:
-    with_offset = any(h.offset for h in heads)
-    offset_header = f"  {'offset':>6}" if with_offset else ""
+    with_offset = any(h.offset != (0, 0) for h in heads)
+    offset_header = f"  {'offset':<10}" if with_offset else ""
     lines = [f"{'rank':>4}  {'direction':<9}  {'layer':>5}  {'head':>4}{offset_header}  {'weight':>8}  {'head AUC':>8}"]
     for h in heads:
         auc = "-" if h.roc_auc is None else f"{h.roc_auc:.3f}"
-        offset = f"  {h.offset:>+6d}" if with_offset else ""
+        offset = f"  {offset_label(h.offset):<10}" if with_offset else ""
         lines.append(f"{h.rank:>4}  {h.direction:<9}  {h.layer:>5}  {h.head:>4}{offset}  {h.weight:>8.3f}  {auc:>8}")
     return "\n".join(lines)
 

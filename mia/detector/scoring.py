@@ -1,0 +1,137 @@
+"""Scoring attention with a detector: the feature transform and the weighted head sums, in one place.
+
+The regression reads ``t(attention)`` per head and offset, where ``t`` is the detector's transform
+(``log(w + 1e-4)`` or the identity). Its logit for a token pair is ``intercept + sum_f w_f t(x_f)``, which splits
+into one weighted head sum per offset: ``sums[k] = sum_h w_{k,h} t(block_h)``, taken while the model runs
+(:class:`HeadSums`, a block sink), then shifted by each offset ``(di, dj)`` and added
+(:func:`probabilities_from_sums`). The feature tensor of a pair is never built on this path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mia.detector.folder import FeatureTransform
+from mia.models.attention import AttentionModel, Block, EncodedPair
+from mia.models.layout import FeatureLayout, Offset
+from mia.text.pairs import Pair
+
+if TYPE_CHECKING:
+    import torch
+
+LOG_EPSILON = 1e-4
+CHUNK = 16  # heads per step: small temporaries stay in cache (one big log(x) costs page faults)
+
+
+def transform_features(features: np.ndarray, transform: FeatureTransform) -> np.ndarray:
+    """The regression's inputs from attention weights ``[..., F]``: a new float32 array (the fit scales it in
+    place), ``log(w + 1e-4)`` or ``w``."""
+    values = features.astype(np.float32, copy=True)
+    if transform == "log":
+        values += np.float32(LOG_EPSILON)
+        np.log(values, out=values)
+    return values
+
+
+def transform_block(block: torch.Tensor, transform: FeatureTransform, out: torch.Tensor | None = None) -> torch.Tensor:
+    """The same transform in torch, into ``out`` when given (``block`` is never written)."""
+    import torch
+
+    if transform == "log":
+        return torch.add(block, LOG_EPSILON, out=out).log_()
+    return block.clone() if out is None else out.copy_(block)
+
+
+def outside_value(transform: FeatureTransform) -> float:
+    """What a head reads off the texts (an offset that falls outside): the transform of 0."""
+    return float(np.log(LOG_EPSILON)) if transform == "log" else 0.0
+
+
+def weights_per_offset(raw_weights: np.ndarray, layout: FeatureLayout, device: Any = "cpu") -> torch.Tensor:
+    """Raw weights as float32 torch ``[offsets, heads_per_offset]``."""
+    import torch
+
+    shaped = raw_weights.reshape(len(layout.offsets), layout.heads_per_offset)
+    return torch.as_tensor(shaped, dtype=torch.float32, device=device)
+
+
+def sums_of_blocks(blocks: torch.Tensor, weights: torch.Tensor, transform: FeatureTransform) -> torch.Tensor:
+    """Head sums ``[offsets, n_a, n_b]`` of head-major blocks ``[heads_per_offset, n_a, n_b]``."""
+    import torch
+
+    sums = torch.zeros((weights.shape[0], *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
+    buffer = torch.empty((CHUNK, *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
+    for start in range(0, blocks.shape[0], CHUNK):
+        part = blocks[start : start + CHUNK]
+        values = transform_block(part, transform, out=buffer[: len(part)])
+        sums += torch.tensordot(weights[:, start : start + len(part)], values, dims=1)
+    return sums
+
+
+class HeadSums:
+    """A block sink that adds each pair's weighted, transformed blocks into ``sums[index]`` ``[offsets, n_a, n_b]``."""
+
+    def __init__(self, batch: Sequence[EncodedPair], weights: torch.Tensor, transform: FeatureTransform) -> None:
+        import torch
+
+        self.weights, self.transform = weights, transform
+        self.sums = [torch.zeros((weights.shape[0], len(item.a_spans), len(item.b_spans)), device=weights.device)
+                     for item in batch]
+
+    def __call__(self, index: int, block: Block) -> None:
+        import torch
+
+        values = transform_block(block.values, self.transform)
+        summed = torch.tensordot(self.weights[:, block.column : block.column + len(values)], values, dims=1)
+        self.sums[index] += summed.transpose(-1, -2) if block.transposed else summed  # transpose the small sum
+
+
+def iter_head_sums(
+    model: AttentionModel, pairs: Sequence[Pair | EncodedPair], weights: torch.Tensor, transform: FeatureTransform,
+    *, batch_size: int = 1,
+) -> Iterator[tuple[EncodedPair, torch.Tensor]]:
+    """For each pair, its encoding and its head sums, taken while the model runs."""
+    for batch in model.batches(pairs, batch_size):
+        sink = HeadSums(batch, weights, transform)
+        model.run(batch, sink)
+        yield from zip(batch, sink.sums)
+
+
+def probabilities_from_sums(
+    sums: torch.Tensor, raw_weights: np.ndarray, raw_intercept: float, layout: FeatureLayout,
+    transform: FeatureTransform,
+) -> np.ndarray:
+    """Probabilities float32 ``[n_a, n_b]`` from head sums ``[offsets, n_a, n_b]``.
+
+    The logit of (i, j) adds, for each offset (di, dj), ``sums[k]`` at (i + di, j + dj), or the weights times the
+    transform of 0 where that falls outside the texts.
+    """
+    import torch
+
+    n_a, n_b = sums.shape[1:]
+    logits = sums[0] + raw_intercept
+    per_offset = layout.heads_per_offset
+    outside = outside_value(transform)
+    for k, offset in enumerate(layout.offsets[1:], start=1):
+        weight_sum = float(raw_weights[k * per_offset : (k + 1) * per_offset].sum())
+        shifted = torch.full((n_a, n_b), outside * weight_sum, device=sums.device)
+        rows_to, rows_from = shift_slices(n_a, offset[0])
+        cols_to, cols_from = shift_slices(n_b, offset[1])
+        shifted[rows_to, cols_to] = sums[k][rows_from, cols_from]
+        logits += shifted
+    return torch.sigmoid(logits).cpu().numpy()
+
+
+def shift_slices(length: int, shift: int) -> tuple[slice, slice]:
+    """Target and source slices so that ``target[i] = source[i + shift]`` where ``i + shift`` is in range."""
+    if shift >= 0:
+        return slice(0, max(length - shift, 0)), slice(shift, length)
+    return slice(-shift, length), slice(0, max(length + shift, 0))
+
+
+def diagonal_offsets(offsets: Sequence[Offset]) -> bool:
+    """True when every offset is on the diagonal (``di == dj``)."""
+    return all(di == dj for di, dj in offsets)

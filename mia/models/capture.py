@@ -1,0 +1,151 @@
+"""Capturing attention while a model runs: mia's own attention function, scoped to one forward pass.
+
+mia registers an attention implementation (``mia_capture``) with transformers' ``AttentionInterface``. It computes
+eager attention (the scores, the softmax, the weighted values) exactly as transformers' eager code does, and
+while a :class:`LayerCapture` is active (a ``contextvars.ContextVar``, set by :func:`run_captured` and always
+reset, so two models or two threads never share a sink) it:
+
+* hands each captured layer's weights ``[batch, heads, queries, keys]`` to ``on_layer``, and the scores before
+  the softmax when ``want_scores`` is set;
+* zeroes the outputs of chosen heads (``zero_heads``: ablation), so later layers run without them;
+* stops the forward pass after ``stop_after`` (:class:`StopForward`): nothing after the last layer read is computed.
+
+Outside a capture the function is plain eager attention that returns no weights. Which modules are "layers" is
+found by what they do, not by their names: :func:`discover_calls` runs one forward pass and records every call
+of the attention function in order, with its module and its query and key lengths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+CAPTURE_IMPLEMENTATION = "mia_capture"
+LayerSink = Callable[[int, Any, Any], None]  # (layer, weights [batch, heads, q, k], scores or None)
+
+
+class StopForward(Exception):
+    """Raised inside the last captured layer: nothing after it is needed."""
+
+
+@dataclass
+class LayerCapture:
+    """What one forward pass should capture.
+
+    ``layers_of`` maps ``id(module)`` to the layers it computes, in call order: one layer for most models,
+    several where layers share one module (ALBERT). A capture serves one forward pass.
+    """
+
+    layers_of: dict[int, tuple[int, ...]]
+    on_layer: LayerSink
+    want_scores: bool = False
+    zero_heads: dict[int, Any] = field(default_factory=dict)  # layer -> float tensor [heads]: 0 = head ablated
+    stop_after: int | None = None
+    calls: dict[int, int] = field(default_factory=dict)  # calls seen per module in this pass
+
+    def layer_for(self, module: Any) -> int | None:
+        """The layer this call of ``module`` computes, or None when it is not captured."""
+        layers = self.layers_of.get(id(module))
+        if layers is None:
+            return None
+        seen = self.calls.get(id(module), 0)
+        self.calls[id(module)] = seen + 1
+        return layers[seen] if seen < len(layers) else None
+
+
+@dataclass
+class AttentionCall:
+    """One call of the attention function seen by :func:`discover_calls`."""
+
+    module: Any
+    queries: int
+    keys: int
+
+
+@dataclass
+class _Discovery:
+    calls: list[AttentionCall] = field(default_factory=list)
+
+
+_ACTIVE: ContextVar[LayerCapture | _Discovery | None] = ContextVar("mia_capture", default=None)
+_registered = False
+
+
+def register() -> None:
+    """Register ``mia_capture`` with transformers (once per process)."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    AttentionInterface.register(CAPTURE_IMPLEMENTATION, capturing_attention)
+    AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, eager_mask)
+    _registered = True
+
+
+def capturing_attention(
+    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None,
+    dropout: float = 0.0, **kwargs: Any,
+) -> tuple[Any, None]:
+    """Eager attention (``query`` ``[batch, heads, q, dim]``, ``key``/``value`` ``[batch, kv_heads, k, dim]``) that
+    serves the active capture; returns the attention output ``[batch, q, heads, dim]`` and no weights."""
+    import torch
+
+    if key.shape[1] != query.shape[1]:  # grouped-query attention: each key/value head serves several heads
+        groups = query.shape[1] // key.shape[1]
+        key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
+    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if attention_mask is not None:
+        if attention_mask.dtype == torch.bool:
+            scores = scores.masked_fill(~attention_mask, float("-inf"))
+        else:
+            scores = scores + attention_mask[..., : key.shape[-2]]
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    capture = _ACTIVE.get()
+    if isinstance(capture, _Discovery):
+        capture.calls.append(AttentionCall(module, query.shape[-2], key.shape[-2]))
+    elif capture is not None and (layer := capture.layer_for(module)) is not None:
+        capture.on_layer(layer, weights, scores if capture.want_scores else None)
+        mask = capture.zero_heads.get(layer)
+        if mask is not None:
+            weights = weights * mask.to(weights.dtype)[None, :, None, None]
+        if layer == capture.stop_after:
+            raise StopForward
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, None
+
+
+@contextlib.contextmanager
+def capturing(capture: LayerCapture | _Discovery) -> Iterator[None]:
+    """Make ``capture`` the active one for the calls inside the block (and only them)."""
+    token = _ACTIVE.set(capture)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def run_captured(model: Any, inputs: dict[str, Any], capture: LayerCapture) -> None:
+    """One forward pass of ``model`` (using ``mia_capture``) with ``capture`` active; ``inputs`` hold every
+    keyword argument of the forward call."""
+    with capturing(capture):
+        try:
+            model(**inputs, return_dict=True)
+        except StopForward:
+            return
+    if capture.stop_after is not None:
+        raise RuntimeError("mia: the attention capture did not reach the last layer it reads")
+
+
+def discover_calls(model: Any, inputs: dict[str, Any]) -> list[AttentionCall]:
+    """Every call of the attention function in one forward pass, in order (empty when the model's code computes
+    attention itself instead of calling the interface)."""
+    discovery = _Discovery()
+    with capturing(discovery):
+        model(**inputs, return_dict=True)
+    return discovery.calls
