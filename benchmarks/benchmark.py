@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     best_extract = min(extract_seconds.values())
 
     one = paragraph_pair(args.corpus, 150, model)
-    from mia.detector.folder import DEFAULT_DETECTOR
     from mia.detector.detector import Detector
+    from mia.detector.folder import DEFAULT_DETECTOR
 
     detector = Detector.load(DEFAULT_DETECTOR) if args.model == "minilm" else None
     if detector is None:  # a quick detector for this model, trained on 40 pairs

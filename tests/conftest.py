@@ -66,5 +66,5 @@ def trained_detector_dir(tmp_path_factory: pytest.TempPathFactory, minilm: Atten
     """A MiniLM detector trained on 40 packaged-corpus pairs, saved to a temporary directory."""
     from mia.detector.training import TrainOptions, train_detector
 
-    detector = train_detector(minilm, small_pairs, TrainOptions(seed=0), data={"source": "test"})
+    detector = train_detector(minilm, small_pairs, TrainOptions(seed=0))
     return detector.save(tmp_path_factory.mktemp("detector") / "minilm-test")

@@ -139,11 +139,11 @@ class Detector:
             f"heads); use --model {self.model_name} or train a detector for this model"
         )
 
-    def load_model(self, *, device: str = "auto") -> AttentionModel:
-        """Load the model this detector was trained on and check it."""
-        model = load_model(self.model_name, device=device)
-        self.check_model(model)
-        return model
+    def load_model(self, *, device: str = "auto", model: str | None = None) -> AttentionModel:
+        """Load the model this detector was trained on (or ``model``, which must be the same) and check it."""
+        loaded = load_model(self.model_name if model is None else model, device=device)
+        self.check_model(loaded)
+        return loaded
 
     def detect_features(
         self, pair_features: PairFeatures, *, threshold: float | None = None, min_phrase_tokens: int = 1

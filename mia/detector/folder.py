@@ -422,6 +422,19 @@ class DetectorConflict(MiaError):
         self.directory = directory
 
 
+NEW_DETECTORS = Path("models")  # where a detector goes when no folder is named (relative to the working folder)
+
+
+def default_detector_folder(model_name: str, data_name: str) -> Path:
+    """A new folder ``models/<model>-<data>`` (numbered when taken) for a detector trained without ``--out``."""
+    return new_folder(NEW_DETECTORS / f"{_slug(model_name)}-{_slug(data_name)}")
+
+
+def _slug(name: str) -> str:
+    tail = Path(name).name if Path(name).exists() else name.split("/")[-1]
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in tail).strip("-.") or "model"
+
+
 def new_folder(base: Path) -> Path:
     """``base`` if nothing is there yet, else the first free ``base-2``, ``base-3``, ...: a folder never used."""
     candidate, number = base, 1

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mia._version import __version__
+from mia.detector.data import TrainingData, given_pairs
 from mia.detector.detector import Detector
 from mia.detector.folder import FeatureTransform
 from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
@@ -44,7 +45,7 @@ class TrainOptions:
     regularization_c: float = 1.0
     transform: FeatureTransform = "log"
     batch_size: int = 1
-    relation: str = "verbatim copy"
+    relation: str | None = None  # None: the training data's own (see mia.detector.data)
 
     def __post_init__(self) -> None:
         self.offsets = normalise_offsets(self.offsets)
@@ -206,19 +207,23 @@ def head_auc(sample: SampledSet) -> np.ndarray:
 
 def train_detector(
     model: AttentionModel,
-    pairs: Sequence[Pair],
-    options: TrainOptions = TrainOptions(),
+    pairs: Sequence[Pair] | TrainingData,
+    options: TrainOptions | None = None,
     *,
-    data: dict[str, Any] | None = None,
     progress: Progress = no_progress,
 ) -> Detector:
     """Train a detector on ``pairs`` and measure it on held-out pairs.
 
-    ``data`` describes where the pairs came from (recorded in the metadata). Pairs too long for the model
-    are skipped and counted. The returned detector's ``metadata["metrics"]`` holds the held-out metrics of
-    the detector and the baselines.
+    ``pairs``: a list of pairs, or :class:`~mia.detector.data.TrainingData` (pairs with their provenance, from
+    :func:`~mia.detector.data.generated_data` or :func:`~mia.detector.data.pair_file_data`), recorded in the
+    metadata. Pairs too long for the model are skipped and counted. The returned detector's
+    ``metadata["metrics"]`` holds the held-out metrics of the detector and the baselines.
     """
     started = time.perf_counter()
+    options = TrainOptions() if options is None else options
+    training = given_pairs(pairs)
+    data, pairs = training.record, training.pairs
+    relation = options.relation or training.relation
     encoded, too_long = encode_pairs_that_fit(model, pairs)
     split = split_pairs([item.pair for item in encoded], options)
     by_id = {item.pair.id: item for item in encoded}  # ids are unique: split_pairs checked
@@ -243,13 +248,13 @@ def train_detector(
     scores, test_sample = score_test_pairs(detector, model, test_items, sampling=sampling, rng=rng,
                                            batch_size=batch_size, progress=progress)
     detector.metadata = {
-        "relation": options.relation,
+        "relation": relation,
         "seed": options.seed,
-        "options": options.to_dict(),
+        "options": {**options.to_dict(), "relation": relation},
         "threshold_rule": "maximum F1 on the validation pairs (weighted sampled token pairs)",
         "imbalance": sampling.to_dict(),
         "data": {
-            **(data or {}),
+            **data,
             "pairs": len(pairs),
             "skipped_too_long": len(too_long),
             "skipped_too_long_ids": too_long[:50],

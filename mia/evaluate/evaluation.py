@@ -23,7 +23,7 @@ from mia.evaluate.string_match import WORD_BASELINES
 from mia.models.attention import AttentionModel, encode_pairs_that_fit
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
-from mia.text.words import WordScheme, word_scores, word_spans, words_of
+from mia.text.words import WordScheme, words_of
 
 WORD_COLUMNS = (("precision", "P"), ("recall", "R"), ("f1", "F1"))
 
@@ -162,14 +162,13 @@ def evaluate_detector(
     word_gold, word_detector, per_pair = [], [], []
     for features in progress(model.iter_features(kept, batch_size=batch_size), "evaluate", len(kept)):
         pair = features.pair
-        probabilities = detector.probabilities(features)
-        token_scores.add(token_labels(pair, features.a_spans, features.b_spans), probabilities, features)
+        detection = detector.detect_features(features, threshold=threshold)
+        token_scores.add(token_labels(pair, features.a_spans, features.b_spans), detection.probabilities, features)
 
-        a_words, b_words = word_spans(pair.a, word_scheme), word_spans(pair.b, word_scheme)
+        a_words, b_words, scores = detection.word_scores(word_scheme)
         sure = token_labels(pair, a_words, b_words)
         possible = sure | token_labels(replace(pair, links=pair.links + pair.possible), a_words, b_words)
-        scores = word_scores(probabilities, features.a_spans, features.b_spans, a_words, b_words)
-        decisions = {"detector": scores >= threshold}
+        decisions = {"detector": scores >= threshold}  # as Detection.word_links(word_scheme, threshold)
         a_text, b_text = words_of(pair.a, a_words), words_of(pair.b, b_words)
         for name, baseline in WORD_BASELINES.items():
             decisions[name] = baseline(a_text, b_text)
