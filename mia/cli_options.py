@@ -12,7 +12,10 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from mia.detector.folder import DEFAULT_DETECTOR
 
 C = TypeVar("C", bound="CommandConfig")
 _MISSING = dataclasses.MISSING
@@ -95,3 +98,115 @@ def probability(value: str) -> float:
     if not 0 <= number <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {number}")
     return number
+
+
+# --- the commands' configs ----------------------------------------------------------------------------------
+
+DETECTOR_HELP = f"detector folder, or the name of a shipped detector (default: {DEFAULT_DETECTOR})"
+CORPUS_HELP = ("plain text (paragraphs split by blank lines) or .jsonl with a text field (default: the packaged "
+               "Python language reference prose)")
+SPACY_HELP = "installed spaCy pipeline for sentences (default: the rule-based sentencizer)"
+DEVICE_HELP = "auto (a GPU if present), cpu, cuda, cuda:N or mps"
+
+
+@dataclass
+class GenerateConfig(CommandConfig):
+    """Pair each paragraph (B) with a copy whose sentences are shuffled (A)."""
+
+    out: str = option(help="pair file to write (JSONL)")
+    corpus: str | None = option(None, CORPUS_HELP)
+    seed: int = option(0, "random seed (default 0)")
+    limit: int | None = option(None, "stop after this many pairs", type=positive)
+    spacy_model: str | None = option(None, SPACY_HELP)
+    jobs: int = option(1, "processes for sentence splitting (capped at the cores available)", type=positive)
+
+
+@dataclass
+class TrainConfig(CommandConfig):
+    """Train a logistic regression over per-head attention features; report held-out metrics beside string
+    baselines."""
+
+    model: str = option("minilm", "alias (minilm, bart, gpt2), hub id or local directory (default: minilm, the "
+                        "packaged all-MiniLM-L6-v2)")
+    corpus: str | None = option(None, "corpus to generate shuffled-copy pairs from (default: the packaged one)")
+    pairs: str | None = option(None, "pair file (JSONL) with labelled links to train on (instead of --corpus)")
+    out: str | None = option(None, "detector folder to write: new, empty, or a detector folder (its two files "
+                             "are replaced, other files stay); default: a new folder models/<model>-verbatim "
+                             "(or models/<model>-<pairs file name>), numbered -2, -3, ... when taken")
+    seed: int = option(0, "seed for pairs, split and sampling (default 0)")
+    limit: int | None = option(None, "use at most this many pairs", type=positive)
+    relation: str | None = option(None, "name of the relation the links mark (recorded in the detector)")
+    test_fraction: float = option(0.2, "held-out test pairs (default 0.2)", type=fraction)
+    validation_fraction: float = option(0.1, "pairs for choosing the threshold (default 0.1)", type=fraction)
+    neg_per_pos: int = option(10, "negatives sampled per positive token pair (default 10)", type=positive)
+    transform: Literal["log", "none"] = option("log", "feature transform before standardising: log(w + 1e-4) "
+                                               "(default) or none")
+    context: bool = option(False, "also give each head's attention at the diagonal neighbours (i-1, j-1) and "
+                           "(i+1, j+1): 3x the features, phrase context for the regression")
+    batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)
+    device: str = option("auto", DEVICE_HELP)
+    threads: int | None = option(None, "CPU threads for torch (default: torch's choice)", type=positive)
+    spacy_model: str | None = option(None, SPACY_HELP)
+
+
+@dataclass
+class DetectConfig(CommandConfig):
+    """Run a detector on text pairs and print linked token pairs and phrases."""
+
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    a: str | None = option(None, "text A")
+    b: str | None = option(None, "text B")
+    a_file: str | None = option(None, "file holding text A (UTF-8)")
+    b_file: str | None = option(None, "file holding text B (UTF-8)")
+    pairs: str | None = option(None, "pair file (JSONL); links in it are ignored")
+    format: Literal["text", "json", "jsonl", "pharaoh"] = option(
+        "text", "output (default text); pharaoh: word-level i-j links of whitespace words, a line per pair")
+    threshold: float | None = option(None, "probability threshold (default: the detector's)", type=probability)
+    min_phrase_tokens: int = option(1, "shortest phrase to report (tokens)", type=positive)
+    out: str | None = option(None, "write to this file instead of standard output")
+    model: str | None = option(None, "model to run (default: the detector's own; another one is refused)")
+    device: str = option("auto", DEVICE_HELP)
+    batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)
+
+
+@dataclass
+class EvaluateConfig(CommandConfig):
+    """Token- and word-level metrics of a detector and string-matching baselines on the same pairs (pairs the
+    detector was fit on are left out)."""
+
+    pairs: str = option(help="pair file (JSONL) with gold links")
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    format: Literal["text", "json"] = option("text", "output (default text); json adds a per-pair breakdown")
+    words: Literal["regex", "whitespace"] = option(
+        "regex", "word segmentation: runs of letters/digits and single punctuation marks (regex, default) or "
+        "whitespace-separated tokens")
+    threshold: float | None = option(None, "probability threshold (default: the detector's)", type=probability)
+    include_trained: bool = option(False, "keep pairs the detector was fit or tuned on (their numbers are not a "
+                                   "result)")
+    out: str | None = option(None, "write to this file instead of standard output")
+    device: str = option("auto", DEVICE_HELP)
+    batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)
+
+
+@dataclass
+class ImportAlignmentsConfig(CommandConfig):
+    """Convert Pharaoh word alignments to a pair file: one whitespace-tokenised sentence per line in --a and --b,
+    links i-j (sure) or ipj (possible), counted from 0, one line per sentence pair."""
+
+    a: str = option(help="text A: one sentence per line")
+    b: str = option(help="text B: one sentence per line")
+    alignments: str = option(help="Pharaoh links A-B, one line per sentence pair")
+    out: str = option(help="pair file to write (JSONL)")
+    possible: str | None = option(None, "a separate Pharaoh file of possible links")
+    id_prefix: str = option("s", "pair ids are this prefix and the line index (default s)")
+
+
+@dataclass
+class HeadsConfig(CommandConfig):
+    """Rank heads by standardised weight, with each head's own held-out ROC AUC; optionally plot a layer x head
+    heatmap."""
+
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    top: int = option(20, "how many heads to list (default 20)", type=positive)
+    plot: str | None = option(None, "write the heatmap to this file (.png, .svg or .pdf)")
+    format: Literal["text", "json"] = option("text", "output (default text)")

@@ -1,10 +1,13 @@
 """Every subcommand through ``main(argv)``, on the packaged model and corpus."""
 
 import json
+import re
 
 import pytest
 
-from mia.cli import main
+import dataclasses
+
+from mia.cli import COMMANDS, main
 from mia.text.pairs import read_pairs, write_pairs
 
 A = ("It means that the listed identifiers are to be interpreted as globals. "
@@ -13,10 +16,16 @@ B = ("The global statement is a declaration which holds for the entire current c
      "It means that the listed identifiers are to be interpreted as globals.")
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["train"], ["detect"], ["heads"]])
+@pytest.mark.parametrize("command", [[], *([name] for name in COMMANDS)])
 def test_help_everywhere(command, capsys):
     assert main([*command, "--help"]) == 0
-    assert "usage: mia" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: mia {command[0] if command else ''}".rstrip())
+    if command:  # every option of the command's config is documented
+        config_type = COMMANDS[command[0]][0]
+        for field in dataclasses.fields(config_type):
+            assert "--" + field.name.replace("_", "-") in out
+            assert field.metadata["help"].split()[0] in out
 
 
 def test_generate_writes_pairs(tmp_path, capsys):
@@ -45,14 +54,22 @@ def test_train_detect_heads_end_to_end(tmp_path, capsys):
 
     assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-tokens", "4"]) == 0
     text = capsys.readouterr().out
-    assert "phrases" in text and "global statement is a declaration which holds for the entire" in text
+    header = re.match(r"pair 0: (\d+) phrases, (\d+) linked token pairs", text)
+    assert header and 1 <= int(header.group(1)) <= int(header.group(2))
+    assert len(text.splitlines()) == 1 + int(header.group(1))  # one line per phrase (A and B texts are equal)
+    assert "global statement is a declaration which holds for the entire" in text
 
     few = tmp_path / "few.jsonl"
     write_pairs(read_pairs(pairs)[:5], few)
     assert main(["detect", "--detector", str(out), "--pairs", str(few), "--format", "jsonl"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["id"] for line in lines] == [p.id for p in read_pairs(few)]
-    assert all(len(link) == 5 for line in lines for link in line["links"])
+    pairs_by_id = {p.id: p for p in read_pairs(few)}
+    for line in lines:  # each link: character spans of a token in A and in B, and a probability above threshold
+        pair = pairs_by_id[line["id"]]
+        for a0, a1, b0, b1, probability in line["links"]:
+            assert 0 <= a0 < a1 <= len(pair.a) and 0 <= b0 < b1 <= len(pair.b) and pair.a[a0:a1].strip()
+            assert meta["threshold"] - 1e-4 <= probability <= 1
     assert all({"a", "b", "a_text", "b_text", "score", "tokens"} <= set(ph) for line in lines for ph in line["phrases"])
 
     a_file, b_file = tmp_path / "a.txt", tmp_path / "b.txt"

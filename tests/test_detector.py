@@ -67,7 +67,12 @@ def test_detect_finds_the_copied_sentences(trained_detector_dir, minilm):
     longest = max(detection.phrases, key=lambda p: p.tokens)
     assert longest.tokens >= 8
     assert longest.a_text == longest.b_text
-    assert all(len(link.to_list()) == 5 for link in detection.links)
+    for link in detection.links:  # spans are the tokens' own, the probability is the matrix's and passes the threshold
+        assert a[link.a_start : link.a_end] == a[slice(*detection.token_spans[0][link.a_index])]
+        assert b[link.b_start : link.b_end] == b[slice(*detection.token_spans[1][link.b_index])]
+        assert link.probability == pytest.approx(float(detection.probabilities[link.a_index, link.b_index]))
+        assert link.probability >= detector.threshold
+    assert len(detection.links) == int((detection.probabilities >= detector.threshold).sum())
 
 
 def test_diagonal_runs():

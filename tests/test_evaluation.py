@@ -103,10 +103,14 @@ def test_pharaoh_round_trip(tmp_path, capsys):
     assert main(["detect", "--detector", str(out), "--pairs", str(pairs_path), "--format", "pharaoh"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(pairs)
-    for line, pair in zip(lines, pairs):
-        for link in line.split():
-            i, j = map(int, link.split("-"))
-            assert i < len(pair.a.split()) and j < len(pair.b.split())
+    predicted = [{tuple(map(int, link.split("-"))) for link in line.split()} for line in lines]
+    sure = [{tuple(map(int, link.split("-"))) for link in line.split()} for line in ab.read_text().splitlines()]
+    possible = [s | {tuple(map(int, link.split("p"))) for link in line.split()}
+                for s, line in zip(sure, p.read_text().splitlines())]
+    for links, pair in zip(predicted, pairs):
+        assert all(i < len(pair.a.split()) and j < len(pair.b.split()) for i, j in links)
+    found = sum(len(links & gold) for links, gold in zip(predicted, sure))
+    assert found / sum(map(len, sure)) > 0.5 and found / sum(map(len, predicted)) > 0.5
 
     test_ids = set(meta["split"]["test_ids"])
     held = tmp_path / "held.jsonl"
@@ -114,4 +118,13 @@ def test_pharaoh_round_trip(tmp_path, capsys):
     assert main(["evaluate", "--detector", str(out), "--pairs", str(held), "--words", "whitespace",
                  "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert "aer" in result["word_level"]["scorers"]["detector"]
+    # the same word links as detect --format pharaoh (one Detection.word_links), counted by hand on held-out pairs
+    held_at = [k for k, pair in enumerate(pairs) if pair.id in test_ids]
+    a_count = sum(len(predicted[k]) for k in held_at)
+    s_count = sum(len(sure[k]) for k in held_at)
+    hit_sure = sum(len(predicted[k] & sure[k]) for k in held_at)
+    hit_possible = sum(len(predicted[k] & possible[k]) for k in held_at)
+    scorer = result["word_level"]["scorers"]["detector"]
+    assert scorer["precision"] == pytest.approx(hit_sure / a_count)
+    assert scorer["recall"] == pytest.approx(hit_sure / s_count)
+    assert scorer["aer"] == pytest.approx(1 - (hit_sure + hit_possible) / (a_count + s_count))

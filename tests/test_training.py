@@ -27,3 +27,57 @@ def test_detector_beats_same_token_on_held_out_pairs(trained_detector_dir):
     scorers = json.loads((trained_detector_dir / "detector.json").read_text())["metrics"]["scorers"]
     assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"] + 0.1
     assert scorers["detector"]["roc_auc"] > 0.95
+
+
+def test_chunked_fit_equals_pipeline_fit():
+    """The memory-bounded fit (scaler by chunks, in-place scaling) is Pipeline(StandardScaler, LogisticRegression)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mia.detector.scoring import transform_features
+    from mia.detector.training import SampledSet, fit_pipeline
+
+    rng = np.random.default_rng(0)
+    labels = rng.random(3000) < 0.2
+    features = (rng.random((3000, 6)) * 0.1 + labels[:, None] * rng.random(6) * 0.2).astype(np.float16)
+    weights = np.where(labels, 1.0, rng.uniform(1, 5, 3000)).astype(np.float32)
+    sampled = SampledSet(features, labels, weights, token_pairs=3000, positives=int(labels.sum()))
+    options = TrainOptions(seed=0)
+    chunked = fit_pipeline(sampled, options, chunk_rows=257)
+    reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=0))
+    reference.fit(transform_features(features, "log"), labels, logisticregression__sample_weight=weights,
+                  standardscaler__sample_weight=weights)
+    np.testing.assert_allclose(chunked[0].mean_, reference[0].mean_, rtol=1e-5)
+    np.testing.assert_allclose(chunked[0].scale_, reference[0].scale_, rtol=1e-5)
+    np.testing.assert_allclose(chunked[-1].coef_, reference[-1].coef_, rtol=1e-3, atol=1e-4)
+
+
+def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_pairs):
+    import numpy as np
+
+    from mia.detector.training import train_detector
+
+    detector = train_detector(minilm, small_pairs[:10], TrainOptions(seed=0, transform="none"))
+    assert detector.transform == "none" and detector.to_dict()["features"]["transform"] == "none"
+    features = minilm.features(small_pairs[0])
+    by_features = detector.probabilities(features)
+    by_rows = detector.link_probability(features.features.reshape(-1, 144)).reshape(features.shape)
+    fast = next(detector.iter_detect(minilm, [small_pairs[0]])).probabilities
+    np.testing.assert_allclose(by_features, by_rows, atol=2e-3)
+    np.testing.assert_allclose(fast, by_features, atol=1e-5)
+    assert detector.metadata["metrics"]["scorers"]["detector"]["roc_auc"] > 0.5
+
+
+def test_notebook_and_shell_record_the_same_provenance(minilm):
+    from mia.detector.data import generated_data
+    from mia.detector.training import train_detector
+
+    data = generated_data(seed=0, limit=8)
+    detector = train_detector(minilm, data, TrainOptions(seed=0))
+    assert detector.metadata["relation"] == "verbatim copy (sentence-shuffled paragraphs)"
+    assert detector.metadata["data"]["source"] == "generated shuffled-sentence copies"
+    assert detector.metadata["data"]["corpus"] == "python-reference" and detector.metadata["data"]["pairs"] == 8
+    plain = train_detector(minilm, data.pairs, TrainOptions(seed=0, relation="mine"))
+    assert plain.metadata["relation"] == "mine" and plain.metadata["data"]["source"] == "pairs given to train_detector"

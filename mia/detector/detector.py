@@ -16,16 +16,14 @@ from typing import Any, Literal
 import numpy as np
 
 from mia.detector.detection import Detection, detection_from_probabilities
-from mia.detector.folder import (
+from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
+from mia.detector.record import (
     FORMAT_VERSION,
     DetectorRecord,
     FeatureTransform,
     LayoutRecord,
     ModelRecord,
-    read_detector_folder,
-    resolve_detector,
     weights_bytes,
-    write_detector_folder,
 )
 from mia.detector.scoring import (
     iter_head_sums,

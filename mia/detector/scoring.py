@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mia.detector.folder import FeatureTransform
+from mia.detector.record import FeatureTransform
 from mia.models.attention import AttentionModel, Block, EncodedPair
 from mia.models.layout import FeatureLayout, Offset
 from mia.text.pairs import Pair

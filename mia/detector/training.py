@@ -19,7 +19,7 @@ import numpy as np
 from mia._version import __version__
 from mia.detector.data import TrainingData, given_pairs
 from mia.detector.detector import Detector
-from mia.detector.folder import FeatureTransform
+from mia.detector.record import FeatureTransform
 from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
 from mia.detector.scoring import transform_features
 from mia.errors import MiaError
