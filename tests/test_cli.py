@@ -1,11 +1,10 @@
 """Every subcommand through ``main(argv)``, on the packaged model and corpus."""
 
+import dataclasses
 import json
 import re
 
 import pytest
-
-import dataclasses
 
 from mia.cli import COMMANDS, main
 from mia.text.pairs import read_pairs, write_pairs
