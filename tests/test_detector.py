@@ -136,3 +136,26 @@ def test_fast_detection_equals_detection_from_features(trained_detector_dir, min
         assert [(p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in found.phrases] == [
             (p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in from_features.phrases]
         assert [p.score for p in found.phrases] == pytest.approx([p.score for p in from_features.phrases], abs=1e-5)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_detector_formats_still_load(version, tmp_path, minilm):
+    """Format 1 (no weight hash, integer offsets) and 2 (hash, integer offsets) load as format 3 does."""
+    import shutil
+
+    from mia.detector.folder import shipped_folder
+
+    folder = tmp_path / f"v{version}"
+    shutil.copytree(shipped_folder() / "minilm-verbatim-context", folder)
+    meta = json.loads((folder / "detector.json").read_text())
+    meta["format"] = version
+    meta["features"]["offsets"] = [0, -1, 1]
+    if version == 1:
+        meta.pop("weights_sha256")
+    (folder / "detector.json").write_text(json.dumps(meta))
+    old, current = Detector.load(folder), Detector.load("minilm-verbatim-context")
+    assert old.layout.offsets == ((0, 0), (-1, -1), (1, 1)) == current.layout.offsets
+    pair = Pair("x", "The cat sat. A dog ran.", "A dog ran. The cat sat.")
+    np.testing.assert_array_equal(old.detect(minilm, pair.a, pair.b).probabilities,
+                                  current.detect(minilm, pair.a, pair.b).probabilities)
+    assert old.save(tmp_path / "resaved") and json.loads((tmp_path / "resaved/detector.json").read_text())["format"] == 3
