@@ -112,9 +112,9 @@ def run_train(config: TrainConfig) -> int:
         say(f"{destination} was written by another run while this one trained; it is left as that run wrote it, "
             f"and this detector goes to {moved}")
         out = detector.save(moved, expected_state=None)
-    skipped = detector.metadata["data"]["skipped_too_long"]
-    if skipped:
-        say(f"skipped {skipped} pairs too long for the model (listed in detector.json)")
+    windowed = detector.metadata["data"]["windowed_pairs"]
+    if windowed:
+        say(f"{windowed} pairs longer than the model ran as window pairs")
     print(training_report(detector))
     print(f"detector written to {out}")
     return 0
@@ -142,6 +142,7 @@ def detect_inputs(config: DetectConfig) -> list[Any]:
 
 
 def run_detect(config: DetectConfig) -> int:
+    from mia.detector.detection import DetectionError
     from mia.detector.detector import Detector
     from mia.io import write_jsonl
     from mia.report.text import detection_text
@@ -151,15 +152,25 @@ def run_detect(config: DetectConfig) -> int:
     pairs = detect_inputs(config)
     detector = Detector.load(config.detector)
     model = detector.load_model(device=config.device, model=config.model)
-    encoded = [model.encode(pair) for pair in pairs]  # every length checked before anything is written
-    detections: Iterable[Any] = detector.iter_detect(
-        model, encoded, threshold=config.threshold, min_phrase_tokens=config.min_phrase_tokens,
-        batch_size=config.batch_size,
-    )
+    failed: list[str] = []
+
+    def counted(found: Iterable[Any]) -> Iterator[Any]:
+        for detection in found:
+            if isinstance(detection, DetectionError):
+                if config.strict:
+                    raise MiaError(f"pair {detection.pair.id!r}: {detection.error} (--strict)")
+                failed.append(detection.pair.id)
+            yield detection
+
+    detections: Iterable[Any] = counted(detector.iter_detect(
+        model, pairs, threshold=config.threshold, min_phrase_tokens=config.min_phrase_tokens,
+        batch_size=config.batch_size, candidates=config.candidates,
+    ))
     if len(pairs) > 1:
         detections = progress(detections, "detect", len(pairs))
-    if config.format == "pharaoh":
-        write_or_print("\n".join(pharaoh_line(d.word_links("whitespace")) for d in detections), config.out)
+    if config.format == "pharaoh":  # a failed pair keeps its line, empty, so lines stay aligned with the pairs
+        write_or_print("\n".join("" if isinstance(d, DetectionError) else pharaoh_line(d.word_links("whitespace"))
+                                 for d in detections), config.out)
     elif config.format == "jsonl" and config.out:
         write_jsonl((d.to_dict() for d in detections), config.out)
     elif config.format == "jsonl":
@@ -171,7 +182,10 @@ def run_detect(config: DetectConfig) -> int:
                        config.out)
     else:
         write_or_print("\n".join(detection_text(d) for d in detections), config.out)
-    return 0
+    if failed:
+        say(f"{len(failed)} of {len(pairs)} pairs failed (their records say why): "
+            f"{', '.join(map(repr, failed[:5]))}{' ...' if len(failed) > 5 else ''}")
+    return 2 if len(failed) == len(pairs) else 0
 
 
 def run_evaluate(config: EvaluateConfig) -> int:

@@ -166,7 +166,12 @@ class DetectConfig(CommandConfig):
     out: str | None = option(None, "write to this file instead of standard output")
     model: str | None = option(None, "model to run (default: the detector's own; another one is refused)")
     device: str = option("auto", DEVICE_HELP)
-    batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)
+    batch_size: int = option(1, "window pairs per forward pass (default 1)", type=positive)
+    candidates: int | None = option(None, "for texts longer than the model: run, for each A window, only the K B "
+                                    "windows most similar by the model's mean-pooled embeddings (default: all "
+                                    "window pairs, exact)", type=positive, metavar="K")
+    strict: bool = option(False, "any pair that fails is an error (exit 2); by default its record says why and "
+                          "the other pairs are written")
 
 
 @dataclass

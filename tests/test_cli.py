@@ -56,7 +56,7 @@ def test_train_detect_heads_end_to_end(tmp_path, capsys):
     header = re.match(r"pair 0: (\d+) phrases, (\d+) linked token pairs", text)
     assert header and 1 <= int(header.group(1)) <= int(header.group(2))
     assert len(text.splitlines()) == 1 + int(header.group(1))  # one line per phrase (A and B texts are equal)
-    assert "global statement is a declaration which holds for the entire" in text
+    assert "It means that the listed identifiers" in text and "holds for the entire current code block" in text
 
     few = tmp_path / "few.jsonl"
     write_pairs(read_pairs(pairs)[:5], few)

@@ -52,6 +52,21 @@ class Phrase:
 
 
 @dataclass
+class SparseScores:
+    """Token-pair probabilities at or above ``floor``, as coordinates: ``rows``, ``cols``, ``values`` ``[N]``."""
+
+    shape: tuple[int, int]
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    floor: float
+
+    def at_least(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        keep = self.values >= threshold
+        return self.rows[keep], self.cols[keep], self.values[keep]
+
+
+@dataclass
 class Detection:
     """What a detector found in one pair.
 
@@ -62,20 +77,27 @@ class Detection:
     pair: Pair
     links: list[TokenLink]
     phrases: list[Phrase]
-    probabilities: np.ndarray
+    probabilities: np.ndarray | SparseScores
     token_spans: tuple[np.ndarray, np.ndarray]
     threshold: float = 0.5
+    windows: dict[str, Any] | None = None  # how the pair was cut into windows (see mia.detector.windowed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "id": self.pair.id,
             "links": [link.to_list() for link in self.links],
             "phrases": [phrase.to_dict() for phrase in self.phrases],
         }
+        if self.windows is not None and not self.windows.get("whole", False):
+            record["windows"] = self.windows
+        return record
 
     def word_scores(self, scheme: WordScheme = "whitespace") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(a_word_spans, b_word_spans, scores)``: a word pair's score is the highest of its token pairs'."""
+        """``(a_word_spans, b_word_spans, scores)``: a word pair's score is the highest of its token pairs'
+        (for sparse scores, of those kept above the floor; others score 0)."""
         a_words, b_words = word_spans(self.pair.a, scheme), word_spans(self.pair.b, scheme)
+        if isinstance(self.probabilities, SparseScores):
+            return a_words, b_words, sparse_word_scores(self.probabilities, self.token_spans, a_words, b_words)
         scores = word_scores(self.probabilities, self.token_spans[0], self.token_spans[1], a_words, b_words)
         return a_words, b_words, scores
 
@@ -86,9 +108,73 @@ class Detection:
         return self.word_scores(scheme)[2] >= limit
 
 
+@dataclass
+class DetectionError:
+    """A pair that could not be processed: its record in a batch says why, and the batch goes on."""
+
+    pair: Pair
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.pair.id, "error": self.error}
+
+
+def sparse_word_scores(scores: SparseScores, token_spans: tuple[np.ndarray, np.ndarray], a_words: np.ndarray,
+                       b_words: np.ndarray, *, max_cells: int = 50_000_000) -> np.ndarray:
+    """Word-pair scores ``[n_a_words, n_b_words]`` from sparse token-pair scores (0 below the floor)."""
+    from mia.errors import MiaError
+
+    if len(a_words) * len(b_words) > max_cells:
+        raise MiaError(f"{len(a_words)} x {len(b_words)} words are too many for a word-pair matrix; use --format "
+                       "json or jsonl for documents")
+    result = np.zeros((len(a_words), len(b_words)), dtype=np.float32)
+    a_of, b_of = word_of_token(token_spans[0], a_words), word_of_token(token_spans[1], b_words)
+    wa, wb = a_of[scores.rows], b_of[scores.cols]
+    keep = (wa >= 0) & (wb >= 0)
+    np.maximum.at(result, (wa[keep], wb[keep]), scores.values[keep])
+    return result
+
+
+def word_of_token(token_spans: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Index of the word holding each token's first character (-1 for none)."""
+    if len(words) == 0:
+        return np.full(len(token_spans), -1)
+    position = np.searchsorted(words[:, 0], token_spans[:, 0], side="right") - 1
+    inside = (position >= 0) & (words[np.maximum(position, 0), 1] > token_spans[:, 0])
+    return np.where(inside, position, -1)
+
+
+def detection_from_sparse(
+    pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, scores: SparseScores, *, threshold: float,
+    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None,
+) -> Detection:
+    """Links and phrases from sparse token-pair scores (never a dense ``[n_a, n_b]`` matrix)."""
+    rows, cols, values = scores.at_least(threshold)
+    order = np.lexsort((cols, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    links = [TokenLink(int(a_spans[i, 0]), int(a_spans[i, 1]), int(b_spans[j, 0]), int(b_spans[j, 1]), float(p),
+                       int(i), int(j)) for i, j, p in zip(rows.tolist(), cols.tolist(), values.tolist())]
+    value_of = {(int(i), int(j)): p for i, j, p in zip(rows, cols, values)}
+    phrases = [phrase_of(pair, a_spans, b_spans, run, np.array([value_of[cell] for cell in run], np.float32))
+               for run in diagonal_runs(set(value_of)) if len(run) >= min_phrase_tokens]
+    phrases.sort(key=lambda p: (p.a_start, p.b_start))
+    return Detection(pair=pair, links=links, phrases=phrases, probabilities=scores, token_spans=(a_spans, b_spans),
+                     threshold=threshold, windows=windows)
+
+
+def phrase_of(pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, run: list[tuple[int, int]],
+              probabilities: np.ndarray) -> Phrase:
+    """The phrase of a diagonal run of token pairs; its score is the mean probability (float32 ``[len(run)]``)."""
+    (i0, j0), (i1, j1) = run[0], run[-1]
+    a_start, a_end = int(a_spans[i0, 0]), int(a_spans[i1, 1])
+    b_start, b_end = int(b_spans[j0, 0]), int(b_spans[j1, 1])
+    return Phrase(a_start, a_end, b_start, b_end, pair.a[a_start:a_end], pair.b[b_start:b_end], len(run),
+                  float(probabilities.mean()))
+
+
 def detection_from_probabilities(
     pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, probabilities: np.ndarray, *, threshold: float,
-    min_phrase_tokens: int = 1,
+    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None,
 ) -> Detection:
     """Links (token pairs with probability >= threshold) and the phrases they form.
 
@@ -103,25 +189,16 @@ def detection_from_probabilities(
             rows.tolist(), cols.tolist(),
         )
     ]
-    phrases = []
-    for run in diagonal_runs(linked):
-        if len(run) < min_phrase_tokens:
-            continue
-        (i0, j0), (i1, j1) = run[0], run[-1]
-        a_start, a_end = int(a_spans[i0, 0]), int(a_spans[i1, 1])
-        b_start, b_end = int(b_spans[j0, 0]), int(b_spans[j1, 1])
-        phrases.append(Phrase(
-            a_start, a_end, b_start, b_end, pair.a[a_start:a_end], pair.b[b_start:b_end], len(run),
-            float(probabilities[[i for i, _ in run], [j for _, j in run]].mean()),
-        ))
+    phrases = [phrase_of(pair, a_spans, b_spans, run, probabilities[[i for i, _ in run], [j for _, j in run]])
+               for run in diagonal_runs(linked) if len(run) >= min_phrase_tokens]
     phrases.sort(key=lambda p: (p.a_start, p.b_start))
     return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities,
-                     token_spans=(a_spans, b_spans), threshold=threshold)
+                     token_spans=(a_spans, b_spans), threshold=threshold, windows=windows)
 
 
-def diagonal_runs(linked: np.ndarray) -> list[list[tuple[int, int]]]:
-    """Maximal runs ``(i, j), (i+1, j+1), ...`` of True cells of a bool ``[n_a, n_b]`` matrix."""
-    cells = set(zip(*(index.tolist() for index in np.nonzero(linked))))
+def diagonal_runs(linked: np.ndarray | set[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Maximal runs ``(i, j), (i+1, j+1), ...`` of True cells of a bool ``[n_a, n_b]`` matrix (or a set of cells)."""
+    cells = linked if isinstance(linked, set) else set(zip(*(index.tolist() for index in np.nonzero(linked))))
     runs = []
     for i, j in sorted(cells):
         if (i - 1, j - 1) in cells:

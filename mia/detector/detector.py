@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mia.detector.detection import Detection, detection_from_probabilities
+from mia.detector.detection import Detection, DetectionError, detection_from_probabilities, detection_from_sparse
 from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
 from mia.detector.record import (
     FORMAT_VERSION,
@@ -32,6 +32,7 @@ from mia.detector.scoring import (
     transform_features,
     weights_per_offset,
 )
+from mia.detector.windowed import DEFAULT_FLOOR, WindowScorer, plan_pair, sparse_scores
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel, EncodedPair, PairFeatures, load_model
 from mia.models.layout import FeatureLayout
@@ -152,6 +153,16 @@ class Detector:
             threshold=self.threshold if threshold is None else threshold, min_phrase_tokens=min_phrase_tokens,
         )
 
+    def window_scorer(self, model: AttentionModel) -> WindowScorer:
+        """Probabilities of encoded window pairs (each scored as an ordinary pair: the detector is unchanged)."""
+        weights = self.head_weights(model.device)
+
+        def score(items: Sequence[EncodedPair]) -> list[np.ndarray]:
+            sums = iter_head_sums(model, items, weights, self.transform, batch_size=len(items))
+            return [self.probabilities_from_sums(summed) for _, summed in sums]
+
+        return score
+
     def iter_detect(
         self,
         model: AttentionModel,
@@ -160,17 +171,33 @@ class Detector:
         threshold: float | None = None,
         min_phrase_tokens: int = 1,
         batch_size: int = 1,
-    ) -> Iterator[Detection]:
-        """Detect links in each pair. The detector's sums over heads are taken while the model runs, so the
-        feature tensor of a pair is never built (the fast path for detection)."""
+        candidates: int | None = None,
+        floor: float = DEFAULT_FLOOR,
+    ) -> Iterator[Detection | DetectionError]:
+        """Detect links in each pair, of any length; never stops at a bad pair.
+
+        A pair that fits the model is scored whole (the detector's head sums are taken while the model runs; no
+        feature tensor is built). A longer pair runs as window pairs (:mod:`mia.detector.windowed`; ``candidates``:
+        per A window only the K most similar B windows), combined sparsely above ``floor``. A pair that cannot be
+        processed yields a :class:`DetectionError` and the next pair goes on.
+        """
         self.check_model(model)
         threshold = self.threshold if threshold is None else threshold
-        weights = self.head_weights(model.device)
-        for item, sums in iter_head_sums(model, pairs, weights, self.transform, batch_size=batch_size):
-            yield detection_from_probabilities(
-                item.pair, item.a_spans, item.b_spans, self.probabilities_from_sums(sums),
-                threshold=threshold, min_phrase_tokens=min_phrase_tokens,
-            )
+        scorer = self.window_scorer(model)
+        for item in pairs:
+            pair = item.pair if isinstance(item, EncodedPair) else item
+            try:
+                planned = plan_pair(model, pair, candidates=candidates)
+                if planned.whole is not None:
+                    yield detection_from_probabilities(
+                        pair, planned.a_spans, planned.b_spans, scorer([planned.whole])[0], threshold=threshold,
+                        min_phrase_tokens=min_phrase_tokens, windows=planned.settings())
+                    continue
+                scores = sparse_scores(planned, model, scorer, floor=min(floor, threshold), batch_size=batch_size)
+                yield detection_from_sparse(pair, planned.a_spans, planned.b_spans, scores, threshold=threshold,
+                                            min_phrase_tokens=min_phrase_tokens, windows=planned.settings())
+            except (MiaError, RuntimeError, ValueError) as error:
+                yield DetectionError(pair, " ".join(str(error).split()) or type(error).__name__)
 
     def detect(
         self,
@@ -181,10 +208,14 @@ class Detector:
         threshold: float | None = None,
         min_phrase_tokens: int = 1,
         pair_id: str = "0",
+        candidates: int | None = None,
     ) -> Detection:
-        """Detect which tokens of ``a`` and ``b`` are the same piece of text."""
-        pair = Pair(id=pair_id, a=a, b=b)
-        return next(self.iter_detect(model, [pair], threshold=threshold, min_phrase_tokens=min_phrase_tokens))
+        """Detect which tokens of ``a`` and ``b`` (texts of any length) are the same piece of text."""
+        found = next(self.iter_detect(model, [Pair(id=pair_id, a=a, b=b)], threshold=threshold,
+                                      min_phrase_tokens=min_phrase_tokens, candidates=candidates))
+        if isinstance(found, DetectionError):
+            raise MiaError(found.error)
+        return found
 
     # --- persistence --------------------------------------------------------------------------------------
 

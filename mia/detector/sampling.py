@@ -69,15 +69,17 @@ class RowBuffer:
 
 
 def sample_token_pairs(
-    labels: np.ndarray, rng: np.random.Generator, sampling: Sampling = Sampling()
+    labels: np.ndarray, rng: np.random.Generator, sampling: Sampling = Sampling(), *, allowed: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick token pairs of one text pair: every positive and a weighted sample of negatives.
 
-    ``labels``: bool ``[n_a, n_b]``. Returns flat indices into ``labels`` and their float32 weights.
+    ``labels``: bool ``[n_a, n_b]``; ``allowed``: bool ``[n_a, n_b]``, the cells that may be picked (default all).
+    Returns flat indices into ``labels`` and their float32 weights.
     """
     flat = labels.reshape(-1)
-    positives = np.flatnonzero(flat)
-    negatives = np.flatnonzero(~flat)
+    usable = np.ones(flat.shape, bool) if allowed is None else allowed.reshape(-1)
+    positives = np.flatnonzero(flat & usable)
+    negatives = np.flatnonzero(~flat & usable)
     keep = min(len(negatives), max(sampling.neg_per_pos * len(positives), sampling.min_negatives))
     chosen = rng.choice(negatives, size=keep, replace=False) if keep < len(negatives) else negatives
     weight = len(negatives) / keep if keep else 1.0

@@ -22,10 +22,11 @@ from mia.detector.detector import Detector
 from mia.detector.record import FeatureTransform
 from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
 from mia.detector.scoring import transform_features
+from mia.detector.windowed import COMBINE_RULE, WindowedPair, combine_max, home_masks, iter_window_features, plan_pair
 from mia.errors import MiaError
 from mia.evaluate.metrics import best_f1_threshold, ranking_metrics
 from mia.evaluate.scores import TestScores
-from mia.models.attention import AttentionModel, EncodedPair, encode_pairs_that_fit
+from mia.models.attention import AttentionModel
 from mia.models.layout import PAIR_ONLY, Offset, normalise_offsets
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
@@ -102,7 +103,7 @@ class SampledSet:
 
 def sampled_features(
     model: AttentionModel,
-    pairs: Sequence[Pair | EncodedPair],
+    pairs: Sequence[WindowedPair],
     *,
     sampling: Sampling,
     rng: np.random.Generator,
@@ -111,18 +112,22 @@ def sampled_features(
     description: str = "features",
     offsets: tuple[Offset, ...] = PAIR_ONLY,
 ) -> SampledSet:
-    """Extract features of ``pairs`` and keep every positive token pair and a weighted sample of negatives."""
+    """Extract features of ``pairs`` (whole, or window pair by window pair) and keep every positive token pair
+    and a weighted sample of negatives. Each token pair is taken once: from the window pair where both its tokens
+    are most central (labels follow the same link rule in every window pair)."""
     buffer = RowBuffer(sampling.max_rows, rng)
     token_pairs = positives = 0
-    stream = model.iter_features(pairs, batch_size=batch_size)
-    for pair_features in progress(stream, description, len(pairs)):
-        gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
-        index, weight = sample_token_pairs(gold, rng, sampling)
-        buffer.add(pair_features.rows(index, offsets), gold.reshape(-1)[index], weight)
-        token_pairs += gold.size
-        positives += int(gold.sum())
-    features, labels, weights = buffer.finish(model.layout.with_offsets(offsets).n_features)
-    return SampledSet(features, labels, weights, token_pairs=token_pairs, positives=positives)
+    for planned in progress(pairs, description, len(pairs)):
+        for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
+            gold = token_labels(features.pair, features.a_spans, features.b_spans)
+            a_home, b_home = home_masks(planned, i, j, features)
+            allowed = a_home[:, None] & b_home[None, :]
+            index, weight = sample_token_pairs(gold, rng, sampling, allowed=allowed)
+            buffer.add(features.rows(index, offsets), gold.reshape(-1)[index], weight)
+            token_pairs += int(allowed.sum())
+            positives += int((gold & allowed).sum())
+    features_, labels, weights = buffer.finish(model.layout.with_offsets(offsets).n_features)
+    return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives)
 
 
 def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 65_536) -> Any:
@@ -175,26 +180,32 @@ def detector_from_pipeline(
 def score_test_pairs(
     detector: Detector,
     model: AttentionModel,
-    pairs: Sequence[Pair | EncodedPair],
+    pairs: Sequence[WindowedPair],
     *,
     sampling: Sampling,
     rng: np.random.Generator,
     batch_size: int = 1,
     progress: Progress = no_progress,
 ) -> tuple[TestScores, SampledSet]:
-    """Score every token pair of the test pairs with the detector and the baselines.
+    """Score every token pair of the test pairs with the detector (maximum over window pairs) and the baselines.
 
     Also returns a weighted sample of the test token pairs' features, for the per-head ROC AUC.
     """
     scores = TestScores()
     buffer = RowBuffer(sampling.max_rows, rng)
-    for pair_features in progress(model.iter_features(pairs, batch_size=batch_size), "test pairs", len(pairs)):
-        gold = token_labels(pair_features.pair, pair_features.a_spans, pair_features.b_spans)
-        scores.add(gold, detector.probabilities(pair_features), pair_features)
-        index, weight = sample_token_pairs(gold, rng, sampling)
-        buffer.add(pair_features.rows(index, detector.layout.offsets), gold.reshape(-1)[index], weight)
-    features, labels, weights = buffer.finish(detector.layout.n_features)
-    return scores, SampledSet(features, labels, weights, token_pairs=scores.token_pairs, positives=scores.positives)
+    for planned in progress(pairs, "test pairs", len(pairs)):
+        combined = np.zeros(planned.shape, dtype=np.float32)
+        for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
+            combine_max(combined, planned, i, j, features, detector.probabilities(features))
+            gold = token_labels(features.pair, features.a_spans, features.b_spans)
+            a_home, b_home = home_masks(planned, i, j, features)
+            index, weight = sample_token_pairs(gold, rng, sampling, allowed=a_home[:, None] & b_home[None, :])
+            buffer.add(features.rows(index, detector.layout.offsets), gold.reshape(-1)[index], weight)
+        pair = planned.pair
+        scores.add(token_labels(pair, planned.a_spans, planned.b_spans), combined,
+                   [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans])
+    rows, labels, weights = buffer.finish(detector.layout.n_features)
+    return scores, SampledSet(rows, labels, weights, token_pairs=scores.token_pairs, positives=scores.positives)
 
 
 def head_auc(sample: SampledSet) -> np.ndarray:
@@ -212,11 +223,11 @@ def train_detector(
     *,
     progress: Progress = no_progress,
 ) -> Detector:
-    """Train a detector on ``pairs`` and measure it on held-out pairs.
+    """Train a detector on ``pairs`` (of any length) and measure it on held-out pairs.
 
     ``pairs``: a list of pairs, or :class:`~mia.detector.data.TrainingData` (pairs with their provenance, from
     :func:`~mia.detector.data.generated_data` or :func:`~mia.detector.data.pair_file_data`), recorded in the
-    metadata. Pairs too long for the model are skipped and counted. The returned detector's
+    metadata. Pairs longer than the model run as window pairs (:mod:`mia.detector.windowed`). The returned detector's
     ``metadata["metrics"]`` holds the held-out metrics of the detector and the baselines.
     """
     started = time.perf_counter()
@@ -224,15 +235,14 @@ def train_detector(
     training = given_pairs(pairs)
     data, pairs = training.record, training.pairs
     relation = options.relation or training.relation
-    encoded, too_long = encode_pairs_that_fit(model, pairs)
-    split = split_pairs([item.pair for item in encoded], options)
-    by_id = {item.pair.id: item for item in encoded}  # ids are unique: split_pairs checked
+    split = split_pairs(pairs, options)  # no pair is left out for its length: longer ones run as windows
+    planned = {pair.id: plan_pair(model, pair) for pair in pairs}  # ids are unique: split_pairs checked
     sampling = Sampling(
         neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives, max_rows=options.max_rows
     )
     rng = np.random.default_rng([options.seed, 2])
     train_items, validation_items, test_items = (
-        [by_id[pair.id] for pair in part] for part in (split.train, split.validation, split.test)
+        [planned[pair.id] for pair in part] for part in (split.train, split.validation, split.test)
     )
     batch_size = options.batch_size
     train = sampled_features(model, train_items, sampling=sampling, rng=rng, batch_size=batch_size,
@@ -256,8 +266,9 @@ def train_detector(
         "data": {
             **data,
             "pairs": len(pairs),
-            "skipped_too_long": len(too_long),
-            "skipped_too_long_ids": too_long[:50],
+            "windowed_pairs": sum(item.whole is None for item in planned.values()),
+            "windows": "pairs longer than the model run as window pairs; each token pair is sampled once, from "
+            "the window pair where both tokens are most central; test scores: " + COMBINE_RULE,
             "train_token_pairs": train.token_pairs,
             "train_positives": train.positives,
             "train_sampled_rows": len(train.labels),

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.detection import detection_from_probabilities
 from mia.detector.detector import Detector
+from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
 from mia.evaluate.metrics import metrics_table, ranking_metrics
 from mia.evaluate.scores import TestScores
 from mia.evaluate.string_match import WORD_BASELINES
-from mia.models.attention import AttentionModel, encode_pairs_that_fit
+from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
 from mia.text.words import WordScheme, words_of
@@ -80,7 +82,7 @@ class Evaluation:
     token: dict[str, dict[str, float]]
     word: dict[str, dict[str, float]]
     word_detector_ap: float
-    skipped_too_long: list[str] = field(default_factory=list)
+    windowed: int = 0  # pairs longer than the model, run as window pairs
     per_pair: list[dict[str, Any]] = field(default_factory=list)
     token_pairs: int = 0
     token_positives: int = 0
@@ -91,7 +93,8 @@ class Evaluation:
         result = {
             "pairs": self.pairs,
             "excluded_trained_pairs": self.excluded_trained,
-            "skipped_too_long": self.skipped_too_long,
+            "windowed_pairs": self.windowed,
+            "windows_rule": COMBINE_RULE,
             "threshold": self.threshold,
             "words": self.word_scheme,
             "token_level": {"token_pairs": self.token_pairs, "linked": self.token_positives, "scorers": self.token},
@@ -109,7 +112,7 @@ class Evaluation:
     def text(self) -> str:
         lines = [
             f"{self.pairs} pairs evaluated ({self.excluded_trained} left out: the detector was fit or tuned on "
-            f"them; {len(self.skipped_too_long)} skipped: too long for the model); threshold {self.threshold:.3f}",
+            f"them; {self.windowed} longer than the model, run as window pairs); threshold {self.threshold:.3f}",
             "",
             metrics_table(self.token, title=f"token level: {self.token_pairs} token pairs, "
                           f"{self.token_positives} linked"),
@@ -147,23 +150,26 @@ def evaluate_detector(
             f"all {len(pairs)} pairs were used to fit or tune this detector; evaluate on other pairs "
             "(numbers on training pairs are not a result)"
         )
-    kept, too_long = encode_pairs_that_fit(model, untrained)
-    if not kept:
-        raise MiaError("every pair is too long for the model; split the texts into shorter pieces")
-    if not any(item.pair.links for item in kept):
+    if not any(pair.links for pair in untrained):
         raise MiaError(
-            f"the {len(kept)} pairs to evaluate hold no gold links: there is nothing to measure against; give "
+            f"the {len(untrained)} pairs to evaluate hold no gold links: there is nothing to measure against; give "
             "a pair file with links (from `generate` or `import-alignments`)"
         )
-    with_aer = any(item.pair.possible for item in kept)
+    with_aer = any(pair.possible for pair in untrained)
+    scorer = detector.window_scorer(model)
+    windowed = 0
     scorers = ["detector", *WORD_BASELINES]
     totals = {name: WordCounts() for name in scorers}
     token_scores = TestScores()
     word_gold, word_detector, per_pair = [], [], []
-    for features in progress(model.iter_features(kept, batch_size=batch_size), "evaluate", len(kept)):
-        pair = features.pair
-        detection = detector.detect_features(features, threshold=threshold)
-        token_scores.add(token_labels(pair, features.a_spans, features.b_spans), detection.probabilities, features)
+    for pair in progress(untrained, "evaluate", len(untrained)):
+        planned = plan_pair(model, pair)
+        windowed += planned.whole is None
+        probabilities = dense_scores(planned, model, scorer, batch_size=batch_size)  # exact, every token pair
+        detection = detection_from_probabilities(pair, planned.a_spans, planned.b_spans, probabilities,
+                                                 threshold=threshold)
+        token_scores.add(token_labels(pair, planned.a_spans, planned.b_spans), probabilities,
+                         [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans])
 
         a_words, b_words, scores = detection.word_scores(word_scheme)
         sure = token_labels(pair, a_words, b_words)
@@ -183,9 +189,9 @@ def evaluate_detector(
         word_detector.append(scores.reshape(-1))
     gold_all = np.concatenate(word_gold)
     return Evaluation(
-        pairs=len(kept),
+        pairs=len(untrained),
         excluded_trained=len(pairs) - len(untrained),
-        skipped_too_long=too_long,
+        windowed=windowed,
         threshold=threshold,
         word_scheme=word_scheme,
         with_aer=with_aer,

@@ -8,7 +8,6 @@ import numpy as np
 
 from mia.evaluate.metrics import scorer_metrics
 from mia.evaluate.string_match import baseline_scores
-from mia.models.attention import PairFeatures
 
 
 @dataclass
@@ -23,10 +22,11 @@ class TestScores:
     baseline_scores: dict[str, list[np.ndarray]] = field(default_factory=dict)
     baseline_decisions: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
-    def add(self, gold: np.ndarray, probabilities: np.ndarray, pair_features: PairFeatures) -> None:
+    def add(self, gold: np.ndarray, probabilities: np.ndarray, a_tokens: list[str], b_tokens: list[str]) -> None:
+        """One pair: gold ``[n_a, n_b]``, the detector's probabilities ``[n_a, n_b]``, the tokens' texts."""
         self.labels.append(gold.reshape(-1))
         self.detector.append(probabilities.reshape(-1))
-        baselines = baseline_scores(pair_features.a_tokens, pair_features.b_tokens)
+        baselines = baseline_scores(a_tokens, b_tokens)
         for name, score in baselines.scores().items():
             self.baseline_scores.setdefault(name, []).append(score.reshape(-1))
         for name, decision in baselines.decisions().items():

@@ -168,3 +168,27 @@ def pad_inputs(items: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]
         rows = [item[key] + [fill] * (length - len(item[key])) for item in items]
         padded[key] = torch.tensor(rows, dtype=torch.long)
     return padded
+
+
+def text_token_spans(tokenizer: Any, text: str) -> np.ndarray:
+    """Character spans of the tokens of one text on its own (no special tokens), whitespace stripped: ``[n, 2]``."""
+    enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False, truncation=False, verbose=False)
+    return strip_spans(text, list(enc["offset_mapping"]))
+
+
+def window_sizes(tokenizer: Any, architecture: Architecture, max_length: int) -> tuple[int, int]:
+    """Tokens per window of A and of B, from the model's limit alone.
+
+    Encoder-only and decoder-only models share one sequence between the two windows (less the special tokens and
+    the separator), split evenly; encoder-decoder models have the limit on each side (less its special tokens).
+    """
+    if architecture == "encoder-decoder":
+        side = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+        return side, side
+    if architecture == "encoder":
+        shared = max_length - tokenizer.num_special_tokens_to_add(pair=True)
+    else:
+        shared = max_length - len(causal_separator(tokenizer)) - (tokenizer.bos_token_id is not None)
+    if shared < 2:
+        raise MiaError(f"the model's limit of {max_length} tokens leaves no room for two windows")
+    return shared // 2, shared - shared // 2

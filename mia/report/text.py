@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mia.detector.detection import Detection
+import re
+
+from mia.detector.detection import Detection, DetectionError
 from mia.detector.detector import Detector
 from mia.evaluate.metrics import metrics_table
 from mia.heads.ranking import HeadWeight
@@ -33,15 +35,62 @@ def training_report(detector: Detector) -> str:
     return metrics_table(metrics.get("scorers", {}), title=title)
 
 
-def detection_text(detection: Detection) -> str:
-    """Phrases of a detection, readable."""
+def detection_text(detection: Detection | DetectionError, *, context: int = 30) -> str:
+    """Phrases of a detection, readable: one line per phrase with its character spans (and line numbers where a
+    text has several lines); for documents (texts run as windows, or of several lines) each phrase's text in a
+    little context. Control characters are escaped."""
     pair = detection.pair
+    if isinstance(detection, DetectionError):
+        return f"pair {printable(pair.id)}: error: {printable(detection.error)}"
     lines = [f"pair {printable(pair.id)}: {len(detection.phrases)} phrases, {len(detection.links)} linked token pairs"]
+    windows = detection.windows
+    if windows and not windows.get("whole", True):
+        lines[0] += (f" (run as {windows['window_pairs_run']} of {windows['window_pairs_all']} window pairs: "
+                     f"{windows['a_windows']} x {windows['b_windows']} windows)")
+    a_lines, b_lines = LineIndex(pair.a), LineIndex(pair.b)
+    document = bool(windows and not windows.get("whole", True)) or a_lines.many or b_lines.many
     for phrase in detection.phrases:
+        where_a = a_lines.label(phrase.a_start, phrase.a_end)
+        where_b = b_lines.label(phrase.b_start, phrase.b_end)
         lines.append(
-            f"  [{phrase.score:.2f}, {phrase.tokens} tokens] A[{phrase.a_start}:{phrase.a_end}] "
-            f"~ B[{phrase.b_start}:{phrase.b_end}]  {phrase.a_text!r}"
+            f"  [{phrase.score:.2f}, {phrase.tokens} tokens] A[{phrase.a_start}:{phrase.a_end}]{where_a} "
+            f"~ B[{phrase.b_start}:{phrase.b_end}]{where_b}  {printable(repr(phrase.a_text))}"
         )
-        if phrase.b_text != phrase.a_text:
-            lines.append(f"  {'':>{len(str(phrase.score)) + 14}}B: {phrase.b_text!r}")
+        if document:
+            lines.append(f"      A: {in_context(pair.a, phrase.a_start, phrase.a_end, context)}")
+            lines.append(f"      B: {in_context(pair.b, phrase.b_start, phrase.b_end, context)}")
+        elif phrase.b_text != phrase.a_text:
+            lines.append(f"  {'':>{len(str(phrase.score)) + 14}}B: {printable(repr(phrase.b_text))}")
     return "\n".join(lines)
+
+
+class LineIndex:
+    """Line numbers (from 1) of character offsets in a text."""
+
+    def __init__(self, text: str) -> None:
+        import numpy as np
+
+        self.newlines = np.array([i for i, char in enumerate(text) if char == "\n"], dtype=np.int64)
+        self.many = bool(len(self.newlines)) and len(text.rstrip("\n")) > int(self.newlines[0])
+
+    def line(self, offset: int) -> int:
+        import numpy as np
+
+        return int(np.searchsorted(self.newlines, offset, side="right")) + 1
+
+    def label(self, start: int, end: int) -> str:
+        if not self.many:
+            return ""
+        first, last = self.line(start), self.line(max(start, end - 1))
+        return f" line {first}" if first == last else f" lines {first}-{last}"
+
+
+def in_context(text: str, start: int, end: int, context: int) -> str:
+    """``…before[phrase]after…`` on one line, control characters escaped."""
+    before, after = text[max(0, start - context) : start], text[end : end + context]
+    lead = "…" if start > context else ""
+    tail = "…" if end + context < len(text) else ""
+    def flat(part: str) -> str:
+        return printable(re.sub(r"\s+", " ", part))
+
+    return f"{lead}{flat(before)}[{flat(text[start:end])}]{flat(after)}{tail}"

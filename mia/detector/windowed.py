@@ -1,0 +1,226 @@
+"""Texts of any length: a pair that fits the model runs whole; a longer one runs as window pairs.
+
+:func:`plan_pair` gives a :class:`WindowedPair`: the pair whole when it fits (exactly today's single run), else
+both texts cut into windows (:mod:`mia.text.windows`) of a fixed size per side from the model's limit, and the
+window pairs to run (all of them, or for each A window the ``candidates`` B windows most similar by the model's
+own mean-pooled embeddings). Each window pair is an ordinary pair (the window texts, with the links clipped to
+them) scored by the unchanged detector. A token pair's probability is the **maximum over the window pairs that
+hold both tokens**: a copy is evidence wherever it is seen whole, and a window pair that misses the context of
+a match should not outvote one that sees it.
+
+Window tokens are mapped back to the tokens of the whole text by character position. Combining is dense for
+``evaluate`` and ``train`` (every token pair kept, exact) and sparse for documents (:class:`SparseScores`: only
+token pairs at or above a small floor, so memory grows with what is found, not with n_a x n_b).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mia.detector.detection import SparseScores
+from mia.errors import MiaError
+from mia.models.attention import AttentionModel, PairFeatures
+from mia.models.encoding import EncodedPair, PairTooLong, text_token_spans, window_sizes
+from mia.text.corpus import split_sentences
+from mia.text.pairs import Link, Pair
+from mia.text.windows import Window, most_central, plan_windows
+
+COMBINE_RULE = "a token pair's probability is the maximum over the window pairs that hold both tokens"
+DEFAULT_FLOOR = 0.1
+Spanned = EncodedPair | PairFeatures  # anything with the token spans a_spans, b_spans of a window pair
+WindowScorer = Callable[[Sequence[EncodedPair]], list[np.ndarray]]  # probabilities [n_a_w, n_b_w] per window pair
+
+
+@dataclass
+class WindowedPair:
+    """A pair planned for a model. ``a_spans``/``b_spans``: the whole texts' token spans; ``windows``: per side;
+    ``window_pairs``: ``(a window, b window)`` indices to run; ``whole``: the encoded pair when it fits."""
+
+    pair: Pair
+    a_spans: np.ndarray
+    b_spans: np.ndarray
+    a_windows: list[Window]
+    b_windows: list[Window]
+    window_pairs: list[tuple[int, int]]
+    whole: EncodedPair | None = None
+    sizes: tuple[int, int] = (0, 0)
+    candidates: int | None = None
+    _encoded: dict[tuple[int, int], EncodedPair] = field(default_factory=dict, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.a_spans), len(self.b_spans)
+
+    def settings(self) -> dict[str, Any]:
+        """What JSON output records about the windows of this pair."""
+        return {
+            "rule": COMBINE_RULE,
+            "whole": self.whole is not None,
+            "window_tokens": list(self.sizes),
+            "a_windows": len(self.a_windows),
+            "b_windows": len(self.b_windows),
+            "window_pairs_run": len(self.window_pairs),
+            "window_pairs_all": len(self.a_windows) * len(self.b_windows),
+            "candidates": self.candidates,
+        }
+
+    def sub_pair(self, a_index: int, b_index: int) -> Pair:
+        """The window pair as an ordinary pair: the window texts and the links clipped to them."""
+        wa, wb = self.a_windows[a_index], self.b_windows[b_index]
+        links = tuple(clipped for link in self.pair.links
+                      if (clipped := clip_link(self.pair, link, wa, wb)) is not None)
+        return Pair(f"{self.pair.id}#{a_index}x{b_index}", self.pair.a[wa.char_start : wa.char_end],
+                    self.pair.b[wb.char_start : wb.char_end], links)
+
+    def token_maps(self, a_index: int, b_index: int, item: Spanned) -> tuple[np.ndarray, np.ndarray]:
+        """For each token of an encoded window pair, its index among the whole text's tokens (-1: none)."""
+        wa, wb = self.a_windows[a_index], self.b_windows[b_index]
+        return (map_tokens(item.a_spans + wa.char_start, self.a_spans),
+                map_tokens(item.b_spans + wb.char_start, self.b_spans))
+
+
+def plan_pair(model: AttentionModel, pair: Pair, *, candidates: int | None = None) -> WindowedPair:
+    """Plan ``pair`` for ``model``: whole if it fits, else windows (see the module docstring)."""
+    try:
+        whole = model.encode(pair)
+    except PairTooLong:
+        whole = None
+    if whole is not None:
+        a_window = Window(0, len(whole.a_spans), 0, len(pair.a))
+        b_window = Window(0, len(whole.b_spans), 0, len(pair.b))
+        return WindowedPair(pair, whole.a_spans, whole.b_spans, [a_window], [b_window], [(0, 0)], whole,
+                            sizes=(len(whole.a_spans), len(whole.b_spans)))
+    a_spans, b_spans = text_token_spans(model.tokenizer, pair.a), text_token_spans(model.tokenizer, pair.b)
+    size_a, size_b = window_sizes(model.tokenizer, model.architecture, model.max_length)
+    a_windows = plan_windows(a_spans, split_sentences(pair.a), size_a)
+    b_windows = plan_windows(b_spans, split_sentences(pair.b), size_b)
+    if not a_windows or not b_windows:
+        raise MiaError(f"pair {pair.id!r}: text {'A' if not a_windows else 'B'} has no tokens")
+    if candidates is None or candidates >= len(b_windows):
+        chosen = [(i, j) for i in range(len(a_windows)) for j in range(len(b_windows))]
+    else:
+        from mia.models.embedding import embed_texts, top_candidates
+
+        a_vectors = embed_texts(model, [pair.a[w.char_start : w.char_end] for w in a_windows])
+        b_vectors = embed_texts(model, [pair.b[w.char_start : w.char_end] for w in b_windows])
+        chosen = [(i, j) for i, row in enumerate(top_candidates(a_vectors, b_vectors, candidates)) for j in row]
+    return WindowedPair(pair, a_spans, b_spans, a_windows, b_windows, chosen, None, (size_a, size_b), candidates)
+
+
+def clip_link(pair: Pair, link: Link, wa: Window, wb: Window) -> Link | None:
+    """``link`` restricted to the window texts, in their coordinates (None when nothing of it is inside both).
+
+    A verbatim link (equal strings) is clipped as the character-by-character copy it is; any other link is
+    clipped on each side.
+    """
+    la, ra, lb, rb = link
+    if pair.a[la:ra] == pair.b[lb:rb]:
+        shift = lb - la
+        start = max(la, wa.char_start, wb.char_start - shift)
+        end = min(ra, wa.char_end, wb.char_end - shift)
+        if end <= start:
+            return None
+        return (start - wa.char_start, end - wa.char_start, start + shift - wb.char_start, end + shift - wb.char_start)
+    a0, a1 = max(la, wa.char_start), min(ra, wa.char_end)
+    b0, b1 = max(lb, wb.char_start), min(rb, wb.char_end)
+    if a1 <= a0 or b1 <= b0:
+        return None
+    return (a0 - wa.char_start, a1 - wa.char_start, b0 - wb.char_start, b1 - wb.char_start)
+
+
+def map_tokens(window_spans: np.ndarray, whole_spans: np.ndarray) -> np.ndarray:
+    """Index of the whole text's token holding each window token's first character (-1 when none does)."""
+    if len(window_spans) == 0:
+        return np.zeros(0, dtype=np.int64)
+    position = np.searchsorted(whole_spans[:, 0], window_spans[:, 0], side="right") - 1
+    inside = (position >= 0) & (whole_spans[np.maximum(position, 0), 1] > window_spans[:, 0])
+    return np.where(inside, position, -1)
+
+
+def iter_window_scores(
+    planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, batch_size: int = 1,
+) -> Iterator[tuple[int, int, EncodedPair, np.ndarray]]:
+    """``(a window, b window, encoded window pair, probabilities)`` for every window pair to run."""
+    if planned.whole is not None:
+        yield 0, 0, planned.whole, scorer([planned.whole])[0]
+        return
+    for first in range(0, len(planned.window_pairs), batch_size):
+        indices = planned.window_pairs[first : first + batch_size]
+        items = [model.encode(planned.sub_pair(i, j)) for i, j in indices]
+        for (i, j), item, probabilities in zip(indices, items, scorer(items)):
+            yield i, j, item, probabilities
+
+
+def dense_scores(
+    planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, batch_size: int = 1
+) -> np.ndarray:
+    """Every token pair's probability, float32 ``[n_a, n_b]`` (exact: for evaluation and training)."""
+    if planned.whole is not None:
+        return scorer([planned.whole])[0]
+    combined = np.zeros(planned.shape, dtype=np.float32)
+    for i, j, item, probabilities in iter_window_scores(planned, model, scorer, batch_size=batch_size):
+        combine_max(combined, planned, i, j, item, probabilities)
+    return combined
+
+
+def combine_max(combined: np.ndarray, planned: WindowedPair, a_index: int, b_index: int, item: Spanned,
+                probabilities: np.ndarray) -> None:
+    """``combined[i, j] = max(combined[i, j], p)`` for each token pair of one window pair, in whole-text indices."""
+    rows, cols = planned.token_maps(a_index, b_index, item)
+    keep_r, keep_c = rows >= 0, cols >= 0
+    np.maximum.at(combined, (rows[keep_r][:, None], cols[keep_c][None, :]), probabilities[keep_r][:, keep_c])
+
+
+def iter_window_features(
+    planned: WindowedPair, model: AttentionModel, *, batch_size: int = 1
+) -> Iterator[tuple[int, int, PairFeatures]]:
+    """``(a window, b window, features)`` of every window pair to run (the whole pair when it fits)."""
+    if planned.whole is not None:
+        yield 0, 0, next(model.iter_features([planned.whole]))
+        return
+    for first in range(0, len(planned.window_pairs), batch_size):
+        indices = planned.window_pairs[first : first + batch_size]
+        items = [model.encode(planned.sub_pair(i, j)) for i, j in indices]
+        for (i, j), features in zip(indices, model.iter_features(items, batch_size=batch_size)):
+            yield i, j, features
+
+
+def sparse_scores(planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, floor: float = DEFAULT_FLOOR,
+                  batch_size: int = 1) -> SparseScores:
+    """Token pairs at or above ``floor`` with their maximum probability (for documents: memory grows with what
+    is found)."""
+    keys, values = [], []
+    n_b = planned.shape[1]
+    for i, j, item, probabilities in iter_window_scores(planned, model, scorer, batch_size=batch_size):
+        rows, cols = planned.token_maps(i, j, item)
+        r, c = np.nonzero(probabilities >= floor)
+        ok = (rows[r] >= 0) & (cols[c] >= 0)
+        keys.append(rows[r[ok]] * n_b + cols[c[ok]])
+        values.append(probabilities[r[ok], c[ok]])
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    value = np.concatenate(values) if values else np.zeros(0, np.float32)
+    order = np.lexsort((-value, key))  # by key, highest value first: the first of each key is its maximum
+    key, value = key[order], value[order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    key, value = key[first], value[first]
+    return SparseScores(planned.shape, key // max(n_b, 1), key % max(n_b, 1), value.astype(np.float32), floor)
+
+
+def home_masks(planned: WindowedPair, a_index: int, b_index: int, item: Spanned) -> tuple[np.ndarray, np.ndarray]:
+    """bool masks over an encoded window pair's tokens: the tokens whose most central window is this one.
+
+    Training and held-out sampling take a token pair only from the window pair of both tokens' homes, so each
+    token pair is counted once however the windows overlap.
+    """
+    if planned.whole is not None:
+        return np.ones(len(item.a_spans), bool), np.ones(len(item.b_spans), bool)
+    home_a = most_central(planned.a_windows, len(planned.a_spans))
+    home_b = most_central(planned.b_windows, len(planned.b_spans))
+    rows, cols = planned.token_maps(a_index, b_index, item)
+    a_mask = (rows >= 0) & (home_a[np.maximum(rows, 0)] == a_index)
+    b_mask = (cols >= 0) & (home_b[np.maximum(cols, 0)] == b_index)
+    return a_mask, b_mask
