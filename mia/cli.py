@@ -61,13 +61,23 @@ def jobs_capped(requested: int) -> int:
     return jobs
 
 
+def noise_of(config: Any, default: Any) -> Any:
+    """The noise rates of a command: each rate given on the command line, the others from ``default``."""
+    from dataclasses import replace
+
+    given = {name: getattr(config, name) for name in ("substitute", "delete", "insert", "swap", "extra_sentences")}
+    return replace(default, **{name: value for name, value in given.items() if value is not None})
+
+
 def run_generate(config: GenerateConfig) -> int:
     from mia.detector.data import generated_data
+    from mia.text.noise import EVALUATION_NOISE
     from mia.text.pairs import write_pairs
 
     check_output_file(config.out)
     data = generated_data(config.corpus, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model,
-                          n_jobs=jobs_capped(config.jobs))
+                          n_jobs=jobs_capped(config.jobs), copies=config.copies,
+                          noise=noise_of(config, EVALUATION_NOISE))
     if not data.pairs:
         raise MiaError("no paragraph has 2 or more sentences: no pairs to write")
     write_pairs(data.pairs, config.out)
@@ -88,11 +98,14 @@ def run_train(config: TrainConfig) -> int:
 
     if config.corpus and config.pairs:
         raise MiaError("give --corpus or --pairs, not both")
-    data_name = Path(config.pairs).stem if config.pairs else "verbatim"
+    data_name = Path(config.pairs).stem if config.pairs else {"shuffled": "verbatim"}.get(config.copies, config.copies)
     destination = config.out if config.out is not None else str(default_detector_folder(config.model, data_name))
     state = check_detector_destination(destination)  # before any work, not after
+    from mia.text.noise import TRAINING_NOISE
+
     data = (pair_file_data(config.pairs, limit=config.limit) if config.pairs else
-            generated_data(config.corpus, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model))
+            generated_data(config.corpus, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model,
+                           copies=config.copies, noise=noise_of(config, TRAINING_NOISE)))
     set_threads(config.threads)
     model = load_model(config.model, device=config.device)
     say(f"training on {len(data.pairs)} pairs with {model}")

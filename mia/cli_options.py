@@ -93,6 +93,13 @@ def fraction(value: str) -> float:
     return number
 
 
+def share(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {number}")
+    return number
+
+
 def probability(value: str) -> float:
     number = float(value)
     if not 0 <= number <= 1:
@@ -119,6 +126,16 @@ class GenerateConfig(CommandConfig):
     limit: int | None = option(None, "stop after this many pairs", type=positive)
     spacy_model: str | None = option(None, SPACY_HELP)
     jobs: int = option(1, "processes for sentence splitting (capped at the cores available)", type=positive)
+    copies: Literal["shuffled", "noisy", "mixed"] = option(
+        "shuffled", "shuffled: A is the paragraph's sentences shuffled (default); noisy: and words substituted, "
+        "deleted, inserted and swapped (rates below); mixed: even paragraphs shuffled, odd ones noisy")
+    substitute: float | None = option(None, "noisy: share of words substituted (default 0.15)", type=share)
+    delete: float | None = option(None, "noisy: share of words deleted (default 0.05)", type=share)
+    insert: float | None = option(None, "noisy: share of words after which a word is inserted (default 0.05)",
+                                  type=share)
+    swap: float | None = option(None, "noisy: share of words moved by local swaps (default 0.08)", type=share)
+    extra_sentences: float | None = option(None, "noisy: chance of unrelated text after each copied sentence "
+                                           "(default 0)", type=share)
 
 
 @dataclass
@@ -147,6 +164,16 @@ class TrainConfig(CommandConfig):
     device: str = option("auto", DEVICE_HELP)
     threads: int | None = option(None, "CPU threads for torch (default: torch's choice)", type=positive)
     spacy_model: str | None = option(None, SPACY_HELP)
+    copies: Literal["shuffled", "noisy", "mixed"] = option(
+        "mixed", "pairs generated from --corpus: shuffled sentence copies, noisy copies, or mixed (default: even "
+        "paragraphs shuffled, odd ones noisy)")
+    substitute: float | None = option(None, "noisy: share of words substituted (default 0.10)", type=share)
+    delete: float | None = option(None, "noisy: share of words deleted (default 0.10)", type=share)
+    insert: float | None = option(None, "noisy: share of words after which a word is inserted (default 0.10)",
+                                  type=share)
+    swap: float | None = option(None, "noisy: share of words moved by local swaps (default 0.04)", type=share)
+    extra_sentences: float | None = option(None, "noisy: chance of unrelated text after each copied sentence "
+                                           "(default 0.3)", type=share)
 
 
 @dataclass

@@ -162,7 +162,8 @@ def _can_create_in(folder: Path) -> bool:
 
 
 def read_text(path: str | Path, what: str) -> str:
-    """The whole of a UTF-8 text file; errors name ``what`` (e.g. ``--a-file x.txt``) and the byte offset."""
+    """The whole of a UTF-8 text file, newlines as ``\\n`` (Windows and old Mac line ends translated, as Python's
+    text mode does); errors name ``what`` (e.g. ``--a-file x.txt``) and the byte offset."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -171,9 +172,10 @@ def read_text(path: str | Path, what: str) -> str:
     except IsADirectoryError:
         raise MiaError(f"{what}: is a directory, not a text file") from None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise MiaError(f"{what}: not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as Python's text mode reads
 
 
 def iter_text_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:

@@ -42,3 +42,11 @@ def test_split_sentences_gives_character_spans():
     text = "The cat sat. Then it ran away!  Did it come back?"
     spans = split_sentences(text)
     assert [text[s:e] for s, e in spans] == ["The cat sat.", "Then it ran away!", "Did it come back?"]
+
+
+def test_windows_line_ends_separate_paragraphs(tmp_path):
+    from mia.text.corpus import read_paragraphs
+
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(b"First paragraph. Two sentences.\r\n\r\nSecond one.\r\nStill second.\r\n")
+    assert read_paragraphs(path) == ["First paragraph. Two sentences.", "Second one. Still second."]

@@ -77,7 +77,7 @@ def test_notebook_and_shell_record_the_same_provenance(minilm):
     data = generated_data(seed=0, limit=8)
     detector = train_detector(minilm, data, TrainOptions(seed=0))
     assert detector.metadata["relation"] == "verbatim copy (sentence-shuffled paragraphs)"
-    assert detector.metadata["data"]["source"] == "generated shuffled-sentence copies"
+    assert detector.metadata["data"]["source"] == "generated shuffled copies"
     assert detector.metadata["data"]["corpus"] == "python-reference" and detector.metadata["data"]["pairs"] == 8
     plain = train_detector(minilm, data.pairs, TrainOptions(seed=0, relation="mine"))
     assert plain.metadata["relation"] == "mine" and plain.metadata["data"]["source"] == "pairs given to train_detector"

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from mia.errors import MiaError
 from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
+from mia.text.noise import EVALUATION_NOISE, Noise, mixed_copier, noisy_copier
 from mia.text.pairs import Pair, generate_pairs, read_pairs
 
+Copies = Literal["shuffled", "noisy", "mixed"]
 SHUFFLED_RELATION = "verbatim copy (sentence-shuffled paragraphs)"
+RELATIONS: dict[str, str] = {
+    "shuffled": SHUFFLED_RELATION,
+    "noisy": "verbatim copy (sentence-shuffled, words substituted, deleted, inserted and swapped)",
+    "mixed": "verbatim copy (sentence-shuffled paragraphs, half of them with words changed)",
+}
 
 
 @dataclass
@@ -30,14 +38,21 @@ class TrainingData:
 
 def generated_data(
     corpus: str | Path | None = None, *, seed: int = 0, limit: int | None = None, spacy_model: str | None = None,
-    n_jobs: int = 1,
+    n_jobs: int = 1, copies: Copies = "shuffled", noise: Noise = EVALUATION_NOISE,
 ) -> TrainingData:
-    """Shuffled-copy pairs generated from a corpus (``None``: the packaged one)."""
-    pairs, summary = generate_pairs(read_paragraphs(corpus), seed=seed, limit=limit, spacy_model=spacy_model,
-                                    n_jobs=n_jobs)
-    record = {"source": "generated shuffled-sentence copies", "corpus": str(corpus or DEFAULT_CORPUS_NAME),
-              "seed": seed, "generation": summary.to_dict()}
-    return TrainingData(pairs, record, relation=SHUFFLED_RELATION, name="verbatim")
+    """Copy pairs generated from a corpus (``None``: the packaged one): ``shuffled`` sentence copies, ``noisy``
+    ones (:mod:`mia.text.noise`, with ``noise``), or ``mixed`` (even paragraphs shuffled, odd ones noisy)."""
+    if copies not in RELATIONS:
+        raise MiaError(f"unknown kind of copies {copies!r}: use shuffled, noisy or mixed")
+    paragraphs = read_paragraphs(corpus)
+    copier = {"shuffled": None, "noisy": noisy_copier, "mixed": mixed_copier}[copies]
+    pairs, summary = generate_pairs(paragraphs, seed=seed, limit=limit, spacy_model=spacy_model, n_jobs=n_jobs,
+                                    copier=None if copier is None else copier(paragraphs, noise))
+    record: dict[str, Any] = {"source": f"generated {copies} copies", "corpus": str(corpus or DEFAULT_CORPUS_NAME),
+                              "seed": seed, "copies": copies, "generation": summary.to_dict()}
+    if copies != "shuffled":
+        record["noise"] = noise.to_dict()
+    return TrainingData(pairs, record, relation=RELATIONS[copies], name="verbatim" if copies == "shuffled" else copies)
 
 
 def pair_file_data(path: str | Path, *, limit: int | None = None) -> TrainingData:

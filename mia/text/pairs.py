@@ -18,7 +18,7 @@ covers in its text with surrounding whitespace left out (so byte-level BPE's lea
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,16 @@ def shuffled_copy_pair(
     return Pair(id=pair_id, a=" ".join(pieces), b=paragraph, links=tuple(links))
 
 
+Copier = Callable[[str, Sequence[Span], np.random.Generator, str, int], "Pair | None"]
+"""Makes the pair of one paragraph: ``(paragraph, sentence spans, random stream, pair id, paragraph index)``."""
+
+
+def shuffled_copier(paragraph: str, sentences: Sequence[Span], rng: np.random.Generator, pair_id: str,
+                    index: int) -> Pair | None:
+    """The default :data:`Copier`: :func:`shuffled_copy_pair`."""
+    return shuffled_copy_pair(paragraph, sentences, rng, pair_id=pair_id)
+
+
 @dataclass
 class GenerationSummary:
     paragraphs: int = 0
@@ -173,14 +183,17 @@ def generate_pairs(
     id_prefix: str = "p",
     spacy_model: str | None = None,
     n_jobs: int = 1,
+    copier: Copier | None = None,
 ) -> tuple[list[Pair], GenerationSummary]:
-    """Make shuffled-copy pairs from paragraphs, reproducibly for a ``seed``.
+    """Make copy pairs from paragraphs, reproducibly for a ``seed`` (shuffled copies unless ``copier`` says
+    otherwise, e.g. :func:`mia.text.noise.noisy_copier`).
 
     Each paragraph gets its own random stream (seeded with ``(seed, index)``), so the pairs do not depend on
     ``n_jobs``. Paragraph ``k`` gives the pair ``f"{id_prefix}{k}"``. ``limit`` caps the number of pairs, and
     sentence splitting stops once it is reached. ``n_jobs`` worker processes split sentences, capped at the
     cores available (:func:`mia.workers.cap_workers`).
     """
+    make_pair = copier or shuffled_copier
     if limit is not None and limit < 1:
         raise MiaError("--limit must be at least 1")
     n_jobs = cap_workers(n_jobs)
@@ -198,7 +211,7 @@ def generate_pairs(
                 break
             summary.paragraphs += 1
             rng = np.random.default_rng([seed, index])
-            pair = shuffled_copy_pair(paragraph, sentences, rng, pair_id=f"{id_prefix}{index}")
+            pair = make_pair(paragraph, sentences, rng, f"{id_prefix}{index}", index)
             if pair is None:
                 summary.skipped_single_sentence += 1
             else:
