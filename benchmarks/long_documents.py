@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--words", type=int, default=5000, help="words of B in the timed pair (default 5000)")
     parser.add_argument("--memory-words", type=int, default=20000, help="words of B in the memory run (default 20000)")
     parser.add_argument("--mix", type=int, default=5, help="one unrelated sentence in A per MIX copied (default 5)")
-    parser.add_argument("--detectors", default="minilm-verbatim,minilm-verbatim-context")
+    parser.add_argument("--detectors", default="minilm-reuse,minilm-verbatim-context")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "long_documents.json"))
     args = parser.parse_args(argv)
 

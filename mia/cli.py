@@ -92,7 +92,7 @@ def run_train(config: TrainConfig) -> int:
     from mia.detector.folder import DetectorConflict, check_detector_destination, default_detector_folder, new_folder
     from mia.detector.training import TrainOptions, train_detector
     from mia.models.attention import load_model
-    from mia.models.layout import DIAGONAL_CONTEXT, PAIR_ONLY
+    from mia.models.layout import CONTEXTS
     from mia.models.loading import set_threads
     from mia.report.text import training_report
 
@@ -114,7 +114,8 @@ def run_train(config: TrainConfig) -> int:
     options = TrainOptions(
         seed=config.seed, test_fraction=config.test_fraction, validation_fraction=config.validation_fraction,
         neg_per_pos=config.neg_per_pos, transform=config.transform, batch_size=config.batch_size,
-        offsets=DIAGONAL_CONTEXT if config.context else PAIR_ONLY, relation=config.relation,
+        offsets=CONTEXTS["diagonal" if config.context else config.offsets], relation=config.relation,
+        decode=config.decode,
     )
     detector = train_detector(model, data, options, progress=progress)
     detector.metadata["command"] = {"name": "train", **config.to_dict()}
@@ -181,8 +182,10 @@ def run_detect(config: DetectConfig) -> int:
     ))
     if len(pairs) > 1:
         detections = progress(detections, "detect", len(pairs))
+    decode = config.decode or detector.decode
     if config.format == "pharaoh":  # a failed pair keeps its line, empty, so lines stay aligned with the pairs
-        write_or_print("\n".join("" if isinstance(d, DetectionError) else pharaoh_line(d.word_links("whitespace"))
+        write_or_print("\n".join("" if isinstance(d, DetectionError)
+                                 else pharaoh_line(d.word_links("whitespace", decode=decode))
                                  for d in detections), config.out)
     elif config.format == "jsonl" and config.out:
         write_jsonl((d.to_dict() for d in detections), config.out)
@@ -213,7 +216,8 @@ def run_evaluate(config: EvaluateConfig) -> int:
     model = detector.load_model(device=config.device)
     evaluation = evaluate_detector(
         detector, model, pairs, threshold=config.threshold, word_scheme=config.words,
-        batch_size=config.batch_size, include_trained=config.include_trained, progress=progress,
+        batch_size=config.batch_size, include_trained=config.include_trained, decode=config.decode or detector.decode,
+        progress=progress,
     )
     text = json.dumps(jsonable(evaluation.to_dict()), indent=2) if config.format == "json" else evaluation.text()
     write_or_print(text, config.out)

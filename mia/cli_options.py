@@ -158,8 +158,10 @@ class TrainConfig(CommandConfig):
     neg_per_pos: int = option(10, "negatives sampled per positive token pair (default 10)", type=positive)
     transform: Literal["log", "none"] = option("log", "feature transform before standardising: log(w + 1e-4) "
                                                "(default) or none")
-    context: bool = option(False, "also give each head's attention at the diagonal neighbours (i-1, j-1) and "
-                           "(i+1, j+1): 3x the features, phrase context for the regression")
+    offsets: Literal["pair", "diagonal", "wide"] = option(
+        "wide", "feature columns per head: pair (the token pair only), diagonal (and (i-1, j-1), (i+1, j+1)), or "
+        "wide (default: also (i+-2, j+-2) and the neighbours after a one-word insertion or deletion, 9x)")
+    context: bool = option(False, "the same as --offsets diagonal (kept from earlier versions)")
     batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)
     device: str = option("auto", DEVICE_HELP)
     threads: int | None = option(None, "CPU threads for torch (default: torch's choice)", type=positive)
@@ -174,6 +176,9 @@ class TrainConfig(CommandConfig):
     swap: float | None = option(None, "noisy: share of words moved by local swaps (default 0.04)", type=share)
     extra_sentences: float | None = option(None, "noisy: chance of unrelated text after each copied sentence "
                                            "(default 0.3)", type=share)
+    decode: Literal["threshold", "mutual-argmax", "itermax"] = option(
+        "mutual-argmax", "the word alignment decoding recorded in the detector, used by evaluate and pharaoh output "
+        "(default mutual-argmax)")
 
 
 @dataclass
@@ -199,6 +204,9 @@ class DetectConfig(CommandConfig):
                                     "window pairs, exact)", type=positive, metavar="K")
     strict: bool = option(False, "any pair that fails is an error (exit 2); by default its record says why and "
                           "the other pairs are written")
+    decode: Literal["threshold", "mutual-argmax", "itermax"] | None = option(
+        None, "--format pharaoh: word links from word probabilities by the threshold, or SimAlign's mutual-argmax / "
+        "itermax (default: the detector's own)")
 
 
 @dataclass
@@ -215,6 +223,9 @@ class EvaluateConfig(CommandConfig):
     threshold: float | None = option(None, "probability threshold (default: the detector's)", type=probability)
     include_trained: bool = option(False, "keep pairs the detector was fit or tuned on (their numbers are not a "
                                    "result)")
+    decode: Literal["threshold", "mutual-argmax", "itermax"] | None = option(
+        None, "word links from word probabilities: the threshold, or SimAlign's mutual-argmax / itermax (default: "
+        "the detector's own)")
     out: str | None = option(None, "write to this file instead of standard output")
     device: str = option("auto", DEVICE_HELP)
     batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)

@@ -65,6 +65,7 @@ def trained_detector_dir(tmp_path_factory: pytest.TempPathFactory, minilm: Atten
                          small_pairs: list[Pair]) -> Path:
     """A MiniLM detector trained on 40 packaged-corpus pairs, saved to a temporary directory."""
     from mia.detector.training import TrainOptions, train_detector
+    from mia.models.layout import PAIR_ONLY
 
-    detector = train_detector(minilm, small_pairs, TrainOptions(seed=0))
+    detector = train_detector(minilm, small_pairs, TrainOptions(seed=0, offsets=PAIR_ONLY))
     return detector.save(tmp_path_factory.mktemp("detector") / "minilm-test")

@@ -7,7 +7,7 @@ from mia.cli import main
 
 def test_bart_train_detect_heads(tiny_bart_dir, tmp_path, capsys):
     out = tmp_path / "bart-det"
-    assert main(["train", "--model", str(tiny_bart_dir), "--limit", "30", "--out", str(out)]) == 0
+    assert main(["train", "--model", str(tiny_bart_dir), "--limit", "30", "--out", str(out), "--offsets", "pair"]) == 0
     meta = json.loads((out / "detector.json").read_text())
     assert meta["model"]["type"] == "bart" and meta["features"]["directions"] == ["cross"]
     assert meta["features"]["count"] == 2 * 4

@@ -81,7 +81,7 @@ def test_diagonal_runs():
     assert diagonal_runs(linked) == [[(0, 1), (1, 2), (2, 3)], [(3, 0)]]
 
 
-@pytest.mark.parametrize("name", ["minilm-verbatim", "minilm-verbatim-context"])
+@pytest.mark.parametrize("name", ["minilm-reuse", "minilm-verbatim", "minilm-verbatim-context"])
 def test_shipped_detectors_run_on_the_packaged_model(name, minilm):
     from mia.detector.folder import shipped_folder
 
@@ -160,3 +160,22 @@ def test_older_detector_formats_still_load(version, tmp_path, minilm):
                                   current.detect(minilm, pair.a, pair.b).probabilities)
     old.save(tmp_path / "resaved")
     assert json.loads((tmp_path / "resaved/detector.json").read_text())["format"] == 3
+
+
+def test_the_default_detector_learned_both_shapes_and_decodes_by_argmax(minilm):
+    """`detect` with no --detector uses minilm-reuse: mixed training data, wide offsets, mutual-argmax words."""
+    from mia.cli_options import DetectConfig, EvaluateConfig, HeadsConfig
+    from mia.models.layout import WIDE_CONTEXT
+
+    assert DetectConfig().detector == EvaluateConfig(pairs="x").detector == HeadsConfig().detector == "minilm-reuse"
+    detector = Detector.load("minilm-reuse")
+    assert detector.layout.offsets == WIDE_CONTEXT and detector.decode == "mutual-argmax"
+    assert detector.metadata["data"]["copies"] == "mixed" and detector.metadata["data"]["noise"]["substitute"] == 0.1
+    a = "The cat sat on the old mat near the door. Rain fell all day."
+    b = "Rain fell all day long. A cat sat on an old mat by the door."  # a noisy copy
+    found = detector.detect(minilm, a, b)
+    links = found.word_links("regex")
+    a_words, b_words = a.replace(".", " .").split(), b.replace(".", " .").split()
+    pairs = {(a_words[i], b_words[j]) for i, j in zip(*np.nonzero(links))}
+    assert {("cat", "cat"), ("mat", "mat"), ("Rain", "Rain"), ("day", "day")} <= pairs
+    assert sum(x != y for x, y in pairs) <= 1 < 9 <= sum(x == y for x, y in pairs)  # one-to-one, nearly all copies

@@ -59,7 +59,7 @@ def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_
 
     from mia.detector.training import train_detector
 
-    detector = train_detector(minilm, small_pairs[:10], TrainOptions(seed=0, transform="none"))
+    detector = train_detector(minilm, small_pairs[:10], TrainOptions(seed=0, transform="none", offsets=((0, 0),)))
     assert detector.transform == "none" and detector.to_dict()["features"]["transform"] == "none"
     features = minilm.features(small_pairs[0])
     by_features = detector.probabilities(features)
@@ -75,9 +75,9 @@ def test_notebook_and_shell_record_the_same_provenance(minilm):
     from mia.detector.training import train_detector
 
     data = generated_data(seed=0, limit=8)
-    detector = train_detector(minilm, data, TrainOptions(seed=0))
+    detector = train_detector(minilm, data, TrainOptions(seed=0, offsets=((0, 0),)))
     assert detector.metadata["relation"] == "verbatim copy (sentence-shuffled paragraphs)"
     assert detector.metadata["data"]["source"] == "generated shuffled copies"
     assert detector.metadata["data"]["corpus"] == "python-reference" and detector.metadata["data"]["pairs"] == 8
-    plain = train_detector(minilm, data.pairs, TrainOptions(seed=0, relation="mine"))
+    plain = train_detector(minilm, data.pairs, TrainOptions(seed=0, relation="mine", offsets=((0, 0),)))
     assert plain.metadata["relation"] == "mine" and plain.metadata["data"]["source"] == "pairs given to train_detector"

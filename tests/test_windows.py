@@ -213,7 +213,7 @@ def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys)
     assert "run as window pairs" in evaluation.text()
     short = [Pair(f"s{k}", "It rained. We stayed in.", "We stayed in. It rained.",
                   ((0, 9, 14, 23), (10, 23, 0, 13))) for k in range(4)]
-    detector = train_detector(minilm, [pair, *short], TrainOptions(seed=0, test_fraction=0.2,
+    detector = train_detector(minilm, [pair, *short], TrainOptions(seed=0, offsets=((0, 0),), test_fraction=0.2,
                                                                     validation_fraction=0.2))
     data = detector.metadata["data"]
     assert data["windowed_pairs"] == 1 and "skipped_too_long" not in data

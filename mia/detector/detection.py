@@ -7,8 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.decoding import Decode
+from mia.detector.decoding import decode as decode_words
 from mia.text.pairs import Pair
 from mia.text.words import WordScheme, word_scores, word_spans
+
+PHRASE_GAP = 3  # tokens a phrase may skip on each side between two runs (see merge_runs)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,8 @@ class TokenLink:
 
 @dataclass(frozen=True)
 class Phrase:
-    """A maximal run of consecutive linked token pairs ``(i, j), (i+1, j+1), ...``, merged into spans."""
+    """Runs of consecutive linked token pairs ``(i, j), (i+1, j+1), ...``, joined across small gaps
+    (:func:`merge_runs`), as character spans in A and B."""
 
     a_start: int
     a_end: int
@@ -101,11 +106,13 @@ class Detection:
         scores = word_scores(self.probabilities, self.token_spans[0], self.token_spans[1], a_words, b_words)
         return a_words, b_words, scores
 
-    def word_links(self, scheme: WordScheme = "whitespace", threshold: float | None = None) -> np.ndarray:
-        """bool ``[n_a_words, n_b_words]``: two words are linked when any of their token pairs is (probability
-        >= ``threshold``, default the detection's own)."""
+    def word_links(self, scheme: WordScheme = "whitespace", threshold: float | None = None,
+                   decode: Decode = "threshold") -> np.ndarray:
+        """bool ``[n_a_words, n_b_words]``, decoded from word-pair probabilities (:mod:`mia.detector.decoding`):
+        by default two words are linked when any of their token pairs is (probability >= ``threshold``, default
+        the detection's own)."""
         limit = self.threshold if threshold is None else threshold
-        return self.word_scores(scheme)[2] >= limit
+        return decode_words(self.word_scores(scheme)[2], decode, limit)
 
 
 @dataclass
@@ -146,7 +153,7 @@ def word_of_token(token_spans: np.ndarray, words: np.ndarray) -> np.ndarray:
 
 def detection_from_sparse(
     pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, scores: SparseScores, *, threshold: float,
-    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None,
+    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None, gap: int = PHRASE_GAP,
 ) -> Detection:
     """Links and phrases from sparse token-pair scores (never a dense ``[n_a, n_b]`` matrix)."""
     rows, cols, values = scores.at_least(threshold)
@@ -156,7 +163,7 @@ def detection_from_sparse(
                        int(i), int(j)) for i, j, p in zip(rows.tolist(), cols.tolist(), values.tolist())]
     value_of = {(int(i), int(j)): p for i, j, p in zip(rows, cols, values)}
     phrases = [phrase_of(pair, a_spans, b_spans, run, np.array([value_of[cell] for cell in run], np.float32))
-               for run in diagonal_runs(set(value_of)) if len(run) >= min_phrase_tokens]
+               for run in merge_runs(diagonal_runs(set(value_of)), gap=gap) if len(run) >= min_phrase_tokens]
     phrases.sort(key=lambda p: (p.a_start, p.b_start))
     return Detection(pair=pair, links=links, phrases=phrases, probabilities=scores, token_spans=(a_spans, b_spans),
                      threshold=threshold, windows=windows)
@@ -174,9 +181,10 @@ def phrase_of(pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, run: list[tu
 
 def detection_from_probabilities(
     pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, probabilities: np.ndarray, *, threshold: float,
-    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None,
+    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None, gap: int = PHRASE_GAP,
 ) -> Detection:
-    """Links (token pairs with probability >= threshold) and the phrases they form.
+    """Links (token pairs with probability >= threshold) and the phrases they form (runs merged by
+    :func:`merge_runs`; ``tokens`` of a phrase counts its linked token pairs).
 
     ``a_spans`` ``[n_a, 2]``, ``b_spans`` ``[n_b, 2]``: the tokens' character spans; ``probabilities`` ``[n_a, n_b]``.
     """
@@ -190,10 +198,37 @@ def detection_from_probabilities(
         )
     ]
     phrases = [phrase_of(pair, a_spans, b_spans, run, probabilities[[i for i, _ in run], [j for _, j in run]])
-               for run in diagonal_runs(linked) if len(run) >= min_phrase_tokens]
+               for run in merge_runs(diagonal_runs(linked), gap=gap) if len(run) >= min_phrase_tokens]
     phrases.sort(key=lambda p: (p.a_start, p.b_start))
     return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities,
                      token_spans=(a_spans, b_spans), threshold=threshold, windows=windows)
+
+
+def merge_runs(runs: list[list[tuple[int, int]]], *, gap: int = PHRASE_GAP) -> list[list[tuple[int, int]]]:
+    """Phrases from diagonal runs: a run joins the phrase whose last cell ``(i, j)`` it follows with at most
+    ``gap`` tokens skipped on each side, ``i < i0 <= i + 1 + gap`` and ``j < j0 <= j + 1 + gap`` (so a changed,
+    inserted or deleted word, or a small offset, does not split a copied sentence). Where several phrases could
+    take a run, the one with the smallest total skip does. ``gap=0`` keeps the strict runs."""
+    if gap <= 0:
+        return runs
+    phrases: list[list[tuple[int, int]]] = []
+    ending: dict[tuple[int, int], int] = {}  # last cell of an open phrase -> its index
+    for run in sorted(runs):
+        i0, j0 = run[0]
+        best, best_skip = None, None
+        for di in range(1, gap + 2):
+            for dj in range(1, gap + 2):
+                index = ending.get((i0 - di, j0 - dj))
+                if index is not None and (best_skip is None or di + dj < best_skip):
+                    best, best_skip = index, di + dj
+        if best is None:
+            phrases.append(list(run))
+            best = len(phrases) - 1
+        else:
+            del ending[phrases[best][-1]]
+            phrases[best].extend(run)
+        ending[phrases[best][-1]] = best
+    return phrases
 
 
 def diagonal_runs(linked: np.ndarray | set[tuple[int, int]]) -> list[list[tuple[int, int]]]:

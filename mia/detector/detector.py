@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mia.detector.decoding import DECODERS, Decode
 from mia.detector.detection import Detection, DetectionError, detection_from_probabilities, detection_from_sparse
 from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
 from mia.detector.record import (
@@ -61,6 +62,12 @@ class Detector:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     # --- scoring ------------------------------------------------------------------------------------------
+
+    @property
+    def decode(self) -> Decode:
+        """The word alignment decoding this detector recommends (``threshold`` for detectors that record none)."""
+        value = self.metadata.get("decode", "threshold")
+        return value if value in DECODERS else "threshold"
 
     @property
     def raw_weights(self) -> np.ndarray:

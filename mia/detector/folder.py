@@ -30,7 +30,7 @@ from mia.detector.record import METADATA_FILE, WEIGHTS_FILE, DetectorRecord, rea
 from mia.errors import DetectorFileError, MiaError
 from mia.io import check_writable_folder, parse_json, write_bytes_atomic
 
-DEFAULT_DETECTOR = "minilm-verbatim"
+DEFAULT_DETECTOR = "minilm-reuse"
 _MAX_METADATA_BYTES = 64 * 2**20
 
 
@@ -221,7 +221,7 @@ def is_shipped(directory: Path) -> bool:
 
 def resolve_detector(name: str | Path | None) -> Path:
     """A detector folder from ``--detector``: a folder path, or the name of a shipped detector (default
-    ``minilm-verbatim``)."""
+    ``minilm-reuse``)."""
     if name is None or not str(name).strip():
         name = DEFAULT_DETECTOR
     path = Path(name)

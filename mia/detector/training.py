@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from mia._version import __version__
 from mia.detector.data import TrainingData, given_pairs
+from mia.detector.decoding import Decode
 from mia.detector.detector import Detector
 from mia.detector.record import FeatureTransform
 from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
@@ -27,7 +28,7 @@ from mia.errors import MiaError
 from mia.evaluate.metrics import best_f1_threshold, ranking_metrics
 from mia.evaluate.scores import TestScores
 from mia.models.attention import AttentionModel
-from mia.models.layout import PAIR_ONLY, Offset, normalise_offsets
+from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT, Offset, normalise_offsets
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
 
@@ -42,11 +43,13 @@ class TrainOptions:
     neg_per_pos: int = 10
     min_negatives: int = 64
     max_rows: int = 500_000
-    offsets: tuple[Offset, ...] = PAIR_ONLY
+    max_cells: int = 324_000_000  # rows x columns kept for the fit (250,000 rows at 1,296 columns): bounds memory
+    offsets: tuple[Offset, ...] = WIDE_CONTEXT  # as `python -m mia train` (see mia.models.layout)
     regularization_c: float = 1.0
     transform: FeatureTransform = "log"
     batch_size: int = 1
     relation: str | None = None  # None: the training data's own (see mia.detector.data)
+    decode: Decode = "mutual-argmax"  # word alignment decoding the detector recommends (see mia.detector.decoding)
 
     def __post_init__(self) -> None:
         self.offsets = normalise_offsets(self.offsets)
@@ -237,9 +240,9 @@ def train_detector(
     relation = options.relation or training.relation
     split = split_pairs(pairs, options)  # no pair is left out for its length: longer ones run as windows
     planned = {pair.id: plan_pair(model, pair) for pair in pairs}  # ids are unique: split_pairs checked
-    sampling = Sampling(
-        neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives, max_rows=options.max_rows
-    )
+    columns = model.layout.with_offsets(options.offsets).n_features
+    sampling = Sampling(neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives,
+                        max_rows=min(options.max_rows, options.max_cells // columns))
     rng = np.random.default_rng([options.seed, 2])
     train_items, validation_items, test_items = (
         [planned[pair.id] for pair in part] for part in (split.train, split.validation, split.test)
@@ -247,7 +250,8 @@ def train_detector(
     batch_size = options.batch_size
     train = sampled_features(model, train_items, sampling=sampling, rng=rng, batch_size=batch_size,
                              progress=progress, description="train pairs", offsets=options.offsets)
-    validation = sampled_features(model, validation_items, sampling=sampling, rng=rng, batch_size=batch_size,
+    held_out = replace(sampling, max_rows=max(sampling.max_rows // 4, 1))  # threshold and head AUC need fewer rows
+    validation = sampled_features(model, validation_items, sampling=held_out, rng=rng, batch_size=batch_size,
                                   progress=progress, description="validation pairs", offsets=options.offsets)
     pipeline = fit_pipeline(train, options)
     detector = detector_from_pipeline(
@@ -255,10 +259,11 @@ def train_detector(
     )
     validation_probability = detector.link_probability(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
-    scores, test_sample = score_test_pairs(detector, model, test_items, sampling=sampling, rng=rng,
+    scores, test_sample = score_test_pairs(detector, model, test_items, sampling=held_out, rng=rng,
                                            batch_size=batch_size, progress=progress)
     detector.metadata = {
         "relation": relation,
+        "decode": options.decode,
         "seed": options.seed,
         "options": {**options.to_dict(), "relation": relation},
         "threshold_rule": "maximum F1 on the validation pairs (weighted sampled token pairs)",

@@ -16,10 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.decoding import Decode
+from mia.detector.decoding import decode as decode_words
 from mia.detector.detection import detection_from_probabilities
 from mia.detector.detector import Detector
 from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
 from mia.evaluate.metrics import metrics_table, ranking_metrics
+from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores
 from mia.evaluate.string_match import WORD_BASELINES
 from mia.models.attention import AttentionModel
@@ -61,6 +64,28 @@ def alignment_error_rate(predicted: int, sure: int, hit_sure: int, hit_possible:
     return 1.0 - (hit_sure + hit_possible) / total if total else 0.0
 
 
+PER_PAIR_PROTOCOL = ("precision and recall per pair, averaged over pairs; gold = sure + possible links; a pair with "
+                     "no predicted or no gold links counts 1 when both are empty, 0 otherwise")
+PHRASE_MIN_TOKENS = 3
+PHRASE_RULE = ("a gold phrase (copied passage) is found when one predicted phrase of at least 3 tokens (3 words for "
+               "string baselines) covers >= 90% of it on both sides; a predicted phrase is correct when >= 90% of it "
+               "lies inside one gold phrase on both sides")
+
+
+def pair_precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+    """One pair's precision and recall as the monolingual alignment papers count them (PER_PAIR_PROTOCOL)."""
+    n_predicted, n_gold = int(predicted.sum()), int(gold.sum())
+    hits = int((predicted & gold).sum())
+    precision = hits / n_predicted if n_predicted else float(n_gold == 0)
+    recall = hits / n_gold if n_gold else float(n_predicted == 0)
+    return precision, recall
+
+
+def _precision_recall_f1(precision: float, recall: float) -> dict[str, float]:
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
 def word_counts(predicted: np.ndarray, sure: np.ndarray, possible: np.ndarray) -> WordCounts:
     return WordCounts(
         predicted=int(predicted.sum()),
@@ -83,6 +108,10 @@ class Evaluation:
     word: dict[str, dict[str, float]]
     word_detector_ap: float
     windowed: int = 0  # pairs longer than the model, run as window pairs
+    decode: str = "threshold"
+    word_per_pair: dict[str, dict[str, float]] = field(default_factory=dict)  # the alignment papers' protocol
+    phrase: dict[str, dict[str, float]] = field(default_factory=dict)
+    phrase_counts: dict[str, int] = field(default_factory=dict)
     per_pair: list[dict[str, Any]] = field(default_factory=list)
     token_pairs: int = 0
     token_positives: int = 0
@@ -102,8 +131,11 @@ class Evaluation:
                 "word_pairs": self.word_pairs,
                 "linked": self.word_positives,
                 "detector_average_precision": self.word_detector_ap,
+                "decode": self.decode,
                 "scorers": self.word,
+                "per_pair_averaged": {"protocol": PER_PAIR_PROTOCOL, "scorers": self.word_per_pair},
             },
+            "phrase_level": {"rule": PHRASE_RULE, **self.phrase_counts, "scorers": self.phrase},
         }
         if per_pair:
             result["per_pair"] = self.per_pair
@@ -123,6 +155,13 @@ class Evaluation:
                 f"{self.word_positives} linked; detector AP {self.word_detector_ap:.3f}",
                 columns=WORD_COLUMNS + ((("aer", "AER"),) if self.with_aer else ()),
             ),
+            "",
+            metrics_table(self.word_per_pair, title="word level, per pair averaged (gold: sure + possible)",
+                          columns=WORD_COLUMNS),
+            "",
+            metrics_table(self.phrase, title=f"phrase level: {self.phrase_counts.get('gold', 0)} gold phrases "
+                          f"(found: covered >= 90% on both sides by one phrase of >= {PHRASE_MIN_TOKENS} tokens)",
+                          columns=WORD_COLUMNS),
         ]
         return "\n".join(lines)
 
@@ -136,6 +175,7 @@ def evaluate_detector(
     word_scheme: WordScheme = "regex",
     batch_size: int = 1,
     include_trained: bool = False,
+    decode: Decode = "threshold",
     progress: Progress = no_progress,
 ) -> Evaluation:
     """Measure a detector and the string baselines on the same pairs, at token and word level."""
@@ -160,6 +200,8 @@ def evaluate_detector(
     windowed = 0
     scorers = ["detector", *WORD_BASELINES]
     totals = {name: WordCounts() for name in scorers}
+    macro = {name: [0.0, 0.0] for name in scorers}
+    phrase_totals = {name: PhraseCounts() for name in ("detector", "run of >= 3 words", "greedy string tiling (>= 3)")}
     token_scores = TestScores()
     word_gold, word_detector, per_pair = [], [], []
     for pair in progress(untrained, "evaluate", len(untrained)):
@@ -174,7 +216,7 @@ def evaluate_detector(
         a_words, b_words, scores = detection.word_scores(word_scheme)
         sure = token_labels(pair, a_words, b_words)
         possible = sure | token_labels(replace(pair, links=pair.links + pair.possible), a_words, b_words)
-        decisions = {"detector": scores >= threshold}  # as Detection.word_links(word_scheme, threshold)
+        decisions = {"detector": decode_words(scores, decode, threshold)}  # as Detection.word_links
         a_text, b_text = words_of(pair.a, a_words), words_of(pair.b, b_words)
         for name, baseline in WORD_BASELINES.items():
             decisions[name] = baseline(a_text, b_text)
@@ -184,6 +226,14 @@ def evaluate_detector(
             counts = word_counts(decisions[name], sure, possible)
             totals[name].add(counts)
             row[name] = {k: round(v, 4) for k, v in counts.metrics(with_aer=with_aer).items()}
+            precision, recall = pair_precision_recall(decisions[name], possible)
+            macro[name][0] += precision
+            macro[name][1] += recall
+        gold = gold_phrases(pair)
+        phrase_totals["detector"].add([(p.a_start, p.a_end, p.b_start, p.b_end) for p in detection.phrases
+                                       if p.tokens >= PHRASE_MIN_TOKENS], gold)
+        for name in ("run of >= 3 words", "greedy string tiling (>= 3)"):
+            phrase_totals[name].add(word_link_phrases(decisions[name], a_words, b_words, min_words=3), gold)
         per_pair.append(row)
         word_gold.append(sure.reshape(-1))
         word_detector.append(scores.reshape(-1))
@@ -198,6 +248,11 @@ def evaluate_detector(
         token=token_scores.metrics(threshold),
         word={name: totals[name].metrics(with_aer=with_aer) for name in scorers},
         word_detector_ap=ranking_metrics(gold_all, np.concatenate(word_detector))[0],
+        decode=decode,
+        word_per_pair={name: _precision_recall_f1(*(total / len(untrained) for total in macro[name]))
+                       for name in scorers},
+        phrase={name: counts.metrics() for name, counts in phrase_totals.items()},
+        phrase_counts={"gold": phrase_totals["detector"].gold},
         per_pair=per_pair,
         token_pairs=token_scores.token_pairs,
         token_positives=token_scores.positives,

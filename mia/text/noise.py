@@ -65,19 +65,28 @@ def noisy_copy_pair(
     while np.array_equal(order, np.arange(len(sentences))):
         order = rng.permutation(len(sentences))
     words: list[tuple[str, Span | None]] = []  # the words of A, each with its span in B (None: not a copy)
+    sentence_of: list[int] = []  # the copied sentence each word of A belongs to (-1: extra text)
     for position, index in enumerate(order.tolist()):
         start, end = sentences[index]
-        words.extend(_edited(paragraph, start, end, rng, noise, vocabulary))
+        edited = _edited(paragraph, start, end, rng, noise, vocabulary)
+        words.extend(edited)
+        sentence_of.extend([index] * len(edited))
         if extra and noise.extra_sentences and rng.random() < noise.extra_sentences and position < len(order):
-            words.extend((word, None) for word in extra[int(rng.integers(len(extra)))].split())
+            added = extra[int(rng.integers(len(extra)))].split()
+            words.extend((word, None) for word in added)
+            sentence_of.extend([-1] * len(added))
     pieces, links, cursor = [], [], 0
-    for text, source in words:
+    extent: dict[int, list[int]] = {}  # copied sentence -> [first char, end char] of its words in A
+    for (text, source), sentence in zip(words, sentence_of):
         if source is not None:
             links.append((cursor, cursor + len(text), source[0], source[1]))
+        if sentence >= 0:
+            extent.setdefault(sentence, [cursor, cursor + len(text)])[1] = cursor + len(text)
         pieces.append(text)
         cursor += len(text) + 1
+    phrases = tuple((a0, a1, *sentences[k]) for k, (a0, a1) in sorted(extent.items(), key=lambda item: item[1][0]))
     link_tuple: tuple[Link, ...] = tuple(links)
-    return Pair(id=pair_id, a=" ".join(pieces), b=paragraph, links=link_tuple)
+    return Pair(id=pair_id, a=" ".join(pieces), b=paragraph, links=link_tuple, phrases=phrases)
 
 
 def _edited(paragraph: str, start: int, end: int, rng: np.random.Generator, noise: Noise,

@@ -43,6 +43,7 @@ class Pair:
     b: str
     links: tuple[Link, ...] = field(default_factory=tuple)
     possible: tuple[Link, ...] = field(default_factory=tuple)  # optional "possible" links (alignment sets)
+    phrases: tuple[Link, ...] = field(default_factory=tuple)  # optional gold phrase span pairs (copied sentences)
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -50,6 +51,8 @@ class Pair:
         }
         if self.possible:
             record["possible"] = [list(link) for link in self.possible]
+        if self.phrases:
+            record["phrases"] = [list(link) for link in self.phrases]
         return record
 
     @classmethod
@@ -66,7 +69,8 @@ class Pair:
         a, b = record["a"], record["b"]
         links = _parse_links(record.get("links", []), a, b, where=where, key="links")
         possible = _parse_links(record.get("possible", []), a, b, where=where, key="possible")
-        return cls(id=str(pair_id), a=a, b=b, links=links, possible=possible)
+        phrases = _parse_links(record.get("phrases", []), a, b, where=where, key="phrases")
+        return cls(id=str(pair_id), a=a, b=b, links=links, possible=possible, phrases=phrases)
 
 
 def _parse_links(raw_links: Any, a: str, b: str, *, where: str, key: str) -> tuple[Link, ...]:
