@@ -99,13 +99,16 @@ def capturing_attention(
         groups = query.shape[1] // key.shape[1]
         key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    scores = torch.matmul(query * scaling, key.transpose(-1, -2))  # scaling the smaller query: same up to rounding
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:
             scores = scores.masked_fill(~attention_mask, float("-inf"))
         else:
-            scores = scores + attention_mask[..., : key.shape[-2]]
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+            scores += attention_mask[..., : key.shape[-2]]
+    if scores.dtype == torch.float32:
+        weights = torch.softmax(scores, dim=-1)
+    else:  # half precision: the softmax in float32, as transformers' eager code does
+        weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
     capture = _ACTIVE.get()
     if isinstance(capture, _Discovery):
         capture.calls.append(AttentionCall(module, query.shape[-2], key.shape[-2]))
