@@ -23,6 +23,7 @@ from mia.cli_options import (
     GenerateConfig,
     HeadsConfig,
     ImportAlignmentsConfig,
+    ProbeConfig,
     TrainConfig,
 )
 from mia.errors import MiaError, Terminated
@@ -260,6 +261,22 @@ def run_heads(config: HeadsConfig) -> int:
     return 0
 
 
+def run_probe(config: ProbeConfig) -> int:
+    from mia.heads.probe import probe
+    from mia.models.attention import load_model
+
+    result = probe(load_model(config.model, device=config.device), length=config.length, seed=config.seed)
+    if config.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(printable(f"{result.model} ({result.architecture}): {result.length} random words shown twice; score = "
+                    "mean attention on the pattern's token over the second copy"))
+    print(f"{'direction':<9}  {'pattern':<15}  {'layer':>5}  {'head':>4}  {'score':>6}")
+    for row in result.top(config.top):
+        print(f"{row['direction']:<9}  {row['pattern']:<15}  {row['layer']:>5}  {row['head']:>4}  {row['score']:>6.3f}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
     "generate": (GenerateConfig, run_generate, "make sentence-shuffled copy pairs from a corpus"),
     "train": (TrainConfig, run_train, "train a detector over attention heads"),
@@ -268,6 +285,7 @@ COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
     "import-alignments": (ImportAlignmentsConfig, run_import_alignments,
                           "convert Pharaoh word alignments to a pair file"),
     "heads": (HeadsConfig, run_heads, "rank attention heads by detector weight"),
+    "probe": (ProbeConfig, run_probe, "score every head on a repeated random sequence (duplicate, induction)"),
 }
 
 

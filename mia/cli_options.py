@@ -253,3 +253,17 @@ class HeadsConfig(CommandConfig):
     top: int = option(20, "how many heads to list (default 20)", type=positive)
     plot: str | None = option(None, "write the heatmap to this file (.png, .svg or .pdf)")
     format: Literal["text", "json"] = option("text", "output (default text)")
+
+
+@dataclass
+class ProbeConfig(CommandConfig):
+    """The classic head probe: a random sequence of single-token words shown twice; per head, the attention on the
+    duplicate, on the copy's next token (induction / copy neighbour) and, for decoder-only models, on the previous
+    token."""
+
+    model: str = option("minilm", "alias (minilm, bart, gpt2), hub id or local directory (default: minilm)")
+    length: int = option(50, "random words in the sequence (default 50)", type=positive)
+    seed: int = option(0, "seed for the random words (default 0)")
+    top: int = option(5, "heads to list per direction and pattern (default 5)", type=positive)
+    format: Literal["text", "json"] = option("text", "output (default text)")
+    device: str = option("auto", DEVICE_HELP)
