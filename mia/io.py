@@ -14,13 +14,14 @@ The promises these helpers keep for every command:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -33,23 +34,22 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u206
 # --- writing -------------------------------------------------------------------------------------------------
 
 
-def write_atomic(lines: Iterable[str], path: str | Path) -> int:
-    """Write text lines to ``path`` through a temporary file renamed into place; returns the lines written.
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: Literal["w", "wb"] = "w") -> Iterator[IO[Any]]:
+    """An open temporary file beside ``path``, renamed to ``path`` when the block ends without an exception.
 
-    Any failure (an exception, Ctrl-C, SIGTERM turned into an exception by the CLI) removes the temporary file
-    and leaves ``path`` as it was. An ``OSError`` names ``path``, never the temporary file.
+    Any failure (an exception, Ctrl-C, SIGTERM turned into an exception by the CLI) removes the temporary file and
+    leaves ``path`` as it was. An ``OSError`` names ``path``, never the temporary file.
     """
     path = Path(path)
-    count = 0
     tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         tmp = Path(name)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for line in lines:
-                out.write(line if line.endswith("\n") else line + "\n")
-                count += 1
+        out: IO[Any] = os.fdopen(handle, "wb") if mode == "wb" else os.fdopen(handle, "w", encoding="utf-8")
+        with out:
+            yield out
         _keep_mode_of(path, tmp)
         os.replace(tmp, path)
         tmp = None
@@ -58,26 +58,22 @@ def write_atomic(lines: Iterable[str], path: str | Path) -> int:
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def write_atomic(lines: Iterable[str], path: str | Path) -> int:
+    """Write text lines to ``path`` atomically (:func:`atomic_file`); returns the number of lines written."""
+    count = 0
+    with atomic_file(path) as out:
+        for line in lines:
+            out.write(line if line.endswith("\n") else line + "\n")
+            count += 1
     return count
 
 
 def write_bytes_atomic(data: bytes, path: str | Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place (see :func:`write_atomic`)."""
-    path = Path(path)
-    tmp: Path | None = None
-    try:
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        tmp = Path(name)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        _keep_mode_of(path, tmp)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as error:
-        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    """Write ``data`` to ``path`` atomically (:func:`atomic_file`)."""
+    with atomic_file(path, "wb") as out:
+        out.write(data)
 
 
 def _keep_mode_of(path: Path, tmp: Path) -> None:
