@@ -5,30 +5,51 @@
     python benchmarks/head_stability.py /tmp/stab/ref300 /tmp/stab/gatsby300
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
-from mia.detector.detector import Detector
-a, b = Detector.load(sys.argv[1]), Detector.load(sys.argv[2])
-L = a.layout
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mia.detector.detector import Detector  # noqa: E402
+from mia.models.layout import FeatureLayout  # noqa: E402
 
 
-def per_head(values, combine):
-    v = np.asarray(values, float).reshape(len(L.offsets), len(L.directions), L.layers * L.heads)
-    return combine(v)
+def per_head(values: np.ndarray, layout: FeatureLayout, combine: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Columns ``[F]`` reshaped to ``[offsets, directions, layers * heads]`` and combined into one value per head."""
+    shaped = np.asarray(values, float).reshape(len(layout.offsets), len(layout.directions), -1)
+    return combine(shaped)
 
 
-def report(name, x, y):
-    rho = spearmanr(x, y).statistic
-    top = len(set(np.argsort(-x)[:10]) & set(np.argsort(-y)[:10]))
-    print(f"{name:<55} Spearman {rho:.3f}  top-10 in common {top}")
+def agreement(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """Spearman correlation and how many of the top 10 are the same."""
+    return float(spearmanr(x, y).statistic), len(set(np.argsort(-x)[:10]) & set(np.argsort(-y)[:10]))
 
 
+def main(argv: list[str]) -> int:
+    first, second = Detector.load(argv[0]), Detector.load(argv[1])
+    layout = first.layout
+    auc_a, auc_b = (np.array(d.metadata["head_roc_auc"]) for d in (first, second))
+    rankings = {
+        "every column, standardised weight": (first.coef, second.coef),
+        "heads: sum of standardised weights over columns": tuple(
+            per_head(d.coef, layout, lambda v: v.sum((0, 1))) for d in (first, second)),
+        "every column, own held-out ROC AUC": (auc_a, auc_b),
+        "heads: best own ROC AUC over columns": tuple(
+            per_head(auc, layout, lambda v: v.max((0, 1))) for auc in (auc_a, auc_b)),
+        "heads: own ROC AUC at (i, j), mean of directions": tuple(
+            per_head(auc, layout, lambda v: v[0].mean(0)) for auc in (auc_a, auc_b)),
+    }
+    for name, (x, y) in rankings.items():
+        rho, common = agreement(x, y)
+        print(f"{name:<50} Spearman {rho:.3f}  top-10 in common {common}")
+    return 0
 
-report("every column, standardised weight", a.coef, b.coef)
-report("heads: sum of standardised weights over columns", per_head(a.coef, lambda v: v.sum((0, 1))), per_head(b.coef, lambda v: v.sum((0, 1))))
-aa, ab = np.array(a.metadata["head_roc_auc"]), np.array(b.metadata["head_roc_auc"])
-report("every column, own held-out ROC AUC", aa, ab)
-report("heads: best own ROC AUC over columns", per_head(aa, lambda v: v.max((0, 1))), per_head(ab, lambda v: v.max((0, 1))))
-report("heads: own ROC AUC at (i, j), mean of directions", per_head(aa, lambda v: v[0].mean(0)), per_head(ab, lambda v: v[0].mean(0)))
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
