@@ -10,7 +10,7 @@ import pytest
 from mia.cli import main
 from mia.detector.detection import SparseScores, detection_from_sparse
 from mia.detector.detector import Detector
-from mia.detector.windowed import clip_link, map_tokens, plan_pair, sparse_scores
+from mia.detector.windowed import clip_link, plan_pair, sparse_scores
 from mia.text.corpus import read_paragraphs, split_sentences
 from mia.text.pairs import Pair, token_labels, write_pairs
 from mia.text.windows import Window, most_central, plan_windows
@@ -63,10 +63,13 @@ def test_clip_link_keeps_the_character_copy():
     assert clip_link(pair, pair.links[0], Window(0, 0, 15, 17), Window(0, 0, 0, 14)) is None
 
 
-def test_map_tokens_by_character_position():
+def test_window_tokens_map_to_the_whole_texts_tokens_by_character_position():
+    from mia.text.words import span_holding
+
     whole = np.array([[0, 3], [4, 9], [10, 12]])
     window = np.array([[4, 6], [6, 9], [10, 12], [13, 14]])
-    assert map_tokens(window, whole).tolist() == [1, 1, 2, -1]
+    assert span_holding(whole, window[:, 0]).tolist() == [1, 1, 2, -1]
+    assert span_holding(np.zeros((0, 2), int), window[:, 0]).tolist() == [-1, -1, -1, -1]
 
 
 def test_a_pair_that_fits_is_one_window_pair_and_exactly_todays_output(minilm):

@@ -10,7 +10,7 @@ import numpy as np
 from mia.detector.decoding import Decode
 from mia.detector.decoding import decode as decode_words
 from mia.text.pairs import Pair
-from mia.text.words import WordScheme, word_scores, word_spans
+from mia.text.words import WordScheme, span_holding, word_scores, word_spans
 
 PHRASE_GAP = 3  # tokens a phrase may skip on each side between two runs (see merge_runs)
 
@@ -135,20 +135,11 @@ def sparse_word_scores(scores: SparseScores, token_spans: tuple[np.ndarray, np.n
         raise MiaError(f"{len(a_words)} x {len(b_words)} words are too many for a word-pair matrix; use --format "
                        "json or jsonl for documents")
     result = np.zeros((len(a_words), len(b_words)), dtype=np.float32)
-    a_of, b_of = word_of_token(token_spans[0], a_words), word_of_token(token_spans[1], b_words)
+    a_of, b_of = span_holding(a_words, token_spans[0][:, 0]), span_holding(b_words, token_spans[1][:, 0])
     wa, wb = a_of[scores.rows], b_of[scores.cols]
     keep = (wa >= 0) & (wb >= 0)
     np.maximum.at(result, (wa[keep], wb[keep]), scores.values[keep])
     return result
-
-
-def word_of_token(token_spans: np.ndarray, words: np.ndarray) -> np.ndarray:
-    """Index of the word holding each token's first character (-1 for none)."""
-    if len(words) == 0:
-        return np.full(len(token_spans), -1)
-    position = np.searchsorted(words[:, 0], token_spans[:, 0], side="right") - 1
-    inside = (position >= 0) & (words[np.maximum(position, 0), 1] > token_spans[:, 0])
-    return np.where(inside, position, -1)
 
 
 def detection_from_sparse(

@@ -16,7 +16,7 @@ import numpy as np
 
 from mia.detector.record import FeatureTransform
 from mia.models.attention import AttentionModel, Block, EncodedPair
-from mia.models.layout import FeatureLayout, Offset
+from mia.models.layout import FeatureLayout
 from mia.text.pairs import Pair
 
 if TYPE_CHECKING:
@@ -130,8 +130,3 @@ def shift_slices(length: int, shift: int) -> tuple[slice, slice]:
     if shift >= 0:
         return slice(0, max(length - shift, 0)), slice(shift, length)
     return slice(-shift, length), slice(0, max(length + shift, 0))
-
-
-def diagonal_offsets(offsets: Sequence[Offset]) -> bool:
-    """True when every offset is on the diagonal (``di == dj``)."""
-    return all(di == dj for di, dj in offsets)

@@ -27,7 +27,7 @@ from mia.detector.windowed import COMBINE_RULE, WindowedPair, combine_max, home_
 from mia.errors import MiaError
 from mia.evaluate.metrics import best_f1_threshold, ranking_metrics
 from mia.evaluate.scores import TestScores
-from mia.models.attention import AttentionModel
+from mia.models.attention import AttentionModel, PairFeatures
 from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT, Offset, normalise_offsets
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
@@ -122,15 +122,25 @@ def sampled_features(
     token_pairs = positives = 0
     for planned in progress(pairs, description, len(pairs)):
         for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
-            gold = token_labels(features.pair, features.a_spans, features.b_spans)
-            a_home, b_home = home_masks(planned, i, j, features)
-            allowed = a_home[:, None] & b_home[None, :]
-            index, weight = sample_token_pairs(gold, rng, sampling, allowed=allowed)
-            buffer.add(features.rows(index, offsets), gold.reshape(-1)[index], weight)
+            gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets)
             token_pairs += int(allowed.sum())
             positives += int((gold & allowed).sum())
     features_, labels, weights = buffer.finish(model.layout.with_offsets(offsets).n_features)
     return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives)
+
+
+def sample_window_rows(
+    planned: WindowedPair, a_index: int, b_index: int, features: PairFeatures, buffer: RowBuffer,
+    rng: np.random.Generator, sampling: Sampling, offsets: tuple[Offset, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add one window pair's sampled rows to ``buffer``: every positive and weighted negatives among the token
+    pairs whose home is this window pair. Returns the window pair's gold labels and that home mask ``[n_a, n_b]``."""
+    gold = token_labels(features.pair, features.a_spans, features.b_spans)
+    a_home, b_home = home_masks(planned, a_index, b_index, features)
+    allowed = a_home[:, None] & b_home[None, :]
+    index, weight = sample_token_pairs(gold, rng, sampling, allowed=allowed)
+    buffer.add(features.rows(index, offsets), gold.reshape(-1)[index], weight)
+    return gold, allowed
 
 
 def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 65_536) -> Any:
@@ -200,10 +210,7 @@ def score_test_pairs(
         combined = np.zeros(planned.shape, dtype=np.float32)
         for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
             combine_max(combined, planned, i, j, features, detector.probabilities(features))
-            gold = token_labels(features.pair, features.a_spans, features.b_spans)
-            a_home, b_home = home_masks(planned, i, j, features)
-            index, weight = sample_token_pairs(gold, rng, sampling, allowed=a_home[:, None] & b_home[None, :])
-            buffer.add(features.rows(index, detector.layout.offsets), gold.reshape(-1)[index], weight)
+            sample_window_rows(planned, i, j, features, buffer, rng, sampling, detector.layout.offsets)
         pair = planned.pair
         scores.add(token_labels(pair, planned.a_spans, planned.b_spans), combined,
                    [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans])

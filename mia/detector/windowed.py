@@ -28,6 +28,7 @@ from mia.models.encoding import EncodedPair, PairTooLong, text_token_spans, wind
 from mia.text.corpus import split_sentences
 from mia.text.pairs import Link, Pair
 from mia.text.windows import Window, most_central, plan_windows
+from mia.text.words import span_holding
 
 COMBINE_RULE = "a token pair's probability is the maximum over the window pairs that hold both tokens"
 DEFAULT_FLOOR = 0.1
@@ -49,7 +50,7 @@ class WindowedPair:
     whole: EncodedPair | None = None
     sizes: tuple[int, int] = (0, 0)
     candidates: int | None = None
-    _encoded: dict[tuple[int, int], EncodedPair] = field(default_factory=dict, repr=False)
+    _homes: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -79,8 +80,15 @@ class WindowedPair:
     def token_maps(self, a_index: int, b_index: int, item: Spanned) -> tuple[np.ndarray, np.ndarray]:
         """For each token of an encoded window pair, its index among the whole text's tokens (-1: none)."""
         wa, wb = self.a_windows[a_index], self.b_windows[b_index]
-        return (map_tokens(item.a_spans + wa.char_start, self.a_spans),
-                map_tokens(item.b_spans + wb.char_start, self.b_spans))
+        return (span_holding(self.a_spans, item.a_spans[:, 0] + wa.char_start),
+                span_holding(self.b_spans, item.b_spans[:, 0] + wb.char_start))
+
+    def homes(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each token of A and of B, the window where it sits most centrally (computed once per pair)."""
+        if self._homes is None:
+            self._homes = (most_central(self.a_windows, len(self.a_spans)),
+                           most_central(self.b_windows, len(self.b_spans)))
+        return self._homes
 
 
 def plan_pair(model: AttentionModel, pair: Pair, *, candidates: int | None = None) -> WindowedPair:
@@ -132,25 +140,24 @@ def clip_link(pair: Pair, link: Link, wa: Window, wb: Window) -> Link | None:
     return (a0 - wa.char_start, a1 - wa.char_start, b0 - wb.char_start, b1 - wb.char_start)
 
 
-def map_tokens(window_spans: np.ndarray, whole_spans: np.ndarray) -> np.ndarray:
-    """Index of the whole text's token holding each window token's first character (-1 when none does)."""
-    if len(window_spans) == 0:
-        return np.zeros(0, dtype=np.int64)
-    position = np.searchsorted(whole_spans[:, 0], window_spans[:, 0], side="right") - 1
-    inside = (position >= 0) & (whole_spans[np.maximum(position, 0), 1] > window_spans[:, 0])
-    return np.where(inside, position, -1)
+def iter_window_batches(
+    planned: WindowedPair, model: AttentionModel, batch_size: int = 1,
+) -> Iterator[tuple[list[tuple[int, int]], list[EncodedPair]]]:
+    """The window pairs to run, ``batch_size`` at a time: their ``(a window, b window)`` indices and encodings
+    (the whole pair when it fits)."""
+    if planned.whole is not None:
+        yield [(0, 0)], [planned.whole]
+        return
+    for first in range(0, len(planned.window_pairs), batch_size):
+        indices = planned.window_pairs[first : first + batch_size]
+        yield indices, [model.encode(planned.sub_pair(i, j)) for i, j in indices]
 
 
 def iter_window_scores(
     planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, batch_size: int = 1,
 ) -> Iterator[tuple[int, int, EncodedPair, np.ndarray]]:
     """``(a window, b window, encoded window pair, probabilities)`` for every window pair to run."""
-    if planned.whole is not None:
-        yield 0, 0, planned.whole, scorer([planned.whole])[0]
-        return
-    for first in range(0, len(planned.window_pairs), batch_size):
-        indices = planned.window_pairs[first : first + batch_size]
-        items = [model.encode(planned.sub_pair(i, j)) for i, j in indices]
+    for indices, items in iter_window_batches(planned, model, batch_size):
         for (i, j), item, probabilities in zip(indices, items, scorer(items)):
             yield i, j, item, probabilities
 
@@ -179,12 +186,7 @@ def iter_window_features(
     planned: WindowedPair, model: AttentionModel, *, batch_size: int = 1
 ) -> Iterator[tuple[int, int, PairFeatures]]:
     """``(a window, b window, features)`` of every window pair to run (the whole pair when it fits)."""
-    if planned.whole is not None:
-        yield 0, 0, next(model.iter_features([planned.whole]))
-        return
-    for first in range(0, len(planned.window_pairs), batch_size):
-        indices = planned.window_pairs[first : first + batch_size]
-        items = [model.encode(planned.sub_pair(i, j)) for i, j in indices]
+    for indices, items in iter_window_batches(planned, model, batch_size):
         for (i, j), features in zip(indices, model.iter_features(items, batch_size=batch_size)):
             yield i, j, features
 
@@ -218,8 +220,7 @@ def home_masks(planned: WindowedPair, a_index: int, b_index: int, item: Spanned)
     """
     if planned.whole is not None:
         return np.ones(len(item.a_spans), bool), np.ones(len(item.b_spans), bool)
-    home_a = most_central(planned.a_windows, len(planned.a_spans))
-    home_b = most_central(planned.b_windows, len(planned.b_spans))
+    home_a, home_b = planned.homes()
     rows, cols = planned.token_maps(a_index, b_index, item)
     a_mask = (rows >= 0) & (home_a[np.maximum(rows, 0)] == a_index)
     b_mask = (cols >= 0) & (home_b[np.maximum(cols, 0)] == b_index)

@@ -70,7 +70,7 @@ class LineIndex:
     def __init__(self, text: str) -> None:
         import numpy as np
 
-        self.newlines = np.array([i for i, char in enumerate(text) if char == "\n"], dtype=np.int64)
+        self.newlines = np.array([match.start() for match in re.finditer("\n", text)], dtype=np.int64)
         self.many = bool(len(self.newlines)) and len(text.rstrip("\n")) > int(self.newlines[0])
 
     def line(self, offset: int) -> int:

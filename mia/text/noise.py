@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
@@ -172,7 +171,3 @@ def corpus_vocabulary(paragraphs: Sequence[str], *, limit: int = 200_000) -> lis
         if len(words) >= limit:
             break
     return words[:limit]
-
-
-def noise_record(noise: Noise) -> dict[str, Any]:
-    return {"relation": "noisy copy", **noise.to_dict()}
