@@ -10,47 +10,31 @@ import argparse
 import contextlib
 import json
 import signal
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mia._version import __version__
+from mia.cli_common import progress, say, write_or_print
+from mia.cli_heads import run_ablate, run_compare_heads, run_head, run_heads, run_probe
 from mia.cli_options import (
+    AblateConfig,
     CommandConfig,
+    CompareHeadsConfig,
     DetectConfig,
     EvaluateConfig,
     GenerateConfig,
+    HeadConfig,
     HeadsConfig,
     ImportAlignmentsConfig,
     ProbeConfig,
+    ReportConfig,
     TrainConfig,
 )
 from mia.errors import MiaError, Terminated
 from mia.io import check_output_file, printable
 
 # --- commands ------------------------------------------------------------------------------------------------
-
-
-def progress(items: Iterable[Any], description: str, total: int | None = None) -> Iterable[Any]:
-    """A tqdm progress bar on stderr (shown on a terminal only)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=description, total=total, unit="pair", disable=None, file=sys.stderr)
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def write_or_print(text: str, out: str | None) -> None:
-    """Print ``text``, or write it atomically to the file ``out``."""
-    if out is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    from mia.io import write_atomic
-
-    write_atomic([text], out)
 
 
 def jobs_capped(requested: int) -> int:
@@ -116,7 +100,7 @@ def run_train(config: TrainConfig) -> int:
         seed=config.seed, test_fraction=config.test_fraction, validation_fraction=config.validation_fraction,
         neg_per_pos=config.neg_per_pos, transform=config.transform, batch_size=config.batch_size,
         offsets=CONTEXTS["diagonal" if config.context else config.offsets], relation=config.relation,
-        decode=config.decode,
+        decode=config.decode, bootstrap=config.bootstrap,
     )
     detector = train_detector(model, data, options, progress=progress)
     detector.metadata["command"] = {"name": "train", **config.to_dict()}
@@ -238,42 +222,33 @@ def run_import_alignments(config: ImportAlignmentsConfig) -> int:
     return 0
 
 
-def run_heads(config: HeadsConfig) -> int:
+def run_report(config: ReportConfig) -> int:
     from mia.detector.detector import Detector
-    from mia.heads.ranking import rank_heads
-    from mia.report.plot import check_plot_path, plot_heads
-    from mia.report.text import heads_table
+    from mia.io import read_text, write_atomic
+    from mia.report.html import render_html
+    from mia.report.report_data import report_data
+    from mia.text.pairs import Pair, read_pairs
 
-    if config.plot is not None:
-        check_plot_path(config.plot)
+    check_output_file(config.out)
+    if config.pairs and (config.a_file or config.b_file):
+        raise MiaError("give --pairs or --a-file/--b-file, not both")
+    if bool(config.a_file) != bool(config.b_file):
+        raise MiaError("give both --a-file and --b-file")
+    pairs = (read_pairs(config.pairs)[: config.limit] if config.pairs else
+             [Pair("0", read_text(config.a_file, f"--a-file {config.a_file}"),
+                   read_text(config.b_file, f"--b-file {config.b_file}"))] if config.a_file else [])
     detector = Detector.load(config.detector)
-    heads = rank_heads(detector, top=config.top)
-    relation = detector.metadata.get("relation", "")
+    model = detector.load_model(device=config.device) if pairs else None
+    found = [] if model is None else detector.iter_detect(
+        model, pairs, threshold=config.threshold, min_phrase_tokens=config.min_phrase_tokens,
+        candidates=config.candidates)
+    data = report_data(detector, model, found, name=config.detector, progress=progress, total=len(pairs))
     if config.format == "json":
-        print(json.dumps({"model": detector.model_name, "relation": relation,
-                          "heads": [h.to_dict() for h in heads]}, indent=2))
+        write_atomic([json.dumps(data, ensure_ascii=False, allow_nan=False)], config.out)
     else:
-        print(printable(f"{detector.model_name}: top {len(heads)} of {detector.layout.n_features} heads by "
-                        f"standardised weight ({relation}); head AUC: the head alone on held-out pairs"))
-        print(heads_table(heads))
-    if config.plot:
-        say(f"heatmap written to {plot_heads(detector, config.plot)}")
-    return 0
-
-
-def run_probe(config: ProbeConfig) -> int:
-    from mia.heads.probe import probe
-    from mia.models.attention import load_model
-
-    result = probe(load_model(config.model, device=config.device), length=config.length, seed=config.seed)
-    if config.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
-        return 0
-    print(printable(f"{result.model} ({result.architecture}): {result.length} random words shown twice; score = "
-                    "mean attention on the pattern's token over the second copy"))
-    print(f"{'direction':<9}  {'pattern':<15}  {'layer':>5}  {'head':>4}  {'score':>6}")
-    for row in result.top(config.top):
-        print(f"{row['direction']:<9}  {row['pattern']:<15}  {row['layer']:>5}  {row['head']:>4}  {row['score']:>6.3f}")
+        render_html(data).save(config.out)
+    phrases = sum(len(p["phrases"]) for p in data["pairs"])
+    say(f"report written to {config.out} ({len(data['pairs'])} pairs, {phrases} phrases)")
     return 0
 
 
@@ -284,7 +259,11 @@ COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
     "evaluate": (EvaluateConfig, run_evaluate, "measure a detector beside string baselines on a pair file"),
     "import-alignments": (ImportAlignmentsConfig, run_import_alignments,
                           "convert Pharaoh word alignments to a pair file"),
-    "heads": (HeadsConfig, run_heads, "rank attention heads by detector weight"),
+    "heads": (HeadsConfig, run_heads, "rank a detector's attention heads, with intervals and head types"),
+    "compare-heads": (CompareHeadsConfig, run_compare_heads, "how far two detectors agree on their heads"),
+    "ablate": (AblateConfig, run_ablate, "AP as heads are kept, dropped or zeroed in the forward pass"),
+    "head": (HeadConfig, run_head, "what one head attends to: top token pairs with context, a random sample"),
+    "report": (ReportConfig, run_report, "one self-contained HTML page: detector, heads, detections side by side"),
     "probe": (ProbeConfig, run_probe, "score every head on a repeated random sequence (duplicate, induction)"),
 }
 

@@ -50,6 +50,9 @@ class CommandConfig:
             flag = meta.get("flag") or "--" + field.name.replace("_", "-")
             kind, choices = _base_type(hints[field.name])
             help_text = meta.get("help", "")
+            if not flag.startswith("-"):  # a positional argument, shown as `flag`
+                parser.add_argument(field.name, metavar=flag, help=help_text, type=meta.get("type") or kind)
+                continue
             kwargs: dict[str, Any] = {"dest": field.name, "help": help_text}
             if field.default is _MISSING:
                 kwargs["required"] = True
@@ -179,6 +182,8 @@ class TrainConfig(CommandConfig):
     decode: Literal["threshold", "mutual-argmax", "itermax"] = option(
         "mutual-argmax", "the word alignment decoding recorded in the detector, used by evaluate and pharaoh output "
         "(default mutual-argmax)")
+    bootstrap: int = option(30, "refits on resamples of the training pairs for the heads' weight intervals "
+                            "(default 30; 0: none)", type=int)
 
 
 @dataclass
@@ -246,10 +251,14 @@ class ImportAlignmentsConfig(CommandConfig):
 
 @dataclass
 class HeadsConfig(CommandConfig):
-    """Rank heads by standardised weight, with each head's own held-out ROC AUC; optionally plot a layer x head
+    """Rank a detector's attention heads: by default by each head's own held-out ROC AUC (the order that holds
+    across training corpora), with weights, bootstrap intervals and head types; optionally plot a layer x head
     heatmap."""
 
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    by: Literal["auc", "weight", "column"] = option(
+        "auc", "order: auc (each head alone on held-out pairs; default, stable), weight (the head's standardised "
+        "weights summed over its columns), column (every feature column by weight)")
     top: int = option(20, "how many heads to list (default 20)", type=positive)
     plot: str | None = option(None, "write the heatmap to this file (.png, .svg or .pdf)")
     format: Literal["text", "json"] = option("text", "output (default text)")
@@ -266,4 +275,74 @@ class ProbeConfig(CommandConfig):
     seed: int = option(0, "seed for the random words (default 0)")
     top: int = option(5, "heads to list per direction and pattern (default 5)", type=positive)
     format: Literal["text", "json"] = option("text", "output (default text)")
+    device: str = option("auto", DEVICE_HELP)
+
+
+@dataclass
+class AblateConfig(CommandConfig):
+    """Ablate heads (in the detector's primary order) on held-out pairs: refit keeping / dropping the top k, drop k
+    random heads (the control), and zero the top k heads' outputs in the forward pass (causal); average precision
+    beside the string baselines."""
+
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    pairs: str | None = option(None, "pair file (JSONL); pairs the detector fitted or tuned on are dropped "
+                               "(default: the detector's own test pairs, generated again from its recorded data)")
+    draws: int = option(3, "random draws of k heads (default 3)", type=positive)
+    limit: int | None = option(None, "use at most this many pairs", type=positive)
+    seed: int = option(0, "seed for the halves and the random heads (default 0)")
+    no_causal: bool = option(False, "skip the causal curves (forward passes with heads zeroed)")
+    format: Literal["text", "json"] = option("text", "output (default text)")
+    out: str | None = option(None, "write the output to this file instead of printing it")
+    plot: str | None = option(None, "write the curves to this file (.png, .svg or .pdf)")
+    device: str = option("auto", DEVICE_HELP)
+
+
+@dataclass
+class HeadConfig(CommandConfig):
+    """Show what one head attends to: its highest-attention token pairs across the pairs, with context, and a
+    random sample; optionally ask an OpenAI-compatible endpoint (MIA_DESCRIBE_URL, MIA_DESCRIBE_KEY) to describe
+    it."""
+
+    head: str = option(help="the head, as LAYER.HEAD (for example 2.9)")
+    pairs: str = option(help="pair file (JSONL) to read the head's attention on")
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP + " (names the model)")
+    direction: str | None = option(None, "a->b, b->a or cross (default: the model's first direction)")
+    top: int = option(20, "highest-attention token pairs to show (default 20)", type=positive)
+    sample: int = option(10, "random token pairs to show (default 10)", type=int)
+    context: int = option(30, "characters of context each side (default 30)", type=int)
+    limit: int | None = option(None, "read at most this many pairs", type=positive)
+    seed: int = option(0, "seed for the random sample (default 0)")
+    describe: bool = option(False, "send the examples to the chat endpoint in MIA_DESCRIBE_URL and print its "
+                            "description")
+    describe_model: str = option("gpt-4o-mini", "model name sent to the endpoint (default gpt-4o-mini)")
+    format: Literal["text", "json"] = option("text", "output (default text)")
+    device: str = option("auto", DEVICE_HELP)
+
+
+@dataclass
+class CompareHeadsConfig(CommandConfig):
+    """How far two detectors of one model agree on their heads: Spearman correlation and top-10 overlap of each
+    head ranking."""
+
+    first: str = option(help="a detector (folder or shipped name)", flag="FIRST")
+    second: str = option(help="another detector of the same model", flag="SECOND")
+    format: Literal["text", "json"] = option("text", "output (default text)")
+
+
+@dataclass
+class ReportConfig(CommandConfig):
+    """One self-contained HTML page (inline CSS and JS, no network): the detector card beside the baselines, its
+    heads (heatmap, sortable table, head cards) and, for the pairs given, both texts side by side with each phrase
+    and its partner highlighted, the heads that found it, and the top heads' attention and query-key scores."""
+
+    out: str = option(help="the page to write (.html), or the JSON file with --format json")
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    pairs: str | None = option(None, "pair file (JSONL): one page with a pair selector")
+    a_file: str | None = option(None, "text file A (with --b-file)")
+    b_file: str | None = option(None, "text file B (with --a-file)")
+    limit: int | None = option(None, "show at most this many pairs of --pairs", type=positive)
+    threshold: float | None = option(None, "link probability threshold (default: the detector's)", type=probability)
+    min_phrase_tokens: int = option(2, "shortest phrase shown, in tokens (default 2)", type=positive)
+    candidates: int | None = option(None, "long texts: window pairs per A window (default: all)", type=positive)
+    format: Literal["html", "json"] = option("html", "html (default) or json: the page's data, for your own views")
     device: str = option("auto", DEVICE_HELP)

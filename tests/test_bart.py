@@ -18,4 +18,8 @@ def test_bart_train_detect_heads(tiny_bart_dir, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert {"id", "links", "phrases"} <= set(result)
     assert main(["heads", "--detector", str(out), "--plot", str(tmp_path / "h.png")]) == 0
-    assert "cross" in capsys.readouterr().out and (tmp_path / "h.png").exists()
+    printed = capsys.readouterr().out
+    assert "top 8 of 8 heads" in printed and (tmp_path / "h.png").exists()
+    assert "copy" in printed and "dominant type" in printed  # head types on cross-attention (no within-text ones)
+    assert main(["heads", "--detector", str(out), "--by", "column"]) == 0
+    assert "cross" in capsys.readouterr().out

@@ -23,7 +23,7 @@ def test_help_everywhere(command, capsys):
     if command:  # every option of the command's config is documented
         config_type = COMMANDS[command[0]][0]
         for field in dataclasses.fields(config_type):
-            assert "--" + field.name.replace("_", "-") in out
+            assert (field.metadata["flag"] or "--" + field.name.replace("_", "-")) in out  # an option or positional
             assert field.metadata["help"].split()[0] in out
 
 
@@ -82,12 +82,12 @@ def test_train_detect_heads_end_to_end(tmp_path, capsys):
     png = tmp_path / "heads.png"
     assert main(["heads", "--detector", str(out), "--top", "5", "--plot", str(png)]) == 0
     table = capsys.readouterr().out
-    assert "rank" in table and len(table.strip().splitlines()) == 7
+    assert "rank" in table and len(table.strip().splitlines()) == 8  # title, header, 5 heads, legend
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert main(["heads", "--detector", str(out), "--format", "json", "--top", "144"]) == 0
+    assert main(["heads", "--detector", str(out), "--format", "json", "--top", "1296", "--by", "column"]) == 0
     heads = json.loads(capsys.readouterr().out)["heads"]
     weights = [h["weight"] for h in heads]
-    assert len(heads) == 144 and weights == sorted(weights, reverse=True)
+    assert len(heads) == 1296 and weights == sorted(weights, reverse=True)
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_train_with_context_ranks_heads_with_offsets(tmp_path, capsys):
     assert meta["features"]["offsets"] == [[0, 0], [-1, -1], [1, 1]] and meta["features"]["count"] == 432
     assert meta["format"] == 3
     capsys.readouterr()
-    assert main(["heads", "--detector", str(out), "--format", "json", "--top", "432"]) == 0
+    assert main(["heads", "--detector", str(out), "--format", "json", "--top", "432", "--by", "column"]) == 0
     heads = json.loads(capsys.readouterr().out)["heads"]
     assert {tuple(h["offset"]) for h in heads} == {(-1, -1), (0, 0), (1, 1)}
     assert len({(h["direction"], h["layer"], h["head"], tuple(h["offset"])) for h in heads}) == 432

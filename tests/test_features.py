@@ -43,10 +43,11 @@ def test_row_buffer_thins_uniformly_and_reweights():
 
     buffer = RowBuffer(max_rows=300, rng=np.random.default_rng(0))
     for chunk in range(10):
-        buffer.add(np.full((100, 2), chunk, np.float16), np.arange(100) % 2 == 0, np.ones(100, np.float32))
-    features, labels, weights = buffer.finish(2)
+        buffer.add(np.full((100, 2), chunk, np.float16), np.arange(100) % 2 == 0, np.ones(100, np.float32), pair=chunk)
+    features, labels, weights, pairs = buffer.finish(2)
     assert 150 <= len(labels) <= 300 and buffer.keep == 0.25
     assert (weights == 4).all()
+    assert (pairs == features[:, 0]).all()  # each row keeps the index of its text pair
     # every chunk is represented, about equally (rows kept with one probability)
     counts = np.bincount(features[:, 0].astype(int), minlength=10)
     assert counts.min() > 5

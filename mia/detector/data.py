@@ -67,3 +67,37 @@ def given_pairs(pairs: Sequence[Pair] | TrainingData) -> TrainingData:
     if isinstance(pairs, TrainingData):
         return pairs
     return TrainingData(list(pairs), {"source": "pairs given to train_detector"})
+
+
+def held_out_pairs(metadata: dict[str, Any]) -> list[Pair]:
+    """A detector's own test pairs, made again from its recorded data (generated again from the recorded corpus,
+    seed, copies and noise, or read again from the recorded pair file), checked by content hash: none was fitted
+    or tuned on. Raises :class:`MiaError` (saying to give ``--pairs``) when they cannot be made again."""
+    from mia.text.noise import Noise
+    from mia.text.pairs import pair_hash
+
+    data, split = metadata.get("data") or {}, metadata.get("split") or {}
+    test_ids = split.get("test_ids")
+    hint = "; give held-out pairs with --pairs"
+    if not test_ids:
+        raise MiaError("the detector records no test pairs" + hint)
+    source = str(data.get("source", ""))
+    if source.startswith("generated "):
+        corpus = data.get("corpus")
+        corpus_path = None if corpus in (None, DEFAULT_CORPUS_NAME) else Path(str(corpus))
+        if corpus_path is not None and not corpus_path.is_file():
+            raise MiaError(f"the detector's corpus {corpus} is not here to make its test pairs again" + hint)
+        made = generated_data(corpus_path, seed=int(data.get("seed", 0)),
+                              limit=int((data.get("generation") or {}).get("pairs", 0)) or None,
+                              copies=data.get("copies", "shuffled"), noise=Noise(**data.get("noise", {})))
+        pairs = made.pairs
+    elif source == "pair file" and Path(str(data.get("pairs_file"))).is_file():
+        pairs = read_pairs(data["pairs_file"])
+    else:
+        raise MiaError("the detector's training pairs cannot be made again here" + hint)
+    by_id = {pair.id: pair for pair in pairs}
+    fitted = set(split.get("fit_or_tuned_on_hashes") or ())
+    chosen = [by_id[i] for i in test_ids if i in by_id and pair_hash(by_id[i]) not in fitted]
+    if len(chosen) < len(test_ids):
+        raise MiaError("the detector's test pairs made again differ from those it recorded" + hint)
+    return chosen

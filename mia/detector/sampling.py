@@ -32,7 +32,8 @@ class Sampling:
 
 
 class RowBuffer:
-    """Sampled rows (float16 features, labels, weights), thinned uniformly to stay under ``max_rows``.
+    """Sampled rows (float16 features, labels, weights, and the index of the text pair each row came from),
+    thinned uniformly to stay under ``max_rows``.
 
     When the buffer outgrows ``max_rows`` every row is kept with probability 1/2, and later rows too; at the end
     each row has been kept with the same probability ``p`` and its weight is divided by ``p``. Memory stays
@@ -43,29 +44,30 @@ class RowBuffer:
         self.max_rows = max_rows
         self.rng = rng
         self.keep = 1.0
-        self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.chunks: list[tuple[np.ndarray, ...]] = []
         self.rows = 0
 
-    def add(self, features: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> None:
+    def add(self, features: np.ndarray, labels: np.ndarray, weights: np.ndarray, pair: int = 0) -> None:
+        """Add rows of the text pair numbered ``pair`` (bootstrap refits resample text pairs, not rows)."""
+        chunk: tuple[np.ndarray, ...] = (features, labels, weights, np.full(len(labels), pair, np.int32))
         if self.keep < 1.0:
             kept = self.rng.random(len(labels)) < self.keep
-            features, labels, weights = features[kept], labels[kept], weights[kept]
-        self.chunks.append((features, labels, weights))
-        self.rows += len(labels)
+            chunk = tuple(part[kept] for part in chunk)
+        self.chunks.append(chunk)
+        self.rows += len(chunk[1])
         while self.rows > self.max_rows:
             self.keep /= 2
             halves = [self.rng.random(len(chunk[1])) < 0.5 for chunk in self.chunks]
-            self.chunks = [tuple(part[kept] for part in chunk) for chunk, kept in zip(self.chunks, halves)]  # type: ignore[misc]
+            self.chunks = [tuple(part[kept] for part in chunk) for chunk, kept in zip(self.chunks, halves)]
             self.rows = sum(len(chunk[1]) for chunk in self.chunks)
 
-    def finish(self, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Features float16 ``[N, F]``, labels bool ``[N]``, weights float32 ``[N]``."""
+    def finish(self, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Features float16 ``[N, F]``, labels bool ``[N]``, weights float32 ``[N]``, pair index int32 ``[N]``."""
         if not self.chunks:
-            return np.zeros((0, n_features), np.float16), np.zeros(0, bool), np.zeros(0, np.float32)
-        features = np.concatenate([chunk[0] for chunk in self.chunks])
-        labels = np.concatenate([chunk[1] for chunk in self.chunks])
-        weights = np.concatenate([chunk[2] for chunk in self.chunks]) / np.float32(self.keep)
-        return features, labels, weights.astype(np.float32)
+            return (np.zeros((0, n_features), np.float16), np.zeros(0, bool), np.zeros(0, np.float32),
+                    np.zeros(0, np.int32))
+        features, labels, weights, pairs = (np.concatenate([chunk[k] for chunk in self.chunks]) for k in range(4))
+        return features, labels, (weights / np.float32(self.keep)).astype(np.float32), pairs
 
 
 def sample_token_pairs(

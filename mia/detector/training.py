@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mia._version import __version__
+from mia.detector.bootstrap import bootstrap_auc, bootstrap_coefficients, head_summary
 from mia.detector.data import TrainingData, given_pairs
 from mia.detector.decoding import Decode
 from mia.detector.detector import Detector
@@ -28,6 +29,7 @@ from mia.errors import MiaError
 from mia.evaluate.metrics import best_f1_threshold, ranking_metrics
 from mia.evaluate.scores import TestScores
 from mia.models.attention import AttentionModel, PairFeatures
+from mia.models.head_patterns import pattern_scores
 from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT, Offset, normalise_offsets
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
@@ -50,6 +52,9 @@ class TrainOptions:
     batch_size: int = 1
     relation: str | None = None  # None: the training data's own (see mia.detector.data)
     decode: Decode = "mutual-argmax"  # word alignment decoding the detector recommends (see mia.detector.decoding)
+    bootstrap: int = 30  # refits on resamples of the training pairs, for the heads' weight intervals (0: none)
+    bootstrap_rows: int = 50_000  # training rows each refit sees (thinned uniformly, weights scaled)
+    head_types: bool = True  # score each head's attention patterns on the test pairs (mia.models.head_patterns)
 
     def __post_init__(self) -> None:
         self.offsets = normalise_offsets(self.offsets)
@@ -102,6 +107,7 @@ class SampledSet:
     weights: np.ndarray
     token_pairs: int  # all token pairs of the text pairs (before sampling)
     positives: int
+    pairs: np.ndarray | None = None  # int32 [N]: the text pair (index into the pairs given) each row came from
 
 
 def sampled_features(
@@ -120,18 +126,18 @@ def sampled_features(
     are most central (labels follow the same link rule in every window pair)."""
     buffer = RowBuffer(sampling.max_rows, rng)
     token_pairs = positives = 0
-    for planned in progress(pairs, description, len(pairs)):
+    for number, planned in enumerate(progress(pairs, description, len(pairs))):
         for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
-            gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets)
+            gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets, number)
             token_pairs += int(allowed.sum())
             positives += int((gold & allowed).sum())
-    features_, labels, weights = buffer.finish(model.layout.with_offsets(offsets).n_features)
-    return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives)
+    features_, labels, weights, pair_index = buffer.finish(model.layout.with_offsets(offsets).n_features)
+    return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives, pairs=pair_index)
 
 
 def sample_window_rows(
     planned: WindowedPair, a_index: int, b_index: int, features: PairFeatures, buffer: RowBuffer,
-    rng: np.random.Generator, sampling: Sampling, offsets: tuple[Offset, ...],
+    rng: np.random.Generator, sampling: Sampling, offsets: tuple[Offset, ...], number: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add one window pair's sampled rows to ``buffer``: every positive and weighted negatives among the token
     pairs whose home is this window pair. Returns the window pair's gold labels and that home mask ``[n_a, n_b]``."""
@@ -139,7 +145,7 @@ def sample_window_rows(
     a_home, b_home = home_masks(planned, a_index, b_index, features)
     allowed = a_home[:, None] & b_home[None, :]
     index, weight = sample_token_pairs(gold, rng, sampling, allowed=allowed)
-    buffer.add(features.rows(index, offsets), gold.reshape(-1)[index], weight)
+    buffer.add(features.rows(index, offsets), gold.reshape(-1)[index], weight, number)
     return gold, allowed
 
 
@@ -206,16 +212,54 @@ def score_test_pairs(
     """
     scores = TestScores()
     buffer = RowBuffer(sampling.max_rows, rng)
-    for planned in progress(pairs, "test pairs", len(pairs)):
+    for number, planned in enumerate(progress(pairs, "test pairs", len(pairs))):
         combined = np.zeros(planned.shape, dtype=np.float32)
         for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
             combine_max(combined, planned, i, j, features, detector.probabilities(features))
-            sample_window_rows(planned, i, j, features, buffer, rng, sampling, detector.layout.offsets)
+            sample_window_rows(planned, i, j, features, buffer, rng, sampling, detector.layout.offsets, number)
         pair = planned.pair
         scores.add(token_labels(pair, planned.a_spans, planned.b_spans), combined,
                    [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans])
-    rows, labels, weights = buffer.finish(detector.layout.n_features)
-    return scores, SampledSet(rows, labels, weights, token_pairs=scores.token_pairs, positives=scores.positives)
+    rows, labels, weights, pair_index = buffer.finish(detector.layout.n_features)
+    return scores, SampledSet(rows, labels, weights, token_pairs=scores.token_pairs, positives=scores.positives,
+                              pairs=pair_index)
+
+
+def describe_heads(
+    detector: Detector, pipeline: Any, train: SampledSet, test_sample: SampledSet, auc: np.ndarray,
+    model: AttentionModel, test_items: Sequence[WindowedPair], options: TrainOptions, *,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """The ``heads`` section of a detector's metadata: per head, the stable ranking, weights with bootstrap
+    intervals (refits over training pairs) and head-type scores on the test pairs that fit the model whole."""
+    started = time.perf_counter()
+    rng = np.random.default_rng([options.seed, 3])
+    coef_draws = bootstrap_coefficients(
+        train.features, train.labels, train.weights, _pair_index(train), pipeline, transform=options.transform,
+        refits=options.bootstrap, rng=rng, max_rows=options.bootstrap_rows)
+    auc_draws = bootstrap_auc(test_sample.features[:, : detector.layout.heads_per_offset], test_sample.labels,
+                              test_sample.weights, _pair_index(test_sample), draws=options.bootstrap, rng=rng)
+    base = detector.layout.heads_per_offset  # AUC draws of the (i, j) columns; others NaN
+    auc_draws = np.concatenate([auc_draws, np.full((len(auc_draws), len(auc) - base), np.nan)], axis=1)
+    section = head_summary(detector.layout, detector.coef, coef_draws, auc, auc_draws)
+    section["bootstrap"] = {
+        "refits": options.bootstrap,
+        "weights": f"regression refitted on resamples of the {len(np.unique(_pair_index(train)))} training pairs "
+                   f"(with replacement), on at most {options.bootstrap_rows} of their rows, scaler kept",
+        "auc": "each head's AUC on resamples of the test pairs",
+        "interval": "2.5th to 97.5th percentile",
+    }
+    if options.head_types:
+        whole = [item.whole for item in test_items if item.whole is not None]
+        types = pattern_scores(model, whole, progress=lambda items: progress(items, "head types", len(whole)))
+        section["types"] = types.to_dict()
+        section["types"]["on"] = "test pairs that fit the model whole (longer ones would need window pairs)"
+    section["seconds"] = round(time.perf_counter() - started, 1)
+    return section
+
+
+def _pair_index(sample: SampledSet) -> np.ndarray:
+    return sample.pairs if sample.pairs is not None else np.zeros(len(sample.labels), np.int32)
 
 
 def head_auc(sample: SampledSet) -> np.ndarray:
@@ -268,6 +312,7 @@ def train_detector(
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
     scores, test_sample = score_test_pairs(detector, model, test_items, sampling=held_out, rng=rng,
                                            batch_size=batch_size, progress=progress)
+    auc = head_auc(test_sample)
     detector.metadata = {
         "relation": relation,
         "decode": options.decode,
@@ -294,8 +339,10 @@ def train_detector(
             "threshold": detector.threshold,
             "scorers": scores.metrics(detector.threshold),
         },
-        "head_roc_auc": head_auc(test_sample).round(4).tolist(),
+        "head_roc_auc": auc.round(4).tolist(),
         "head_roc_auc_on": "test pairs, all positives and weighted sampled negatives",
+        "heads": describe_heads(detector, pipeline, train, test_sample, auc, model, test_items, options,
+                                progress=progress),
         "training_seconds": round(time.perf_counter() - started, 1),
         "trained_with": f"mia {__version__}",
     }

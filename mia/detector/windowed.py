@@ -225,3 +225,14 @@ def home_masks(planned: WindowedPair, a_index: int, b_index: int, item: Spanned)
     a_mask = (rows >= 0) & (home_a[np.maximum(rows, 0)] == a_index)
     b_mask = (cols >= 0) & (home_b[np.maximum(cols, 0)] == b_index)
     return a_mask, b_mask
+
+
+def encode_pairs_that_fit(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[EncodedPair], list[str]]:
+    """The pairs that fit the model's length, encoded, and the ids of those too long (skipped, never truncated)."""
+    kept, too_long = [], []
+    for pair in pairs:
+        try:
+            kept.append(model.encode(pair))
+        except PairTooLong:
+            too_long.append(pair.id)
+    return kept, too_long

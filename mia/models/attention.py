@@ -24,7 +24,7 @@ import numpy as np
 
 from mia.errors import MiaError
 from mia.models import capture
-from mia.models.encoding import Architecture, EncodedPair, PairTooLong, encode_pair, pad_inputs
+from mia.models.encoding import Architecture, EncodedPair, encode_pair, pad_inputs
 from mia.models.layout import FeatureLayout, Offset, normalise_offsets
 from mia.models.loading import (
     DEFAULT_MODEL,
@@ -292,10 +292,17 @@ class AttentionModel:
             else:
                 yield Block(kind, layer, start, weights[:, a if kind == "a-rows" else b, :])
 
-    def iter_features(self, pairs: Sequence[Pair | EncodedPair], *, batch_size: int = 1) -> Iterator[PairFeatures]:
-        """Attention features of each pair, in order (pairs already encoded are not tokenised again)."""
+    def iter_features(
+        self, pairs: Sequence[Pair | EncodedPair], *, batch_size: int = 1,
+        zero_heads: Mapping[int, Sequence[int]] | None = None,
+    ) -> Iterator[PairFeatures]:
+        """Attention features of each pair, in order (pairs already encoded are not tokenised again).
+
+        ``zero_heads``: layer -> heads whose outputs are zeroed while the model runs (causal ablation: their own
+        attention is still read, later layers see the model without them)."""
         import torch
 
+        request = CaptureRequest(zero_heads=dict(zero_heads or {}))
         for batch in self.batches(pairs, batch_size):
             blocks = [torch.empty((self.layout.n_features, len(item.a_spans), len(item.b_spans)), device=self.device)
                       for item in batch]
@@ -304,7 +311,7 @@ class AttentionModel:
                 values = block.values.transpose(-1, -2) if block.transposed else block.values
                 blocks[index][block.column : block.column + len(values)] = values
 
-            self.run(batch, copy)
+            self.run(batch, copy, request)
             for index, item in enumerate(batch):
                 yield PairFeatures(
                     pair=item.pair, a_spans=item.a_spans, b_spans=item.b_spans,
@@ -346,14 +353,3 @@ def load_model(name: str | None = None, *, device: str = "auto") -> AttentionMod
     """
     stored, model, tokenizer, device = load_pretrained(DEFAULT_MODEL if name is None else name, device=device)
     return AttentionModel(stored, model, tokenizer, device=device)
-
-
-def encode_pairs_that_fit(model: AttentionModel, pairs: Sequence[Pair]) -> tuple[list[EncodedPair], list[str]]:
-    """The pairs that fit the model's length, encoded, and the ids of those too long (skipped, never truncated)."""
-    kept, too_long = [], []
-    for pair in pairs:
-        try:
-            kept.append(model.encode(pair))
-        except PairTooLong:
-            too_long.append(pair.id)
-    return kept, too_long

@@ -53,6 +53,11 @@ class FeatureLayout:
         direction, rest = divmod(rest, self.layers * self.heads)
         return self.directions[direction], rest // self.heads, rest % self.heads, self.offsets[offset]
 
+    def by_head(self, values: Any) -> Any:
+        """Columns ``[..., F]`` as ``[..., offsets, directions, layers * heads]`` (head ``h`` of layer ``l`` at
+        ``l * heads + h``), to combine a head's columns."""
+        return values.reshape(*values.shape[:-1], len(self.offsets), len(self.directions), self.layers * self.heads)
+
     def base(self) -> FeatureLayout:
         """The model's own layout: the same heads, no context offsets."""
         return FeatureLayout(self.layers, self.heads, self.directions)

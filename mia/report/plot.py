@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mia.detector.detector import Detector
+from mia.heads.ablation import AblationResult
 from mia.models.layout import offset_label
 
 
@@ -43,8 +44,6 @@ def plot_heads(detector: Detector, path: str | Path) -> Path:
     """
     from matplotlib.figure import Figure
 
-    from mia.io import write_bytes_atomic
-
     path = check_plot_path(path)
     layout = detector.layout
     panels = [(offset, direction) for offset in layout.offsets for direction in layout.directions]
@@ -65,12 +64,55 @@ def plot_heads(detector: Detector, path: str | Path) -> Path:
         axis.set_ylabel("layer")
         axis.set_xticks(range(layout.heads))
         axis.set_yticks(range(layout.layers))
-    fig.colorbar(image, ax=axes.ravel().tolist(), label="standardised weight")
+    unsettled = _unsettled_heads(detector)
+    for panel in range(len(panels)):
+        axis = axes[panel // columns][panel % columns]
+        for layer, head in unsettled:
+            axis.text(head, layer, "×", ha="center", va="center", fontsize=8, color="0.35")
+    fig.colorbar(image, ax=axes.ravel().tolist(),
+                 label="standardised weight" + ("  (×: head's interval holds 0)" if unsettled else ""))
     fig.suptitle(f"mia detector heads: {detector.model_name} ({detector.metadata.get('relation', '')})")
+    return _save(fig, path)
+
+
+def _save(fig: object, path: Path) -> Path:
     import io
 
+    from mia.io import write_bytes_atomic
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=120, format=path.suffix.lower().lstrip("."))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(buffer, dpi=120, format=path.suffix.lower().lstrip("."))  # type: ignore[attr-defined]
     write_bytes_atomic(buffer.getvalue(), path)
     return path
+
+
+def _unsettled_heads(detector: Detector) -> list[tuple[int, int]]:
+    """(layer, head) of heads whose summed-weight bootstrap interval holds 0."""
+    from mia.heads.ranking import head_summaries
+
+    return [(h.layer, h.head) for h in head_summaries(detector) if h.weight_crosses_zero]
+
+
+def plot_ablation(result: AblationResult, path: str | Path, *, title: str = "") -> Path:
+    """Average precision against k for each ablation curve (random curves with their draws' range), the
+    baselines as horizontal lines."""
+    from matplotlib.figure import Figure
+
+    path = check_plot_path(path)
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    axis = fig.subplots()
+    for name, values in result.curves.items():
+        line, = axis.plot(result.ks, values, marker="o", label=name)
+        draws = np.array(result.random_draws.get(name, []), float)
+        if draws.size:
+            finite = np.isfinite(draws).any(1)
+            ks = np.array(result.ks)[finite]
+            axis.fill_between(ks, draws[finite].min(1), draws[finite].max(1), color=line.get_color(), alpha=0.2)
+    for (name, value), style in zip(result.baselines.items(), (":", "--", "-.")):
+        axis.axhline(value, color="0.4", linestyle=style, label=f"baseline: {name}")
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("k heads (detector's primary order)")
+    axis.set_ylabel("average precision (eval pairs)")
+    axis.legend(fontsize=8)
+    axis.set_title(f"mia ablation {title}".strip())
+    return _save(fig, path)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from mia.detector.detection import Detection, DetectionError
 from mia.detector.detector import Detector
 from mia.evaluate.metrics import metrics_table
-from mia.heads.ranking import HeadWeight
+from mia.heads.ablation import AblationResult
+from mia.heads.examples import HeadExamples
+from mia.heads.ranking import HeadSummary, HeadWeight
 from mia.io import printable
 from mia.models.layout import offset_label
 
@@ -20,6 +24,76 @@ def heads_table(heads: list[HeadWeight]) -> str:
         auc = "-" if h.roc_auc is None else f"{h.roc_auc:.3f}"
         offset = f"  {offset_label(h.offset):<10}" if with_offset else ""
         lines.append(f"{h.rank:>4}  {h.direction:<9}  {h.layer:>5}  {h.head:>4}{offset}  {h.weight:>8.3f}  {auc:>8}")
+    return "\n".join(lines)
+
+
+def _interval(pair: tuple[float, float] | None) -> str:
+    return "" if pair is None else f"[{pair[0]:.2f}, {pair[1]:.2f}]"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if v == v]
+    return sum(finite) / len(finite) if finite else float("nan")
+
+
+def summaries_table(heads: list[HeadSummary]) -> str:
+    """Heads with their AUC, weight (intervals, top-10 share over the bootstrap) and head types (mean over
+    directions of copy, duplicate, retrieval, previous-token and sink scores; the dominant type per direction)."""
+    lines = [f"{'rank':>4}  {'head':<6}  {'AUC':>5} {'interval':<14} {'top10':>5}  {'weight':>7} {'interval':<15} "
+             f"{'top10':>5}  {'copy':>5} {'dup':>5} {'retr':>5} {'prev':>5} {'sink':>5}  dominant type"]
+    for h in heads:
+        types = {p: _mean([d.get(p, float("nan")) for d in h.types.values()])
+                 for p in ("copy", "duplicate", "retrieval", "previous token", "sink")}
+        dominant = " / ".join(dict.fromkeys(h.dominant.values())) or "-"
+        zero = " 0" if h.weight_crosses_zero else "  "
+        lines.append(
+            f"{h.rank:>4}  {h.name:<6}  {h.auc:>5.3f} {_interval(h.auc_interval):<14} {_share(h.auc_top10_share):>5}  "
+            f"{h.weight:>7.2f} {_interval(h.weight_interval):<13}{zero} {_share(h.weight_top10_share):>5}  "
+            + " ".join(f"{types[p]:>5.2f}" if types[p] == types[p] else f"{'-':>5}" for p in types) + f"  {dominant}"
+        )
+    return "\n".join(lines)
+
+
+def ablation_table(result: AblationResult) -> str:
+    """AP per k for each ablation curve, with the unablated detector and the baselines on the same rows."""
+    pairs = result.pairs
+    names = list(result.curves)
+    lines = [f"ablation on {pairs['eval']} eval pairs ({pairs['eval_rows']} sampled token pairs, "
+             f"{pairs['eval_positives']} linked); refits on {pairs['fit']} other pairs; heads in the detector's "
+             "primary order (own held-out AUC)",
+             f"average precision: detector as trained {result.detector:.4f}, refit on all heads "
+             f"{result.full_refit:.4f}; " + ", ".join(f"{n} {v:.4f}" for n, v in result.baselines.items()),
+             f"{'k':>4}  " + "  ".join(f"{name:>15}" for name in names)]
+    for row, k in enumerate(result.ks):
+        cells = [result.curves[name][row] for name in names]
+        lines.append(f"{k:>4}  " + "  ".join(f"{'-':>15}" if v != v else f"{v:>15.4f}" for v in cells))
+    lines.append(f"top heads: {', '.join(result.order[:8])}; random curves: mean of "
+                 f"{result.options.get('draws')} draws; causal: heads' outputs zeroed, detector not refitted")
+    return "\n".join(lines)
+
+
+def examples_text(examples: HeadExamples) -> str:
+    """A head's top and random token pairs with context."""
+    def block(title: str, rows: list) -> list[str]:
+        out = [title]
+        for e in rows:
+            link = "linked" if e.linked else "      "
+            out.append(printable(f"  {e.weight:.3f} x{e.multiple:>5.1f} {link}  A: {e.a_context}"))
+            out.append(printable(f"  {'':>5} {'':>6} {'':>6}  B: {e.b_context}"))
+        return out
+
+    lines = [printable(f"{examples.model} head L{examples.layer}H{examples.head} ({examples.direction}) on "
+                       f"{examples.pairs} pairs, {examples.token_pairs} token pairs"
+                       + (f" ({examples.skipped_too_long} pairs too long, skipped)" if examples.skipped_too_long
+                          else "")),
+             "weight, multiple of the uniform share, gold link; the tokens in [[ ]]"]
+    lines += block("highest attention:", examples.top) + block("random token pairs:", examples.random)
+    if examples.description:
+        lines += ["description (from the chat endpoint):", printable(examples.description)]
     return "\n".join(lines)
 
 
@@ -68,13 +142,11 @@ class LineIndex:
     """Line numbers (from 1) of character offsets in a text."""
 
     def __init__(self, text: str) -> None:
-        import numpy as np
 
         self.newlines = np.array([match.start() for match in re.finditer("\n", text)], dtype=np.int64)
         self.many = bool(len(self.newlines)) and len(text.rstrip("\n")) > int(self.newlines[0])
 
     def line(self, offset: int) -> int:
-        import numpy as np
 
         return int(np.searchsorted(self.newlines, offset, side="right")) + 1
 

@@ -1,0 +1,28 @@
+"""What every command shares: progress bars and messages on stderr, output to stdout or a file."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+
+def progress(items: Iterable[Any], description: str, total: int | None = None) -> Iterable[Any]:
+    """A tqdm progress bar on stderr (shown on a terminal only)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=description, total=total, unit="pair", disable=None, file=sys.stderr)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def write_or_print(text: str, out: str | None) -> None:
+    """Print ``text``, or write it atomically to the file ``out``."""
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from mia.io import write_atomic
+
+    write_atomic([text], out)

@@ -1,0 +1,164 @@
+"""The data of a report page, as one JSON-ready dict: the detector card, its heads, and the detections.
+
+For each detected phrase the page shows the heads that contributed most: for each of the phrase's linked token
+pairs, each feature column's share of the log-odds, ``coef_k * (x_k - mean_k) / scale_k`` (weight x standardised
+feature), averaged over the phrase's token pairs and summed over a head's columns. For the linked token pairs of
+pairs that fit the model whole, the top heads' attention rows over the other text and their query-key scores
+before the softmax are stored, within a size cap the page states (:data:`QK_CAP`). Pairs that run as window pairs
+get phrases, the document strip and no head views (computing them would mean running every window pair again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mia._version import __version__
+from mia.detector.detection import Detection, DetectionError
+from mia.detector.detector import Detector
+from mia.detector.scoring import transform_features
+from mia.heads.ranking import head_summaries
+from mia.io import jsonable
+from mia.models.attention import AttentionModel, Block, CaptureRequest
+from mia.models.encoding import PairTooLong
+from mia.models.layout import offset_label
+from mia.progress import Progress, no_progress
+from mia.text.pairs import Pair
+
+QK_HEADS = 4  # top heads (primary order) whose rows are stored
+QK_TOKENS = 64  # linked query tokens per pair, at most
+CONTRIBUTING = 5  # heads listed per phrase
+QK_CAP = (f"attention rows and query-key scores of the top {QK_HEADS} heads for at most {QK_TOKENS} linked tokens "
+          "per pair, for pairs that fit the model whole")
+
+
+def _round(values: Any, digits: int = 4) -> Any:
+    return np.round(np.asarray(values, dtype=float), digits).tolist()
+
+
+def detector_card(detector: Detector, name: str) -> dict[str, Any]:
+    meta = detector.metadata
+    metrics = meta.get("metrics") or {}
+    return {
+        "name": name, "model": detector.model_name, "model_type": detector.model_type,
+        "relation": meta.get("relation", ""), "threshold": round(detector.threshold, 4), "decode": detector.decode,
+        "data": {k: v for k, v in (meta.get("data") or {}).items() if isinstance(v, (str, int, float))},
+        "split": {k: (meta.get("split") or {}).get(k) for k in ("train", "validation", "test")},
+        "evaluated_on": metrics.get("evaluated_on"), "scorers": metrics.get("scorers") or {},
+        "trained_with": meta.get("trained_with"), "training_seconds": meta.get("training_seconds"),
+    }
+
+
+def heads_data(detector: Detector) -> dict[str, Any]:
+    layout = detector.layout
+    section = detector.metadata.get("heads") or {}
+    return {
+        "layers": layout.layers, "heads": layout.heads, "directions": list(layout.directions),
+        "offsets": [offset_label(o) for o in layout.offsets],
+        "coef": _round(detector.coef.reshape(len(layout.offsets), len(layout.directions), layout.layers,
+                                             layout.heads)),
+        "ranking": section.get("ranking", "own held-out ROC AUC at (i, j), mean over directions"),
+        "bootstrap": section.get("bootstrap"),
+        "summaries": [h.to_dict() for h in head_summaries(detector)],
+    }
+
+
+def contributions(detector: Detector, rows: np.ndarray) -> np.ndarray:
+    """Each head's share of the log-odds (its columns summed), mean over ``rows`` ``[N, F]``: ``[layers * heads]``."""
+    standardised = (transform_features(rows, detector.transform).astype(np.float64) - detector.mean) / detector.scale
+    per_column = (standardised * detector.coef).mean(0)
+    return detector.layout.by_head(per_column).sum((0, 1))
+
+
+def qk_rows(model: AttentionModel, detector: Detector, pair: Pair, tokens: Sequence[int],
+            heads: Sequence[int]) -> dict[str, Any] | None:
+    """Attention weights and scores before the softmax of ``heads`` (``layer * heads + head``), rows of the query
+    tokens ``tokens`` over the other text, in the model's first direction; None when the pair does not fit."""
+    try:
+        item = model.encode(pair)
+    except PairTooLong:
+        return None
+    direction = model.layout.directions[0]
+    weights: dict[int, np.ndarray] = {}
+    scores: dict[int, np.ndarray] = {}
+    per_layer: dict[int, list[int]] = {}
+    for flat in heads:
+        per_layer.setdefault(flat // model.layout.heads, []).append(flat % model.layout.heads)
+
+    def sink_into(target: dict[int, np.ndarray]) -> Any:
+        def sink(index: int, block: Block) -> None:
+            if block.layer not in per_layer or block.column != block.layer * model.layout.heads:
+                return  # the first direction's block of a wanted layer only
+            values = block.values.transpose(-1, -2) if block.transposed else block.values  # [heads, n_a, n_b]
+            if direction == "b->a":
+                values = values.transpose(-1, -2)  # rows of B
+            for head in per_layer[block.layer]:
+                target[block.layer * model.layout.heads + head] = values[head, list(tokens)].float().cpu().numpy()
+        return sink
+
+    try:
+        model.run([item], sink_into(weights))
+        model.run([item], sink_into(scores), CaptureRequest(scores=True))
+    except Exception as error:  # the slow path has no scores: say so in the page rather than fail the report
+        return {"unavailable": f"query-key scores not available for this model: {error}"}
+    return {"direction": direction, "tokens": list(tokens),
+            "heads": [f"L{h // model.layout.heads}H{h % model.layout.heads}" for h in heads],
+            "weights": [_round(weights[h], 4) for h in heads], "scores": [_round(scores[h], 3) for h in heads]}
+
+
+def pair_data(detector: Detector, model: AttentionModel, found: Detection | DetectionError,
+              top_heads: Sequence[int]) -> dict[str, Any]:
+    pair = found.pair
+    entry: dict[str, Any] = {"id": pair.id, "a": pair.a, "b": pair.b}
+    if isinstance(found, DetectionError):
+        entry["error"] = found.error
+        entry["phrases"] = []
+        return entry
+    a_spans, b_spans = found.token_spans
+    entry.update({"a_spans": a_spans.tolist(), "b_spans": b_spans.tolist(), "windows": found.windows,
+                  "threshold": found.threshold})
+    features = None
+    if found.windows is None or found.windows.get("whole"):
+        try:
+            features = model.features(pair)
+        except PairTooLong:
+            features = None
+    phrases = []
+    for phrase in found.phrases:
+        links = [link for link in found.links if phrase.a_start <= link.a_start and link.a_end <= phrase.a_end
+                 and phrase.b_start <= link.b_start and link.b_end <= phrase.b_end]
+        record = phrase.to_dict()
+        record["links"] = [[link.a_index, link.b_index, round(link.probability, 4)] for link in links]
+        if features is not None and links:
+            n_b = features.shape[1]
+            rows = features.rows(np.array([link.a_index * n_b + link.b_index for link in links]),
+                                 detector.layout.offsets)
+            share = contributions(detector, rows)
+            order = np.argsort(-share, kind="stable")[:CONTRIBUTING]
+            record["heads"] = [{"head": f"L{h // detector.layout.heads}H{h % detector.layout.heads}",
+                                "contribution": round(float(share[h]), 3)} for h in order]
+        phrases.append(record)
+    entry["phrases"] = phrases
+    if features is not None and found.links:
+        query = "b_index" if model.layout.directions[0] == "b->a" else "a_index"
+        best: dict[int, float] = {}
+        for link in found.links:
+            token = getattr(link, query)
+            best[token] = max(best.get(token, 0.0), link.probability)
+        tokens = sorted(sorted(best, key=lambda t: -best[t])[:QK_TOKENS])
+        entry["qk"] = qk_rows(model, detector, pair, tokens, top_heads)
+    return entry
+
+
+def report_data(detector: Detector, model: AttentionModel | None, detections: Iterable[Detection | DetectionError],
+                *, name: str = "", progress: Progress = no_progress, total: int | None = None) -> dict[str, Any]:
+    """Everything a report page shows, as a JSON-ready dict (``mia report --format json`` writes it)."""
+    top = [s.layer * detector.layout.heads + s.head for s in head_summaries(detector, top=QK_HEADS)]
+    pairs = [] if model is None else [pair_data(detector, model, found, top)
+                                      for found in progress(detections, "report", total)]
+    return jsonable({"mia_version": __version__, "detector": detector_card(detector, name),
+                     "heads": heads_data(detector), "pairs": pairs, "qk_cap": QK_CAP,
+                     "contribution_rule": "per phrase: mean over its linked token pairs of weight x standardised "
+                                          "feature, summed over each head's columns (log-odds units)"})

@@ -1,0 +1,65 @@
+"""Bootstrap over text pairs: the resampling, the AUC by weighted counts, intervals that hold 0 for noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import mia.detector.bootstrap as bootstrap
+
+
+def test_pair_counts_draw_whole_pairs():
+    pair_index = np.repeat(np.arange(20), 5).astype(np.int32)
+    counts = bootstrap.pair_counts(pair_index, np.random.default_rng(0))
+    per_pair = counts.reshape(20, 5)
+    assert (per_pair == per_pair[:, :1]).all()  # every row of a pair counts alike
+    assert per_pair[:, 0].sum() == 20 and (per_pair[:, 0] == 0).any()  # 20 draws with replacement
+
+
+def test_auc_by_counts_equals_scikit_learn_with_ties(monkeypatch):
+    rng = np.random.default_rng(0)
+    labels = rng.random(2000) < 0.1
+    features = (rng.random((2000, 3)) + labels[:, None] * 0.3).astype(np.float16)
+    features[:, 2] = np.round(features[:, 2], 1)  # many ties
+    weights = rng.uniform(1, 3, 2000).astype(np.float32)
+    monkeypatch.setattr(bootstrap, "pair_counts", lambda index, rng: np.ones(len(index), np.float32))
+    draws = bootstrap.bootstrap_auc(features, labels, weights, np.zeros(2000, np.int32), draws=1, rng=rng)
+    expected = [roc_auc_score(labels, features[:, k].astype(np.float32), sample_weight=weights) for k in range(3)]
+    np.testing.assert_allclose(draws[0], expected, rtol=1e-9)
+
+
+def test_refits_give_intervals_that_hold_zero_only_for_noise():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mia.detector.scoring import transform_features
+
+    rng = np.random.default_rng(1)
+    pair_index = np.repeat(np.arange(60), 50).astype(np.int32)
+    labels = rng.random(len(pair_index)) < 0.2
+    signal = rng.random(len(pair_index)) * 0.2 + labels * 0.05
+    features = np.stack([signal, rng.random(len(pair_index)) * 0.2], 1).astype(np.float16)
+    weights = np.ones(len(labels), np.float32)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression())
+    pipeline.fit(transform_features(features, "log"), labels)
+    draws = bootstrap.bootstrap_coefficients(features, labels, weights, pair_index, pipeline, transform="log",
+                                             refits=20, rng=np.random.default_rng(2), max_rows=1000)
+    low, high = bootstrap.interval(draws).T
+    assert draws.shape == (20, 2)
+    assert low[0] > 0  # the signal's weight is settled
+    assert low[1] <= 0 <= high[1]  # the noise column's is not
+    again = bootstrap.bootstrap_coefficients(features, labels, weights, pair_index, pipeline, transform="log",
+                                             refits=20, rng=np.random.default_rng(2), max_rows=1000)
+    np.testing.assert_array_equal(draws, again)  # reproducible with a seed
+    assert bootstrap.top_share(draws, k=1).tolist() == [1.0, 0.0]
+
+
+def test_refits_need_two_pairs():
+    from mia.errors import MiaError
+
+    with pytest.raises(MiaError, match="at least 2 training pairs"):
+        bootstrap.bootstrap_coefficients(np.zeros((4, 1), np.float16), np.array([0, 1, 0, 1], bool),
+                                         np.ones(4, np.float32), np.zeros(4, np.int32), None, transform="log",
+                                         refits=3, rng=np.random.default_rng(0))

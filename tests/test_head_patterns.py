@@ -1,0 +1,52 @@
+"""Head-type scores on pairs with gold links: MiniLM's copy heads, the cross-attention case, dominant types."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mia.models.head_patterns import PATTERNS, dominant_type, pattern_scores
+from mia.text.pairs import Pair
+
+
+def copy_pair(text: str) -> Pair:
+    """A pair whose B is A: every token is linked to its copy."""
+    return Pair("same", text, text, links=[(0, len(text), 0, len(text))])
+
+
+TEXT = "The quick brown fox jumps over the lazy dog while the cat sleeps on a warm mat near the door."
+
+
+def test_minilm_copy_heads_are_the_probe_and_detector_heads(minilm):
+    scores = pattern_scores(minilm, [minilm.encode(copy_pair(TEXT))]).means()
+    assert set(scores) == {"a->b", "b->a"} and set(scores["a->b"]) == set(PATTERNS)
+    for direction in ("a->b", "b->a"):
+        copy = scores[direction]["copy"]
+        assert np.unravel_index(np.nanargmax(copy), copy.shape) in {(2, 9), (1, 1)}
+        for pattern, values in scores[direction].items():
+            assert values.shape == (6, 12) and np.isfinite(values).all(), pattern
+            assert (values >= 0).all() and (values <= 1 + 1e-5).all()
+        # previous-token heads exist within a text (L0H2 is one); retrieval is a share of rows
+        assert scores[direction]["previous token"].max() > 0.5
+    assert scores["a->b"]["retrieval"][2, 9] > scores["a->b"]["retrieval"].mean()
+
+
+def test_a_pair_without_links_is_not_counted(minilm):
+    result = pattern_scores(minilm, [minilm.encode(Pair("none", "one two three", "four five six"))])
+    assert result.pairs == 0 and result.means() == {}
+
+
+def test_cross_attention_has_no_within_text_scores(tiny_bart):
+    scores = pattern_scores(tiny_bart, [tiny_bart.encode(copy_pair(TEXT))]).means()
+    assert set(scores) == {"cross"}
+    assert np.isnan(scores["cross"]["previous token"]).all() and np.isnan(scores["cross"]["self"]).all()
+    assert np.isfinite(scores["cross"]["copy"]).all() and np.isfinite(scores["cross"]["sink"]).all()
+
+
+def test_dominant_type():
+    assert dominant_type({"copy": 0.3, "duplicate": 0.31, "sink": 0.2}) == "copy"
+    assert dominant_type({"copy": 0.1, "duplicate": 0.3, "sink": 0.2}) == "duplicate"
+    assert dominant_type({"copy": 0.01, "duplicate": 0.02, "sink": 0.6, "retrieval": 0.9}) == "sink"
+    assert dominant_type({"copy": 0.01, "previous token": 0.05}) == "diffuse"
+    assert dominant_type({"copy": math.nan, "self": 0.4}) == "self"

@@ -1,0 +1,195 @@
+"""Head rankings with intervals and types, stability between detectors, ablation, what one head attends to."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from mia.cli import main
+from mia.detector.detector import Detector
+from mia.errors import MiaError
+from mia.heads.ranking import head_summaries
+
+
+@pytest.fixture(scope="module")
+def detector(trained_detector_dir):
+    return Detector.load(trained_detector_dir)
+
+
+def test_trained_detector_records_intervals_and_types(detector):
+    section = detector.metadata["heads"]
+    assert section["bootstrap"]["refits"] == 30
+    heads = head_summaries(detector)
+    assert len(heads) == 72
+    aucs = [h.auc for h in heads]
+    assert aucs == sorted(aucs, reverse=True)
+    for h in heads:
+        assert h.weight_interval is not None and h.weight_interval[0] <= h.weight_interval[1]
+        assert h.auc_interval is not None and 0 <= h.auc_interval[0] <= h.auc_interval[1] <= 1
+        assert 0 <= h.weight_top10_share <= 1 and 0 <= h.auc_top10_share <= 1
+        assert set(h.types) == {"a->b", "b->a"} and len(h.types["a->b"]) == 7
+    assert sum(h.weight_top10_share for h in heads) == pytest.approx(10)  # ten heads in each refit's top 10
+    # the summed weight is the head's columns added up
+    first = heads[0]
+    columns = detector.layout.by_head(detector.coef)[..., first.layer * 12 + first.head]
+    assert first.weight == pytest.approx(columns.sum(), abs=1e-3)
+    # the top heads copy: their dominant type says so
+    assert {"copy", "duplicate"} & set(heads[0].dominant.values())
+
+
+def test_heads_json_carries_intervals_and_types(trained_detector_dir, capsys, tmp_path):
+    assert main(["heads", "--detector", str(trained_detector_dir), "--format", "json", "--top", "72"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["ranking"] == "auc" and len(printed["heads"]) == 72
+    for head in printed["heads"]:
+        assert len(head["weight_interval"]) == 2 and len(head["auc_interval"]) == 2
+        assert set(head["types"]["a->b"]) >= {"copy", "duplicate", "copy neighbour", "previous token", "self", "sink",
+                                              "retrieval"}
+        assert isinstance(head["weight_crosses_zero"], bool) and head["dominant_type"]["b->a"]
+    png = tmp_path / "heads.png"
+    assert main(["heads", "--detector", str(trained_detector_dir), "--by", "weight", "--plot", str(png)]) == 0
+    table = capsys.readouterr().out
+    assert "dominant type" in table and "interval" in table and png.stat().st_size > 1000
+
+
+def test_older_detectors_rank_heads_without_intervals(capsys):
+    assert main(["heads", "--detector", "minilm-verbatim", "--top", "3"]) == 0  # may be retrained: either form
+    assert "L2H9" in capsys.readouterr().out
+
+
+def test_compare_heads_of_a_detector_with_itself(trained_detector_dir, capsys):
+    assert main(["compare-heads", str(trained_detector_dir), str(trained_detector_dir), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rankings"]
+    assert [r["spearman"] for r in rows] == [1.0, 1.0, 1.0] and all(r["top10_common"] == 10 for r in rows)
+    assert main(["compare-heads", str(trained_detector_dir)]) == 2  # SECOND is required
+
+
+def test_compare_heads_refuses_two_models(trained_detector_dir, tiny_bart, small_pairs, tmp_path, capsys):
+    from mia.detector.training import TrainOptions, train_detector
+    from mia.models.layout import PAIR_ONLY
+
+    other = train_detector(tiny_bart, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY, bootstrap=2))
+    other.save(tmp_path / "bart")
+    assert main(["compare-heads", str(trained_detector_dir), str(tmp_path / "bart")]) == 2
+    assert "different models" in capsys.readouterr().err
+
+
+def test_ablation_curves(detector, minilm, small_pairs, tmp_path):
+    from mia.heads.ablation import AblationOptions, ablate
+    from mia.report.plot import plot_ablation
+    from mia.text.pairs import pair_hash
+
+    fitted = set(detector.metadata["split"]["fit_or_tuned_on_hashes"])
+    held_out = [p for p in small_pairs if pair_hash(p) not in fitted]
+    assert len(held_out) >= 4
+    result = ablate(detector, minilm, held_out, AblationOptions(ks=(1, 8, 72), draws=2))
+    curves = result.curves
+    assert set(curves) == {"keep top k", "drop top k", "drop random k", "causal top k", "causal random k"}
+    assert all(len(values) == 3 for values in curves.values())
+    assert np.isnan(curves["drop top k"][2]) and np.isnan(curves["causal top k"][2])  # nothing left
+    assert curves["keep top k"][2] == pytest.approx(result.full_refit)
+    assert len(result.random_draws["drop random k"][0]) == 2
+    assert 0 < curves["keep top k"][0] <= 1 and 0 < curves["causal top k"][1] <= 1
+    assert set(result.baselines) == {"same token", "run of >= 3 tokens"}
+    assert result.order[0] == f"L{head_summaries(detector)[0].layer}H{head_summaries(detector)[0].head}"
+    assert plot_ablation(result, tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    json.dumps(result.to_dict(), allow_nan=False)  # NaN written as null
+
+
+def test_ablate_cli(trained_detector_dir, small_pairs, tmp_path, capsys):
+    from mia.text.pairs import write_pairs
+
+    pairs = tmp_path / "pairs.jsonl"
+    write_pairs(small_pairs[:3], pairs)
+    assert main(["ablate", "--detector", str(trained_detector_dir), "--pairs", str(pairs), "--no-causal"]) == 2
+    assert "at least 4 pairs" in capsys.readouterr().err  # some of the 3 were trained on; too few either way
+    write_pairs(small_pairs, pairs)
+    out = tmp_path / "ablation.json"
+    assert main(["ablate", "--detector", str(trained_detector_dir), "--pairs", str(pairs), "--no-causal",
+                 "--draws", "1", "--format", "json", "--out", str(out)]) == 0
+    assert "were fitted or tuned on by the detector: left out" in capsys.readouterr().err
+    written = json.loads(out.read_text())
+    assert written["ks"][-1] == 72 and "causal top k" not in written["curves"]
+
+
+def test_held_out_pairs_of_the_shipped_detector_are_made_again():
+    from mia.detector.data import held_out_pairs
+    from mia.text.pairs import pair_hash
+
+    detector = Detector.load("minilm-reuse")
+    pairs = held_out_pairs(detector.metadata)
+    assert [p.id for p in pairs] == detector.metadata["split"]["test_ids"]
+    assert not {pair_hash(p) for p in pairs} & set(detector.metadata["split"]["fit_or_tuned_on_hashes"])
+    with pytest.raises(MiaError, match="--pairs"):
+        held_out_pairs({"data": {"source": "pairs given to train_detector"}, "split": {"test_ids": ["x"]}})
+
+
+def test_head_examples(minilm, small_pairs):
+    from mia.heads.examples import head_examples, parse_head
+
+    assert parse_head("2.9", 6, 12) == (2, 9) == parse_head("L2H9", 6, 12)
+    for bad in ("2", "6.0", "x.y"):
+        with pytest.raises(MiaError, match="--head"):
+            parse_head(bad, 6, 12)
+    examples = head_examples(minilm, small_pairs[:6], 2, 9, top=5, sample=4)
+    assert len(examples.top) == 5 and len(examples.random) == 4
+    weights = [e.weight for e in examples.top]
+    assert weights == sorted(weights, reverse=True)
+    assert weights[0] >= max(e.weight for e in examples.random)
+    # L2H9 is a copy head: its strongest token pairs are copies, the same text on both sides
+    assert sum(e.linked for e in examples.top) >= 4 and all("[[" in e.a_context for e in examples.top)
+    assert examples.top[0].a_token.lower() == examples.top[0].b_token.lower()
+    again = head_examples(minilm, small_pairs[:6], 2, 9, top=5, sample=4)
+    assert again.to_dict() == examples.to_dict()  # the random sample is seeded
+
+
+class StubChat(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat endpoint on the loopback address that records what it was sent."""
+
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        StubChat.received.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        answer = json.dumps({"choices": [{"message": {"content": "Attends to the same word in the other text."}}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(answer.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_head_cli_with_describe_against_a_local_stub(trained_detector_dir, small_pairs, tmp_path, capsys,
+                                                     monkeypatch):
+    from mia.text.pairs import write_pairs
+
+    pairs = tmp_path / "pairs.jsonl"
+    write_pairs(small_pairs[:4], pairs)
+    base = ["head", "--detector", str(trained_detector_dir), "--head", "2.9", "--pairs", str(pairs), "--top", "3"]
+    monkeypatch.delenv("MIA_DESCRIBE_URL", raising=False)
+    assert main([*base, "--describe"]) == 2
+    assert "MIA_DESCRIBE_URL" in capsys.readouterr().err
+    server = http.server.HTTPServer(("127.0.0.1", 0), StubChat)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("MIA_DESCRIBE_URL", f"http://127.0.0.1:{server.server_port}/v1")
+        monkeypatch.setenv("MIA_DESCRIBE_KEY", "test-key")
+        assert main([*base, "--describe", "--format", "json"]) == 0
+    finally:
+        server.shutdown()
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["description"] == "Attends to the same word in the other text."
+    request = StubChat.received[-1]
+    assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer test-key"
+    prompt = request["body"]["messages"][0]["content"]
+    assert printed["top"][0]["a_context"] in prompt and "2.9" in prompt
+    assert main([*base, "--direction", "b->a"]) == 0
+    assert "highest attention" in capsys.readouterr().out
+    assert main([*base, "--direction", "cross"]) == 2
