@@ -7,7 +7,8 @@ A notebook session::
     model = load_model("minilm")
     detector = train_detector(model, generated_data(seed=0))
     detector.detect(model, "It rained. We stayed in.", "We stayed in. It rained.").phrases
-    rank_heads(detector, top=10)
+    head_summaries(detector, top=10)        # heads by their own held-out AUC, with intervals and head types
+    render_html(detector, model, pairs=[...])  # the report page; displays inline in Jupyter
 """
 
 from mia._version import __version__
@@ -17,14 +18,19 @@ from mia.detector.detector import Detector
 from mia.detector.training import TrainOptions, train_detector
 from mia.errors import MiaError
 from mia.evaluate.string_match import baseline_scores
-from mia.heads.ranking import HeadWeight, rank_heads
+from mia.heads.ablation import AblationOptions, ablate
+from mia.heads.examples import head_examples
+from mia.heads.ranking import HeadSummary, HeadWeight, head_summaries, rank_heads
+from mia.heads.stability import compare_detectors
 from mia.models.attention import AttentionModel, FeatureLayout, PairFeatures, load_model
+from mia.report.html import render_html
 from mia.report.plot import plot_heads
 from mia.text.corpus import default_corpus_path, read_paragraphs, split_sentences
 from mia.text.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs
 
 __all__ = [
-    "__version__", "AttentionModel", "Detection", "Detector", "FeatureLayout", "HeadWeight", "MiaError", "Pair",
+    "__version__", "AblationOptions", "HeadSummary", "ablate", "compare_detectors", "head_examples", "head_summaries",
+    "render_html", "AttentionModel", "Detection", "Detector", "FeatureLayout", "HeadWeight", "MiaError", "Pair",
     "PairFeatures", "Phrase", "TokenLink", "TrainOptions", "TrainingData", "generated_data", "pair_file_data",
     "baseline_scores", "default_corpus_path", "generate_pairs", "load_model", "plot_heads", "rank_heads",
     "read_pairs", "read_paragraphs", "split_sentences", "token_labels", "train_detector", "write_pairs",

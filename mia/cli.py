@@ -234,9 +234,10 @@ def run_report(config: ReportConfig) -> int:
         raise MiaError("give --pairs or --a-file/--b-file, not both")
     if bool(config.a_file) != bool(config.b_file):
         raise MiaError("give both --a-file and --b-file")
-    pairs = (read_pairs(config.pairs)[: config.limit] if config.pairs else
-             [Pair("0", read_text(config.a_file, f"--a-file {config.a_file}"),
-                   read_text(config.b_file, f"--b-file {config.b_file}"))] if config.a_file else [])
+    pairs = read_pairs(config.pairs)[: config.limit] if config.pairs else []
+    if config.a_file and config.b_file:
+        pairs = [Pair("0", read_text(config.a_file, f"--a-file {config.a_file}"),
+                      read_text(config.b_file, f"--b-file {config.b_file}"))]
     detector = Detector.load(config.detector)
     model = detector.load_model(device=config.device) if pairs else None
     found = [] if model is None else detector.iter_detect(

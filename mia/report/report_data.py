@@ -153,7 +153,7 @@ def pair_data(detector: Detector, model: AttentionModel, found: Detection | Dete
 
 
 def report_data(detector: Detector, model: AttentionModel | None, detections: Iterable[Detection | DetectionError],
-                *, name: str = "", progress: Progress = no_progress, total: int | None = None) -> dict[str, Any]:
+                *, name: str = "", progress: Progress = no_progress, total: int = 0) -> dict[str, Any]:
     """Everything a report page shows, as a JSON-ready dict (``mia report --format json`` writes it)."""
     top = [s.layer * detector.layout.heads + s.head for s in head_summaries(detector, top=QK_HEADS)]
     pairs = [] if model is None else [pair_data(detector, model, found, top)
@@ -162,3 +162,14 @@ def report_data(detector: Detector, model: AttentionModel | None, detections: It
                      "heads": heads_data(detector), "pairs": pairs, "qk_cap": QK_CAP,
                      "contribution_rule": "per phrase: mean over its linked token pairs of weight x standardised "
                                           "feature, summed over each head's columns (log-odds units)"})
+
+
+def detector_report(detector: Detector, model: AttentionModel | None = None, pairs: Sequence[Pair] = (), *,
+                    min_phrase_tokens: int = 2, threshold: float | None = None, candidates: int | None = None,
+                    name: str = "") -> dict[str, Any]:
+    """Detect in ``pairs`` (the model loaded from the detector when not given) and return the report data."""
+    if pairs and model is None:
+        model = detector.load_model()
+    found = [] if model is None else detector.iter_detect(
+        model, list(pairs), threshold=threshold, min_phrase_tokens=min_phrase_tokens, candidates=candidates)
+    return report_data(detector, model if pairs else None, found, name=name, total=len(pairs))

@@ -117,19 +117,20 @@
     showPair(0);
   }
   function hue(k) { return (k * 137.508) % 360; }
-  function segments(text, spans) {  // spans: [start, end, phrase index]; cut only at phrase boundaries
+  function segments(text, spans) {  // spans: [start, end, phrase]; cut only at phrase boundaries
     const cuts = new Set([0, text.length]);
     spans.forEach(([s, e]) => { cuts.add(s); cuts.add(e); });
     const points = [...cuts].sort((a, b) => a - b), out = [];
     for (let i = 0; i + 1 < points.length; i++) {
-      const s = points[i], e = points[i + 1], owner = spans.find(([ps, pe]) => ps <= s && e <= pe);
-      out.push([s, e, owner ? owner[2] : -1]);
+      const s = points[i], e = points[i + 1];
+      const owners = spans.filter(([ps, pe]) => ps <= s && e <= pe).sort((x, y) => (x[1] - x[0]) - (y[1] - y[0]));
+      out.push([s, e, owners.map((o) => o[2])]);  // innermost (shortest) phrase first: it gives the colour
     }
     return out;
   }
   function renderText(box, text, spans, side) {
-    const nodes = segments(text, spans).map(([s, e, k]) => k < 0 ? document.createTextNode(text.slice(s, e)) :
-      el("mark", { class: "ph", tabindex: 0, "data-p": k, "data-side": side, style: { "--h": hue(k) } }, text.slice(s, e)));
+    const nodes = segments(text, spans).map(([s, e, ks]) => !ks.length ? document.createTextNode(text.slice(s, e)) :
+      el("mark", { class: "ph", tabindex: 0, "data-p": ks[0], "data-ps": ks.join(" "), "data-side": side, style: { "--h": hue(ks[0]) } }, text.slice(s, e)));
     box.replaceChildren(...nodes);
   }
   function showPair(index) {
@@ -144,10 +145,10 @@
     strip.replaceChildren(...["a", "b"].map((side) => el("div", { class: "strip-row" }, el("span", {}, side.toUpperCase()),
       el("div", { class: "strip-bar" }, p.phrases.map((ph, k) => el("span", { "data-p": k, title: ph[side + "_text"].slice(0, 80),
         style: { "--h": hue(k), left: `${(100 * ph[side][0]) / Math.max(1, p[side].length)}%`, width: `${(100 * (ph[side][1] - ph[side][0])) / Math.max(1, p[side].length)}%` },
-        onclick: () => { const m = document.querySelector(`#text-${side} mark[data-p="${k}"]`); if (m) { m.scrollIntoView({ block: "center" }); m.focus(); } } }))))));
+        onclick: () => { const m = document.querySelector(`#text-${side} mark[data-ps~="${k}"]`); if (m) { m.scrollIntoView({ block: "center" }); m.focus(); } } }))))));
   }
   function activate(k, on) {
-    document.querySelectorAll(`mark.ph[data-p="${k}"]`).forEach((m) => m.classList.toggle("active", on));
+    document.querySelectorAll(`mark.ph[data-ps~="${k}"]`).forEach((m) => m.classList.toggle("active", on));
     if (!on) return;
     const ph = current.phrases[k];
     const heads = (ph.heads || []).map((h) => `${h.head} (${h.contribution >= 0 ? "+" : ""}${fmt(h.contribution, 2)})`).join(", ");
