@@ -63,3 +63,9 @@ def test_refits_need_two_pairs():
         bootstrap.bootstrap_coefficients(np.zeros((4, 1), np.float16), np.array([0, 1, 0, 1], bool),
                                          np.ones(4, np.float32), np.zeros(4, np.int32), None, transform="log",
                                          refits=3, rng=np.random.default_rng(0))
+
+
+def test_centred_interval_keeps_the_spread_around_the_estimate():
+    draws = np.array([[4.0, -1.0], [4.5, 0.0], [5.0, 1.0]])
+    centred = bootstrap.centred_interval(np.array([3.4, 0.2]), draws, level=1.0)
+    np.testing.assert_allclose(centred, [[2.9, 3.9], [-0.8, 1.2]])  # refits biased upward: the shift is dropped

@@ -28,7 +28,7 @@ def test_trained_detector_records_intervals_and_types(detector):
     aucs = [h.auc for h in heads]
     assert aucs == sorted(aucs, reverse=True)
     for h in heads:
-        assert h.weight_interval is not None and h.weight_interval[0] <= h.weight_interval[1]
+        assert h.weight_interval is not None and h.weight_interval[0] - 1e-4 <= h.weight <= h.weight_interval[1] + 1e-4
         assert h.auc_interval is not None and 0 <= h.auc_interval[0] <= h.auc_interval[1] <= 1
         assert 0 <= h.weight_top10_share <= 1 and 0 <= h.auc_top10_share <= 1
         assert set(h.types) == {"a->b", "b->a"} and len(h.types["a->b"]) == 7

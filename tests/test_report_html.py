@@ -105,6 +105,7 @@ PROBE = """<script>
   document.body.setAttribute("data-result", JSON.stringify({
     phrases: phrases.size, partner_active: partner.classList.contains("active"), info: info,
     ready: document.body.dataset.ready, errors: window.__errors, title: document.title,
+    coloured: getComputedStyle(partner).backgroundColor !== "rgba(0, 0, 0, 0)",
     head_rows: document.querySelectorAll("#head-table tr").length - 1 }));
 })();
 </script>"""
@@ -135,7 +136,7 @@ def test_page_in_a_real_browser(page_data, tmp_path):
     assert result["errors"] == [] and result["ready"] == "true"
     first = page_data["pairs"][0]
     assert result["phrases"] == len(first["phrases"]) > 0
-    assert result["partner_active"] and "phrase 1" in result["info"]
+    assert result["partner_active"] and result["coloured"] and "phrase" in result["info"]
     assert result["head_rows"] == 72 and result["title"].startswith("mia report")  # the hostile text ran nothing
 
 

@@ -5,7 +5,9 @@
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "style") Object.assign(node.style, v);
+      if (k === "style") for (const [name, value] of Object.entries(v)) {
+        if (name.startsWith("--")) node.style.setProperty(name, String(value)); else node.style[name] = value;
+      }
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
     }
