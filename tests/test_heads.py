@@ -193,3 +193,16 @@ def test_head_cli_with_describe_against_a_local_stub(trained_detector_dir, small
     assert main([*base, "--direction", "b->a"]) == 0
     assert "highest attention" in capsys.readouterr().out
     assert main([*base, "--direction", "cross"]) == 2
+
+
+def test_training_without_bootstrap_or_types(minilm, small_pairs, capsys, tmp_path):
+    from mia.detector.training import TrainOptions, train_detector
+    from mia.models.layout import PAIR_ONLY
+
+    detector = train_detector(minilm, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY, bootstrap=0, head_types=False))
+    folder = detector.save(tmp_path / "plain")
+    heads = head_summaries(Detector.load(folder))
+    assert len(heads) == 72 and heads[0].weight_interval is None and heads[0].types == {}
+    assert main(["heads", "--detector", str(folder), "--format", "json", "--top", "3"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["heads"][0]["weight_interval"] is None and printed["heads"][0]["dominant_type"] == {}

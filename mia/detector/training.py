@@ -247,7 +247,8 @@ def describe_heads(
         "weights": f"regression refitted on resamples of the {len(np.unique(_pair_index(train)))} training pairs "
                    f"(with replacement), on at most {options.bootstrap_rows} of their rows, scaler kept",
         "auc": "each head's AUC on resamples of the test pairs",
-        "interval": "2.5th to 97.5th percentile",
+        "interval": "AUC: 2.5th to 97.5th percentile; weights: that spread around the refits' median, placed around "
+                    "the weight",
     }
     if options.head_types:
         whole = [item.whole for item in test_items if item.whole is not None]
