@@ -206,3 +206,13 @@ def test_training_without_bootstrap_or_types(minilm, small_pairs, capsys, tmp_pa
     assert main(["heads", "--detector", str(folder), "--format", "json", "--top", "3"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["heads"][0]["weight_interval"] is None and printed["heads"][0]["dominant_type"] == {}
+
+
+def test_spearman_matches_scipy_with_ties():
+    from scipy.stats import spearmanr
+
+    from mia.heads.stability import spearman
+
+    rng = np.random.default_rng(0)
+    x, y = np.round(rng.random(50), 1), rng.random(50)
+    assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)

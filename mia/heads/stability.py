@@ -28,12 +28,28 @@ class Agreement:
                 "top10_common": self.top10_common}
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing their average rank (as Spearman's correlation wants them)."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:], len(values)] - 1
+    ranks = np.empty(len(values))
+    ranks[order] = (first[group] + last[group]) / 2 + 1
+    return ranks
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the average ranks."""
+    return float(np.corrcoef(average_ranks(np.asarray(x, float)), average_ranks(np.asarray(y, float)))[0, 1])
+
+
 def agreement(name: str, x: np.ndarray, y: np.ndarray, k: int = 10) -> Agreement:
     """Spearman correlation of two scores of the same items, and how many of each one's top ``k`` are shared."""
-    from scipy.stats import spearmanr
-
     common = len(set(np.argsort(-x, kind="stable")[:k]) & set(np.argsort(-y, kind="stable")[:k]))
-    return Agreement(name, len(x), float(spearmanr(x, y).statistic), common)
+    return Agreement(name, len(x), spearman(x, y), common)
 
 
 def compare_detectors(first: Detector, second: Detector) -> list[Agreement]:
