@@ -7,7 +7,6 @@ import json
 
 from mia.cli_common import progress, say, write_or_print
 from mia.cli_options import AblateConfig, CompareHeadsConfig, HeadConfig, HeadsConfig, ProbeConfig
-from mia.errors import MiaError
 from mia.io import check_output_file, printable
 
 
@@ -125,8 +124,6 @@ def run_head(config: HeadConfig) -> int:
     detector = Detector.load(config.detector)
     layer, head = parse_head(config.head, detector.layout.layers, detector.layout.heads)
     pairs = read_pairs(config.pairs)[: config.limit]
-    if config.sample < 0 or config.context < 0:
-        raise MiaError("--sample and --context must be 0 or more")
     model = detector.load_model(device=config.device)
     examples = head_examples(model, pairs, layer, head, direction=config.direction, top=config.top,
                              sample=config.sample, context=config.context, seed=config.seed, progress=progress)

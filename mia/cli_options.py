@@ -89,6 +89,13 @@ def positive(value: str) -> int:
     return number
 
 
+def non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
+
+
 def fraction(value: str) -> float:
     number = float(value)
     if not 0 < number < 1:
@@ -183,7 +190,7 @@ class TrainConfig(CommandConfig):
         "mutual-argmax", "the word alignment decoding recorded in the detector, used by evaluate and pharaoh output "
         "(default mutual-argmax)")
     bootstrap: int = option(30, "refits on resamples of the training pairs for the heads' weight intervals "
-                            "(default 30; 0: none)", type=int)
+                            "(default 30; 0: none)", type=non_negative)
 
 
 @dataclass
@@ -308,8 +315,8 @@ class HeadConfig(CommandConfig):
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP + " (names the model)")
     direction: str | None = option(None, "a->b, b->a or cross (default: the model's first direction)")
     top: int = option(20, "highest-attention token pairs to show (default 20)", type=positive)
-    sample: int = option(10, "random token pairs to show (default 10)", type=int)
-    context: int = option(30, "characters of context each side (default 30)", type=int)
+    sample: int = option(10, "random token pairs to show (default 10)", type=non_negative)
+    context: int = option(30, "characters of context each side (default 30)", type=non_negative)
     limit: int | None = option(None, "read at most this many pairs", type=positive)
     seed: int = option(0, "seed for the random sample (default 0)")
     describe: bool = option(False, "send the examples to the chat endpoint in MIA_DESCRIBE_URL and print its "
