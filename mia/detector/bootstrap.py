@@ -107,8 +107,9 @@ def centred_interval(estimate: np.ndarray, draws: np.ndarray, level: float = 0.9
     """The draws' spread around their median, placed around ``estimate``: float64 ``[F, 2]``.
 
     Refits on fewer distinct rows than the main fit (a resample holds about 63% of the pairs, thinned to
-    ``max_rows``) inflate strong weights (logistic regression's small-sample bias away from 0, large where copies
-    are nearly separable), which shifts the whole percentile interval; its width is what the resampling says.
+    ``max_rows``) were measured to inflate strong weights (likely logistic regression's small-sample bias away from
+    0, large where copies are nearly separable; not verified), which shifts the whole percentile interval; its
+    width is what the resampling says.
     """
     if len(draws) == 0:
         return np.full((draws.shape[1], 2), np.nan)
