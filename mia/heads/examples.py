@@ -22,6 +22,7 @@ from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, token_labels
+from mia.text.words import in_context
 
 HEAD_PATTERN = re.compile(r"^L?(\d+)[.H:](\d+)$", re.IGNORECASE)
 
@@ -76,10 +77,7 @@ class HeadExamples:
 
 def marked(text: str, start: int, end: int, width: int) -> str:
     """``width`` characters each side of ``text[start:end]``, the token in ``[[ ]]``, on one line."""
-    left = text[max(0, start - width):start]
-    right = text[end:end + width]
-    return " ".join(f"{'…' if start > width else ''}{left}[[{text[start:end]}]]{right}"
-                    f"{'…' if end + width < len(text) else ''}".split())
+    return in_context(text, start, end, width, marks=("[[", "]]")).strip()
 
 
 def head_examples(

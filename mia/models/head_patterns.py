@@ -105,35 +105,55 @@ def _mass(pair: Any, mask: np.ndarray) -> tuple[np.ndarray, int]:
     return (pair[:, rows] * mask[rows]).sum((1, 2)), int(rows.sum())
 
 
-def score_rows(scores: PatternScores, model: AttentionModel, item: EncodedPair, gold: np.ndarray,
-               direction: str, block: Block) -> None:
-    """Add the patterns of one layer's rows ``[heads, n_q, positions]`` of one direction."""
-    weights = block.values.float().cpu().numpy()
+@dataclass(frozen=True)
+class DirectionMasks:
+    """What one pair's patterns are in one direction, computed once for all layers: bool ``[n_q, n_k]`` masks of
+    the copies, same-text tokens and copy neighbours, and bool ``[positions]`` of the texts' own positions."""
+
+    query: slice
+    key: slice
+    within: bool
+    copy: np.ndarray
+    same: np.ndarray
+    neighbour: np.ndarray
+    content: np.ndarray
+
+
+def direction_masks(model: AttentionModel, item: EncodedPair, gold: np.ndarray, direction: str,
+                    positions: int) -> DirectionMasks:
+    """The masks of ``direction`` for a pair with gold labels ``[n_a, n_b]`` and rows over ``positions``."""
     query, key, within = sides(model, item, direction)
     copy = gold if direction != "b->a" else gold.T  # [n_q, n_k]
     texts_a = [item.pair.a[s:e] for s, e in item.a_spans]
     texts_b = [item.pair.b[s:e] for s, e in item.b_spans]
     q_text, k_text = (texts_b, texts_a) if direction == "b->a" else (texts_a, texts_b)
-    pair = weights[:, :, key]
     same = np.array(q_text, dtype=object)[:, None] == np.array(k_text, dtype=object)[None, :]
     neighbour = np.zeros_like(copy)
     neighbour[:, 1:] = copy[:, :-1]
     neighbour &= ~copy
+    content = np.zeros(positions, bool)
+    for span in (item.a_positions, item.b_positions) if model.architecture != "encoder-decoder" else (key,):
+        content[span] = True
+    return DirectionMasks(query, key, within, copy, same, neighbour, content)
+
+
+def score_rows(scores: PatternScores, masks: DirectionMasks, direction: str, block: Block) -> None:
+    """Add the patterns of one layer's rows ``[heads, n_q, positions]`` of one direction."""
+    weights = block.values.float().cpu().numpy()
+    key, copy = masks.key, masks.copy
+    pair = weights[:, :, key]
     layer = block.layer
-    for pattern, mask in (("copy", copy), ("duplicate", same), ("copy neighbour", neighbour)):
+    for pattern, mask in (("copy", copy), ("duplicate", masks.same), ("copy neighbour", masks.neighbour)):
         total, rows = _mass(pair, mask)
         scores.add(direction, pattern, layer, total, rows)
     n_q = copy.shape[0]
-    if within:
-        positions = np.arange(query.start, query.start + n_q)
+    if masks.within:
+        positions = np.arange(masks.query.start, masks.query.start + n_q)
         scores.add(direction, "self", layer, weights[:, np.arange(n_q), positions].sum(1), n_q)
         if n_q > 1:
             scores.add(direction, "previous token", layer,
                        weights[:, np.arange(1, n_q), positions[:-1]].sum(1), n_q - 1)
-    content = np.zeros(weights.shape[-1], bool)
-    for span in (item.a_positions, item.b_positions) if model.architecture != "encoder-decoder" else (key,):
-        content[span] = True
-    scores.add(direction, "sink", layer, weights[:, :, ~content].sum((1, 2)), n_q)
+    scores.add(direction, "sink", layer, weights[:, :, ~masks.content].sum((1, 2)), n_q)
     has_copy = copy.any(1)
     if has_copy.any():
         argmax = weights[:, has_copy].argmax(-1) - key.start  # [heads, rows]: key index (may fall outside)
@@ -154,11 +174,15 @@ def pattern_scores(model: AttentionModel, items: Iterable[EncodedPair],
         if not gold.any():
             continue
         scores.pairs += 1
+        masks: dict[str, DirectionMasks] = {}  # per direction, made on its first layer's block, kept for the rest
 
-        def sink(index: int, block: Block, item: EncodedPair = item, gold: np.ndarray = gold) -> None:
+        def sink(index: int, block: Block, item: EncodedPair = item, gold: np.ndarray = gold,
+                 masks: dict[str, DirectionMasks] = masks) -> None:
             for direction in directions:
                 if rows_kind(direction) == block.kind:
-                    score_rows(scores, model, item, gold, direction, block)
+                    if direction not in masks:
+                        masks[direction] = direction_masks(model, item, gold, direction, block.values.shape[-1])
+                    score_rows(scores, masks[direction], direction, block)
 
         model.run([item], sink, CaptureRequest(blocks=kinds))  # type: ignore[arg-type]
     return scores

@@ -21,7 +21,7 @@ from mia.detector.detector import Detector
 from mia.detector.scoring import transform_features
 from mia.heads.ranking import head_summaries
 from mia.io import jsonable
-from mia.models.attention import AttentionModel, Block, CaptureRequest
+from mia.models.attention import AttentionModel, Block, CaptureRequest, PairFeatures
 from mia.models.encoding import PairTooLong
 from mia.models.layout import offset_label
 from mia.progress import Progress, no_progress
@@ -72,35 +72,36 @@ def contributions(detector: Detector, rows: np.ndarray) -> np.ndarray:
     return detector.layout.by_head(per_column).sum((0, 1))
 
 
-def qk_rows(model: AttentionModel, detector: Detector, pair: Pair, tokens: Sequence[int],
+def qk_rows(model: AttentionModel, features: PairFeatures, tokens: Sequence[int],
             heads: Sequence[int]) -> dict[str, Any] | None:
-    """Attention weights and scores before the softmax of ``heads`` (``layer * heads + head``), rows of the query
-    tokens ``tokens`` over the other text, in the model's first direction; None when the pair does not fit."""
+    """Attention weights (from the pair's ``features``) and scores before the softmax (one more forward pass) of
+    ``heads`` (``layer * heads + head``), rows of the query tokens ``tokens`` over the other text, in the model's
+    first direction (whose feature column of a head is its index); None when the pair does not fit."""
     try:
-        item = model.encode(pair)
+        item = model.encode(features.pair)
     except PairTooLong:
         return None
     direction = model.layout.directions[0]
     weights: dict[int, np.ndarray] = {}
+    for flat in heads:
+        block = features.blocks[flat]  # [n_a, n_b]
+        weights[flat] = (block.T if direction == "b->a" else block)[list(tokens)].float().cpu().numpy()
     scores: dict[int, np.ndarray] = {}
     per_layer: dict[int, list[int]] = {}
     for flat in heads:
         per_layer.setdefault(flat // model.layout.heads, []).append(flat % model.layout.heads)
 
-    def sink_into(target: dict[int, np.ndarray]) -> Any:
-        def sink(index: int, block: Block) -> None:
-            if block.layer not in per_layer or block.column != block.layer * model.layout.heads:
-                return  # the first direction's block of a wanted layer only
-            values = block.values.transpose(-1, -2) if block.transposed else block.values  # [heads, n_a, n_b]
-            if direction == "b->a":
-                values = values.transpose(-1, -2)  # rows of B
-            for head in per_layer[block.layer]:
-                target[block.layer * model.layout.heads + head] = values[head, list(tokens)].float().cpu().numpy()
-        return sink
+    def sink(index: int, block: Block) -> None:
+        if block.layer not in per_layer or block.column != block.layer * model.layout.heads:
+            return  # the first direction's block of a wanted layer only
+        values = block.values.transpose(-1, -2) if block.transposed else block.values  # [heads, n_a, n_b]
+        if direction == "b->a":
+            values = values.transpose(-1, -2)  # rows of B
+        for head in per_layer[block.layer]:
+            scores[block.layer * model.layout.heads + head] = values[head, list(tokens)].float().cpu().numpy()
 
     try:
-        model.run([item], sink_into(weights))
-        model.run([item], sink_into(scores), CaptureRequest(scores=True))
+        model.run([item], sink, CaptureRequest(scores=True))
     except Exception as error:  # the slow path has no scores: say so in the page rather than fail the report
         return {"unavailable": f"query-key scores not available for this model: {error}"}
     return {"direction": direction, "tokens": list(tokens),
@@ -148,7 +149,7 @@ def pair_data(detector: Detector, model: AttentionModel, found: Detection | Dete
             token = getattr(link, query)
             best[token] = max(best.get(token, 0.0), link.probability)
         tokens = sorted(sorted(best, key=lambda t: -best[t])[:QK_TOKENS])
-        entry["qk"] = qk_rows(model, detector, pair, tokens, top_heads)
+        entry["qk"] = qk_rows(model, features, tokens, top_heads)
     return entry
 
 

@@ -14,6 +14,7 @@ from mia.heads.examples import HeadExamples
 from mia.heads.ranking import HeadSummary, HeadWeight
 from mia.io import printable
 from mia.models.layout import offset_label
+from mia.text import words
 
 
 def heads_table(heads: list[HeadWeight]) -> str:
@@ -159,10 +160,4 @@ class LineIndex:
 
 def in_context(text: str, start: int, end: int, context: int) -> str:
     """``…before[phrase]after…`` on one line, control characters escaped."""
-    before, after = text[max(0, start - context) : start], text[end : end + context]
-    lead = "…" if start > context else ""
-    tail = "…" if end + context < len(text) else ""
-    def flat(part: str) -> str:
-        return printable(re.sub(r"\s+", " ", part))
-
-    return f"{lead}{flat(before)}[{flat(text[start:end])}]{flat(after)}{tail}"
+    return printable(words.in_context(text, start, end, context))

@@ -74,3 +74,15 @@ def span_holding(spans: np.ndarray, starts: np.ndarray) -> np.ndarray:
     position = np.searchsorted(spans[:, 0], starts, side="right") - 1
     inside = (position >= 0) & (spans[np.maximum(position, 0), 1] > starts)
     return np.where(inside, position, -1)
+
+
+def in_context(text: str, start: int, end: int, context: int, *, marks: tuple[str, str] = ("[", "]")) -> str:
+    """``…before[span]after…``: ``text[start:end]`` between ``marks`` with ``context`` characters each side, on
+    one line (every run of whitespace one space)."""
+    def flat(part: str) -> str:
+        return re.sub(r"\s+", " ", part)
+
+    lead = "…" if start > context else ""
+    tail = "…" if end + context < len(text) else ""
+    before, after = text[max(0, start - context) : start], text[end : end + context]
+    return f"{lead}{flat(before)}{marks[0]}{flat(text[start:end])}{marks[1]}{flat(after)}{tail}"
