@@ -31,6 +31,7 @@ from mia.cli_options import (
     ReportConfig,
     TrainConfig,
 )
+from mia.cli_search import IndexConfig, SearchConfig, run_index, run_search
 from mia.errors import MiaError, Terminated
 from mia.io import check_output_file, printable
 
@@ -266,6 +267,8 @@ COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
     "head": (HeadConfig, run_head, "what one head attends to: top token pairs with context, a random sample"),
     "report": (ReportConfig, run_report, "one self-contained HTML page: detector, heads, detections side by side"),
     "probe": (ProbeConfig, run_probe, "score every head on a repeated random sequence (duplicate, induction)"),
+    "index": (IndexConfig, run_index, "index documents for search (windows, MinHash signatures, embeddings)"),
+    "search": (SearchConfig, run_search, "find reused passages across a collection of documents"),
 }
 
 

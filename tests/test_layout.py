@@ -16,6 +16,7 @@ ALLOWED = {
     "evaluate": {"text", "models", "detector", "evaluate"},
     "heads": {"text", "models", "detector", "evaluate", "heads"},
     "report": {"text", "models", "detector", "evaluate", "heads", "report"},
+    "search": {"text", "models", "detector", "evaluate", "search"},
 }
 SHARED = {"errors", "io", "_version", "workers", "progress"}
 MAX_LINES = 360
