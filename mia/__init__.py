@@ -9,6 +9,7 @@ A notebook session::
     detector.detect(model, "It rained. We stayed in.", "We stayed in. It rained.").phrases
     head_summaries(detector, top=10)        # heads by their own held-out AUC, with intervals and head types
     render_html(detector, model, pairs=[...])  # the report page; displays inline in Jupyter
+    search_documents(read_documents("essays/"), workers=2).to_pandas()  # reused passages across documents
 """
 
 from mia._version import __version__
@@ -25,6 +26,9 @@ from mia.heads.stability import compare_detectors
 from mia.models.attention import AttentionModel, FeatureLayout, PairFeatures, load_model
 from mia.report.html import render_html
 from mia.report.plot import plot_heads
+from mia.search.candidates import CandidateOptions
+from mia.search.documents import Document, read_documents
+from mia.search.search import SearchOptions, SearchResult, search_documents
 from mia.text.corpus import default_corpus_path, read_paragraphs, split_sentences
 from mia.text.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs
 
@@ -34,4 +38,5 @@ __all__ = [
     "PairFeatures", "Phrase", "TokenLink", "TrainOptions", "TrainingData", "generated_data", "pair_file_data",
     "baseline_scores", "default_corpus_path", "generate_pairs", "load_model", "plot_heads", "rank_heads",
     "read_pairs", "read_paragraphs", "split_sentences", "token_labels", "train_detector", "write_pairs",
+    "CandidateOptions", "Document", "SearchOptions", "SearchResult", "read_documents", "search_documents",
 ]

@@ -79,6 +79,10 @@ class SearchConfig(CommandConfig):
 
 
 def engine_settings(config: IndexConfig | SearchConfig) -> dict[str, Any]:
+    from mia.workers import available_cores
+
+    if config.address is None and config.workers > available_cores():
+        say(f"--workers {config.workers} capped at {available_cores()} (the cores available here)")
     return {"engine": config.engine, "workers": config.workers, "address": config.address}
 
 

@@ -6,7 +6,8 @@ shuffled, copied into a *target* document at a sentence boundary; a share of the
 changed by :mod:`mia.text.noise` (the evaluation rates). Sources and targets are disjoint halves of the documents,
 so every source offset stays valid after planting. Gold passages are character spans in the final documents.
 
-Groundwork for corpus search (issue "corpus-scale reuse search"): the search itself is not built yet.
+The gold standard of the corpus-search benchmark (``benchmarks/search_benchmark.py``, scored by
+:mod:`mia.search.gold`).
 """
 
 from __future__ import annotations
