@@ -45,7 +45,7 @@ from mia.text.corpus import read_paragraphs  # noqa: E402
 from mia.text.planted import plant_reuse  # noqa: E402
 
 WORD = re.compile(r"[A-Za-z]+")
-FILTERS = ((DEFAULT_MIN_TOKENS, DEFAULT_MIN_LONGEST), (8, 6), (12, 10), (15, 8))  # (linked tokens, longest phrase)
+FILTERS = ((DEFAULT_MIN_TOKENS, DEFAULT_MIN_LONGEST), (12, 8), (8, 6), (12, 10))  # (linked tokens, longest phrase)
 
 
 def relabelled_paragraphs(paragraphs: list[str], copies: int, seed: int, *, keep: int = 0,

@@ -11,10 +11,13 @@ from mia.cli_common import progress, say
 from mia.cli_options import DETECTOR_HELP, DEVICE_HELP, CommandConfig, option, positive, probability, share
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.errors import MiaError
+from mia.search.candidates import CandidateOptions
+from mia.search.passages import DEFAULT_GAP, DEFAULT_MIN_LONGEST, DEFAULT_MIN_TOKENS
 
 DOCS_HELP = "a folder of .txt files (the id is the file name without .txt) or a JSONL file with id and text"
 ENGINE_HELP = "local (worker processes on this machine, default) or ray (a pool of Ray actors)"
 WORKERS_HELP = "workers, each loading the model once (default 1; local: at most the cores here)"
+DEFAULTS = CandidateOptions()
 
 
 def families(value: str) -> tuple[str, ...]:
@@ -41,8 +44,8 @@ class IndexConfig(CommandConfig):
     workers: int = option(1, WORKERS_HELP, type=positive)
     threads: int = option(1, "torch threads per worker (default 1)", type=positive)
     address: str | None = option(None, "--engine ray: the cluster to join (default: start a local one)")
-    shingle: int = option(3, "words per shingle (default 3)", type=positive)
-    num_perm: int = option(64, "MinHash permutations (default 64)", type=positive)
+    shingle: int = option(DEFAULTS.shingle, f"words per shingle (default {DEFAULTS.shingle})", type=positive)
+    num_perm: int = option(DEFAULTS.num_perm, f"MinHash permutations (default {DEFAULTS.num_perm})", type=positive)
     device: str = option("auto", DEVICE_HELP)
 
 
@@ -64,16 +67,22 @@ class SearchConfig(CommandConfig):
     address: str | None = option(None, "--engine ray: the cluster to join (default: start a local one)")
     families: str = option("shingles,embeddings", "candidate families, comma-separated (default: both)",
                            type=families)
-    lsh_threshold: float = option(0.3, "shingles: Jaccard similarity the LSH is tuned for (default 0.3)", type=share)
-    min_words: int = option(6, "shingles: shortest sentence taken, in words (default 6)", type=positive)
-    neighbours: int = option(3, "embeddings: nearest sentences per sentence (default 3)", type=positive)
-    min_similarity: float = option(0.75, "embeddings: cosine a neighbour needs (default 0.75)", type=share)
-    mutual_similarity: float = option(0.5, "embeddings: cosine mutual nearest neighbours need (default 0.5)",
-                                      type=share)
-    gap: int = option(300, "passages: most characters between two phrases of one passage, on each side "
-                      "(default 300)", type=positive)
-    min_passage_tokens: int = option(12, "passages: fewest linked tokens (default 12)", type=positive)
-    min_longest_phrase: int = option(8, "passages: fewest tokens of the longest phrase (default 8)", type=positive)
+    lsh_threshold: float = option(DEFAULTS.lsh_threshold, "shingles: Jaccard similarity the LSH is tuned for "
+                                  f"(default {DEFAULTS.lsh_threshold})", type=share)
+    min_words: int = option(DEFAULTS.min_words, f"shingles: shortest sentence taken, in words (default "
+                            f"{DEFAULTS.min_words})", type=positive)
+    neighbours: int = option(DEFAULTS.neighbours, "embeddings: nearest sentences per sentence (default "
+                             f"{DEFAULTS.neighbours})", type=positive)
+    min_similarity: float = option(DEFAULTS.min_similarity, "embeddings: cosine a neighbour needs (default "
+                                   f"{DEFAULTS.min_similarity})", type=share)
+    mutual_similarity: float = option(DEFAULTS.mutual_similarity, "embeddings: cosine mutual nearest neighbours "
+                                      f"need (default {DEFAULTS.mutual_similarity})", type=share)
+    gap: int = option(DEFAULT_GAP, "passages: most characters between two phrases of one passage, on each side "
+                      f"(default {DEFAULT_GAP})", type=positive)
+    min_passage_tokens: int = option(DEFAULT_MIN_TOKENS, f"passages: fewest linked tokens (default "
+                                     f"{DEFAULT_MIN_TOKENS})", type=positive)
+    min_longest_phrase: int = option(DEFAULT_MIN_LONGEST, "passages: fewest tokens of the longest phrase (default "
+                                     f"{DEFAULT_MIN_LONGEST})", type=positive)
     threshold: float | None = option(None, "link probability threshold (default: the detector's)", type=probability)
     device: str = option("auto", DEVICE_HELP)
 
@@ -94,7 +103,6 @@ def worker_spec(config: IndexConfig | SearchConfig) -> Any:
 
 
 def run_index(config: IndexConfig) -> int:
-    from mia.search.candidates import CandidateOptions
     from mia.search.documents import read_documents
     from mia.search.index import check_index_destination, load_index, save_index
     from mia.search.search import build_index, open_engine
@@ -113,7 +121,6 @@ def run_index(config: IndexConfig) -> int:
 
 def run_search(config: SearchConfig) -> int:
     from mia.io import check_output_file, write_atomic
-    from mia.search.candidates import CandidateOptions
     from mia.search.documents import read_documents
     from mia.search.index import load_index
     from mia.search.passages import write_results

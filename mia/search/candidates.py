@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -65,15 +65,6 @@ class CandidateOptions:
         if "families" in values:
             values["families"] = tuple(values["families"])
         return cls(**values)
-
-
-@dataclass
-class Candidate:
-    """Why a window pair reached the detector: the families that proposed it and their best scores."""
-
-    families: set[str] = field(default_factory=set)
-    jaccard: float = 0.0  # MinHash estimate, best sentence pair
-    similarity: float = 0.0  # cosine, best sentence pair
 
 
 def sentence_words(text: str, min_chars: int = 1) -> list[str]:

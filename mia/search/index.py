@@ -60,6 +60,11 @@ class SearchIndex:
         doc, start, end = self.windows[window]
         return self.documents[doc].text[start:end]
 
+    def window_span(self, window: int) -> tuple[str, int, int]:
+        """``(document id, first char, end char)`` of a window."""
+        doc, start, end = self.windows[window].tolist()
+        return self.documents[doc].id, start, end
+
     def sentence_texts(self) -> list[str]:
         return [self.documents[d].text[s:e] for d, s, e, _ in self.sentences]
 

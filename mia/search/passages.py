@@ -24,7 +24,7 @@ from typing import Any
 from mia.io import write_bytes_atomic, write_jsonl
 
 DEFAULT_GAP = 300
-DEFAULT_MIN_TOKENS = 12
+DEFAULT_MIN_TOKENS = 15
 DEFAULT_MIN_LONGEST = 8
 COLUMNS = ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "a_text", "b_text")
 # a phrase in document coordinates: (a_start, a_end, b_start, b_end, tokens, score)

@@ -19,7 +19,7 @@ import numpy as np
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress
-from mia.search.candidates import Candidate, CandidateOptions, embedding_pairs, shingle_pairs
+from mia.search.candidates import CandidateOptions, embedding_pairs, shingle_pairs
 from mia.search.documents import Document, check_unique
 from mia.search.engine import Engine, EngineName, InProcessEngine, WindowJob, WorkerSpec, start_engine
 from mia.search.index import Embed, SearchIndex, add_documents, index_settings
@@ -65,7 +65,7 @@ class SearchResult:
         return pd.DataFrame(self.records(), columns=list(COLUMNS))
 
 
-WindowPairs = dict[tuple[int, int], Candidate]
+WindowPairs = dict[tuple[int, int], set[str]]  # (A window, B window) -> the families that proposed it
 
 
 def candidate_window_pairs(
@@ -93,7 +93,7 @@ def candidate_window_pairs(
             found = embedding_pairs(index.vectors[query_rows], other.vectors[indexed_rows], options,
                                    same=against is None)
         seen: set[tuple[int, int]] = set()
-        for q, i, value in found:
+        for q, i, _ in found:
             a, b = int(query_rows[q]), int(indexed_rows[i])
             da, db = int(index.sentences[a, 0]), int(other.sentences[b, 0])
             if against is None:
@@ -102,13 +102,7 @@ def candidate_window_pairs(
                 if ids[da] > ids[db]:
                     a, b = b, a
             seen.add((a, b))
-            key = (int(index.sentences[a, 3]), int(other.sentences[b, 3]))
-            candidate = pairs.setdefault(key, Candidate())
-            candidate.families.add(family)
-            if family == "shingles":
-                candidate.jaccard = max(candidate.jaccard, value)
-            else:
-                candidate.similarity = max(candidate.similarity, value)
+            pairs.setdefault((int(index.sentences[a, 3]), int(other.sentences[b, 3])), set()).add(family)
         counts[family] = len(seen)
     return pairs, counts
 
@@ -142,7 +136,7 @@ def search(
                 errors.append(error)
             wa, wb = keys[key]
             (da, sa, _), (db, sb, _) = index.windows[wa].tolist(), other.windows[wb].tolist()  # Python ints
-            found.setdefault((int(da), int(db)), []).extend(
+            found.setdefault((da, db), []).extend(
                 (a0 + sa, a1 + sa, b0 + sb, b1 + sb, tokens, score) for a0, a1, b0, b1, tokens, score in phrases)
     scoring_seconds = time.perf_counter() - started
     passages: list[Passage] = []
@@ -151,7 +145,7 @@ def search(
         passages.extend(merge_passages(a_doc.id, a_doc.text, b_doc.id, b_doc.text, phrases, max_gap=options.gap,
                                        min_tokens=options.min_passage_tokens, min_longest=options.min_longest_phrase))
     passages.sort(key=lambda p: (p.a_id, p.b_id, p.a_start, p.b_start))
-    families = {f: sum(f in c.families for c in window_pairs.values()) for f in options.candidates.families}
+    families = {f: sum(f in found_by for found_by in window_pairs.values()) for f in options.candidates.families}
     summary = {
         "documents": len(index.documents), "against": None if against is None else len(against.documents),
         "windows": len(index.windows) + (0 if against is None else len(against.windows)),
@@ -167,10 +161,7 @@ def search(
         "engine": engine.describe(),
         "seconds": {"candidates": round(candidates_seconds, 2), "scoring": round(scoring_seconds, 2)},
     }
-    scored = [((index.documents[int(index.windows[wa, 0])].id, int(index.windows[wa, 1]), int(index.windows[wa, 2])),
-               (other.documents[int(other.windows[wb, 0])].id, int(other.windows[wb, 1]), int(other.windows[wb, 2])))
-              for wa, wb in keys]
-    return SearchResult(passages, summary, scored)
+    return SearchResult(passages, summary, [(index.window_span(wa), other.window_span(wb)) for wa, wb in keys])
 
 
 def engine_embed(engine: Engine, progress: Progress = no_progress) -> Embed:
