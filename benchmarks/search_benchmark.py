@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mia.search.engine import WorkerSpec, start_engine  # noqa: E402
 from mia.search.gold import score_search  # noqa: E402
-from mia.search.passages import DEFAULT_MIN_LONGEST, DEFAULT_MIN_TOKENS  # noqa: E402
+from mia.search.passages import DEFAULT_MIN_LONGEST, DEFAULT_MIN_TOKENS, write_results  # noqa: E402
 from mia.search.search import SearchOptions, search_documents  # noqa: E402
 from mia.text.corpus import read_paragraphs  # noqa: E402
 from mia.text.planted import plant_reuse  # noqa: E402
@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             for w, t in ((1, 1), (2, 1), (1, 2))}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1))
+    kept = [p for p in result.passages if p.tokens >= FILTERS[0][0] and p.longest >= FILTERS[0][1]]
+    write_results(kept, Path(args.out).with_suffix(".passages.jsonl"), result.summary)  # to look at what was found
     print(json.dumps({k: v for k, v in record.items() if k != "summary"}, indent=1))
     print("window pairs scored:", result.summary["window_pairs_scored"], "of",
           result.summary["candidates"]["window_pairs_without_candidates"], "seconds:", result.summary["seconds"])

@@ -11,7 +11,7 @@ import pytest
 from mia.errors import MiaError
 from mia.search.candidates import CandidateOptions, embedding_pairs, shingle_pairs, signatures
 from mia.search.documents import Document, read_documents
-from mia.search.gold import covers_half, score_search
+from mia.search.gold import covers_half, longest_common_run, score_search
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
 from mia.search.passages import Passage, group_phrases, merge_passages, write_results
 from mia.text.planted import PlantedPassage
@@ -129,6 +129,8 @@ def test_half_coverage_and_precision_rules():
     assert scores["passage_recall"]["noisy"]["recall"] == 0.0
     assert scores["candidate_recall"]["verbatim"]["found"] == 1 and scores["candidate_recall"]["noisy"]["found"] == 0
     assert scores["passage_precision"]["correct"] == 2 and scores["passage_precision"]["passages"] == 3
+    assert longest_common_run("He said: the eyes of Doctor T. J. Eckleburg!", "the eyes of doctor T J Eckleburg") == 7
+    assert longest_common_run("a b c", "c b a") == 1
 
 
 # --- the index -------------------------------------------------------------------------------------------------

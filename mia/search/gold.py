@@ -7,10 +7,13 @@
 * An output passage is **correct** (precision) when it overlaps a gold passage of its two documents on both sides,
   or the targets of two gold passages whose sources overlap (the same sentences planted into two documents are
   reuse between those two as well).
+* A passage that is not correct is counted as **unplanted verbatim reuse** when its two texts share a run of at
+  least ``RUN_WORDS`` equal words (lower-cased): text the documents had in common before anything was planted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +21,7 @@ from mia.search.passages import Passage
 from mia.text.planted import PlantedPassage
 
 Span = tuple[str, int, int]  # (document id, first char, end char)
+RUN_WORDS = 5
 
 
 def overlap(start: int, end: int, other_start: int, other_end: int) -> int:
@@ -92,6 +96,7 @@ def score_search(gold: Sequence[PlantedPassage], passages: Sequence[Passage],
 
     # precision on verbatim plants: output passages that touch a noisy plant are left out of the count
     on_verbatim = [ok for ok, p in zip(correct, passages) if not _touches_noisy(p, grouped)]
+    unplanted = sum(not ok and longest_common_run(p.a_text, p.b_text) >= RUN_WORDS for ok, p in zip(correct, passages))
     return {
         "candidate_recall": {kind: recall(reached, noisy) for kind, noisy in
                              (("all", None), ("verbatim", False), ("noisy", True))},
@@ -100,8 +105,23 @@ def score_search(gold: Sequence[PlantedPassage], passages: Sequence[Passage],
         "passage_precision": {"passages": len(passages), "correct": sum(correct),
                               "precision": sum(correct) / len(passages) if passages else None,
                               "verbatim_passages": len(on_verbatim), "verbatim_correct": sum(on_verbatim),
-                              "verbatim_precision": sum(on_verbatim) / len(on_verbatim) if on_verbatim else None},
+                              "verbatim_precision": sum(on_verbatim) / len(on_verbatim) if on_verbatim else None,
+                              f"not_correct_sharing_a_run_of_{RUN_WORDS}_words": unplanted},
     }
+
+
+def longest_common_run(a: str, b: str) -> int:
+    """The longest run of equal consecutive words (lower-cased) in ``a`` and ``b``."""
+    wa, wb = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
+    best, previous = 0, [0] * (len(wb) + 1)
+    for x in wa:
+        current = [0] * (len(wb) + 1)
+        for j, y in enumerate(wb, start=1):
+            if x == y:
+                current[j] = previous[j - 1] + 1
+                best = max(best, current[j])
+        previous = current
+    return best
 
 
 def _touches_noisy(p: Passage, grouped: dict[frozenset[str], list[PlantedPassage]]) -> bool:
