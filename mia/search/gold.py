@@ -28,25 +28,24 @@ def overlap(start: int, end: int, other_start: int, other_end: int) -> int:
     return max(0, min(end, other_end) - max(start, other_start))
 
 
-def covers_half(a: Span, b: Span, gold: PlantedPassage) -> bool:
-    """Do spans ``a`` and ``b`` (in either order) cover at least half of ``gold`` on both sides?"""
+def covers(a: Span, b: Span, gold: PlantedPassage, share: float) -> bool:
+    """Do spans ``a`` and ``b`` (in either order) overlap ``gold`` on both sides, each by at least ``share`` of it?"""
     for first, second in ((a, b), (b, a)):
         if first[0] == gold.source_id and second[0] == gold.target_id:
             source = overlap(first[1], first[2], gold.source_start, gold.source_end)
             target = overlap(second[1], second[2], gold.target_start, gold.target_end)
-            if 2 * source >= gold.source_end - gold.source_start and 2 * target >= gold.target_end - gold.target_start:
+            if source > 0 and target > 0 and source >= share * (gold.source_end - gold.source_start) \
+                    and target >= share * (gold.target_end - gold.target_start):
                 return True
     return False
+
+
+def covers_half(a: Span, b: Span, gold: PlantedPassage) -> bool:
+    return covers(a, b, gold, 0.5)
 
 
 def touches(a: Span, b: Span, gold: PlantedPassage) -> bool:
-    """Do spans ``a`` and ``b`` (in either order) overlap ``gold`` on both sides?"""
-    for first, second in ((a, b), (b, a)):
-        if first[0] == gold.source_id and second[0] == gold.target_id:
-            if overlap(first[1], first[2], gold.source_start, gold.source_end) and \
-                    overlap(second[1], second[2], gold.target_start, gold.target_end):
-                return True
-    return False
+    return covers(a, b, gold, 0.0)
 
 
 def _by_documents(gold: Sequence[PlantedPassage]) -> dict[frozenset[str], list[PlantedPassage]]:
