@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mia._version import __version__
-from mia.cli_common import progress, say, write_or_print
+from mia.cli_common import progress, say, workers_capped, write_or_print
 from mia.cli_heads import run_ablate, run_compare_heads, run_head, run_heads, run_probe
 from mia.cli_options import (
     AblateConfig,
@@ -38,15 +38,6 @@ from mia.io import check_output_file, printable
 # --- commands ------------------------------------------------------------------------------------------------
 
 
-def jobs_capped(requested: int) -> int:
-    from mia.workers import cap_workers
-
-    jobs = cap_workers(requested)
-    if jobs < requested:
-        say(f"--jobs {requested} capped at {jobs} (the cores available here)")
-    return jobs
-
-
 def noise_of(config: Any, default: Any) -> Any:
     """The noise rates of a command: each rate given on the command line, the others from ``default``."""
     from dataclasses import replace
@@ -62,7 +53,7 @@ def run_generate(config: GenerateConfig) -> int:
 
     check_output_file(config.out)
     data = generated_data(config.corpus, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model,
-                          n_jobs=jobs_capped(config.jobs), copies=config.copies,
+                          n_jobs=workers_capped(config.jobs, "--jobs"), copies=config.copies,
                           noise=noise_of(config, EVALUATION_NOISE))
     if not data.pairs:
         raise MiaError("no paragraph has 2 or more sentences: no pairs to write")

@@ -18,6 +18,16 @@ def say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def workers_capped(requested: int, flag: str) -> int:
+    """``requested`` workers capped at the cores available here, saying so when it caps."""
+    from mia.workers import cap_workers
+
+    workers = cap_workers(requested)
+    if workers < requested:
+        say(f"{flag} {requested} capped at {workers} (the cores available here)")
+    return workers
+
+
 def write_or_print(text: str, out: str | None) -> None:
     """Print ``text``, or write it atomically to the file ``out``."""
     if out is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mia.cli_common import progress, say
+from mia.cli_common import progress, say, workers_capped
 from mia.cli_options import DETECTOR_HELP, DEVICE_HELP, CommandConfig, option, positive, probability, share
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.errors import MiaError
@@ -88,11 +88,9 @@ class SearchConfig(CommandConfig):
 
 
 def engine_settings(config: IndexConfig | SearchConfig) -> dict[str, Any]:
-    from mia.workers import available_cores
-
-    if config.address is None and config.workers > available_cores():
-        say(f"--workers {config.workers} capped at {available_cores()} (the cores available here)")
-    return {"engine": config.engine, "workers": config.workers, "address": config.address}
+    """The engine options; workers capped here (and said) unless they run on a cluster given by ``--address``."""
+    workers = config.workers if config.address else workers_capped(config.workers, "--workers")
+    return {"engine": config.engine, "workers": workers, "address": config.address}
 
 
 def worker_spec(config: IndexConfig | SearchConfig) -> Any:

@@ -157,9 +157,10 @@ def _can_create_in(folder: Path) -> bool:
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-def read_text(path: str | Path, what: str) -> str:
+def read_text(path: str | Path, what: str, *, translate_newlines: bool = True) -> str:
     """The whole of a UTF-8 text file, newlines as ``\\n`` (Windows and old Mac line ends translated, as Python's
-    text mode does); errors name ``what`` (e.g. ``--a-file x.txt``) and the byte offset."""
+    text mode does; ``translate_newlines=False`` keeps them, so that offsets index the file as stored); errors name
+    ``what`` (e.g. ``--a-file x.txt``) and the byte offset."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -171,6 +172,8 @@ def read_text(path: str | Path, what: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise MiaError(f"{what}: not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8") from None
+    if not translate_newlines:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as Python's text mode reads
 
 

@@ -163,6 +163,12 @@ def test_index_round_trip_and_update_by_adding(tmp_path: Path, minilm):
     assert more.sentences[3, 0] == 2 and more.sentences[3, 3] == 2  # the new sentence: document 2, window 2
     with pytest.raises(MiaError, match="'a' is in the index with another text"):
         add_documents(more, [Document("a", "changed")], minilm, options=options, embed=fake_embed)
+    with pytest.raises(MiaError, match="holds embeddings"):  # every sentence row keeps its vector
+        add_documents(more, [Document("d", "Yet another.")], minilm, options=options, embed=None)
+    bare, _ = add_documents(SearchIndex(index_settings(minilm, options)), first, minilm, options=options, embed=None)
+    assert bare.vectors is None
+    later, _ = add_documents(bare, [Document("c", "A third text, new.")], minilm, options=options, embed=fake_embed)
+    assert np.array_equal(later.vectors, more.vectors)  # the sentences already there were embedded too
     arrays = tmp_path / "ix" / "arrays.npz"
     arrays.write_bytes(arrays.read_bytes()[:-10])
     with pytest.raises(MiaError, match="does not match index.json"):

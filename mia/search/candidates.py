@@ -121,23 +121,15 @@ def embedding_pairs(
     sentence's ``neighbours`` nearest at or above ``min_similarity``, and **mutual nearest neighbours** (each the
     other's nearest) at or above ``mutual_similarity``. Vectors: unit length, float32 ``[n, dim]``; ``same``: query
     and indexed are one array (a sentence is not its own neighbour)."""
-    import faiss
-
     if len(query) == 0 or len(indexed) == 0:
         return
-    index = faiss.IndexHNSWFlat(indexed.shape[1], options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efSearch = options.ef_search
-    index.add(np.ascontiguousarray(indexed, dtype=np.float32))
     k = min(options.neighbours + int(same), len(indexed))
-    similarity, rows = index.search(np.ascontiguousarray(query, dtype=np.float32), k)
+    similarity, rows = hnsw(indexed, options).search(np.ascontiguousarray(query, dtype=np.float32), k)
     best = nearest(rows, same)
     if same:
         best_back = best
     else:  # the indexed sentences' nearest query sentence
-        back = faiss.IndexHNSWFlat(query.shape[1], options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        back.hnsw.efSearch = options.ef_search
-        back.add(np.ascontiguousarray(query, dtype=np.float32))
-        _, back_rows = back.search(np.ascontiguousarray(indexed, dtype=np.float32), 1)
+        _, back_rows = hnsw(query, options).search(np.ascontiguousarray(indexed, dtype=np.float32), 1)
         best_back = nearest(back_rows, False)
     for row in range(len(query)):
         for other, value in zip(rows[row], similarity[row]):
@@ -146,6 +138,16 @@ def embedding_pairs(
             mutual = other == best[row] and best_back[other] == row and value >= options.mutual_similarity
             if value >= options.min_similarity or mutual:
                 yield row, int(other), float(value)
+
+
+def hnsw(vectors: np.ndarray, options: CandidateOptions) -> Any:
+    """A faiss HNSW index (inner product) over ``vectors`` float32 ``[n, dim]``."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = options.ef_search
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def nearest(rows: np.ndarray, same: bool) -> np.ndarray:

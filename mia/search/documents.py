@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mia.errors import MiaError
-from mia.io import iter_text_lines, parse_json
+from mia.io import iter_text_lines, parse_json, read_text
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,7 @@ def check_unique(documents: Sequence[Document], where: str) -> Sequence[Document
 
 
 def _text_file(file: Path, flag: str) -> Document:
-    data = file.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise MiaError(f"{flag} {file}: not UTF-8 text (byte {error.start}: {error.reason}); "
-                       "save it as UTF-8") from None
-    return Document(file.name[: -len(".txt")], text)
+    return Document(file.name[: -len(".txt")], read_text(file, f"{flag} {file}", translate_newlines=False))
 
 
 def _jsonl_documents(path: Path, flag: str) -> Iterable[Document]:

@@ -98,7 +98,12 @@ def add_documents(
     embed: Embed | None, progress: Progress = no_progress,
 ) -> tuple[SearchIndex, int]:
     """``index`` with ``documents`` added, and how many were new. A document already there with the same text is
-    skipped; one with the same id and another text is an error (build a new index, or give it another id)."""
+    skipped; one with the same id and another text is an error (build a new index, or give it another id).
+
+    ``embed`` is required when the index holds embeddings (every sentence row keeps its vector); given for an
+    index without them, it embeds the sentences already there too."""
+    if embed is None and index.vectors is not None:
+        raise MiaError("this index holds embeddings: give embed to add documents to it")
     known = {d.id: d.digest for d in index.documents}
     changed = [d.id for d in documents if d.id in known and known[d.id] != d.digest]
     if changed:
@@ -119,10 +124,12 @@ def add_documents(
         texts.extend(document.text[s:e] for s, e, _ in units)
         first_window += len(doc_windows)
     added_signatures = signatures(texts, options)
-    vectors = index.vectors
+    vectors = None
     if embed is not None:
-        added = embed(texts)
-        vectors = added if vectors is None else np.concatenate([vectors, added.astype(np.float32)])
+        old = index.vectors if index.vectors is not None or not len(index.sentences) else \
+            embed(index.sentence_texts())
+        added = embed(texts).astype(np.float32)
+        vectors = added if old is None else np.concatenate([old.astype(np.float32), added])
     old_signatures = index.signatures if index.signatures is not None else np.zeros((0, options.num_perm), np.uint32)
     return replace(
         index, documents=[*index.documents, *new], windows=np.concatenate(windows), sentences=np.concatenate(sentences),

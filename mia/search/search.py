@@ -200,7 +200,8 @@ def build_index(documents: Sequence[Document], engine: Engine, model: AttentionM
         raise MiaError(f"the index was built with model {index.settings.get('model')!r} (fingerprint "
                        f"{index.settings.get('fingerprint')}), not the detector's {model.name!r}; use a detector of "
                        "that model or build a new index")
-    embed = engine_embed(engine, progress) if "embeddings" in options.families else None
+    wanted = "embeddings" in options.families or index.vectors is not None  # an index's rows keep their vectors
+    embed = engine_embed(engine, progress) if wanted else None
     return add_documents(index, documents, model, options=index_options(index, options), embed=embed,
                          progress=progress)
 
