@@ -36,12 +36,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.detector.training import TrainOptions, train_detector  # noqa: E402
+from mia.detector.training import TrainOptions  # noqa: E402
 from mia.detector.windowed import encode_pairs_that_fit  # noqa: E402
 from mia.models.attention import AttentionModel, load_model  # noqa: E402
 from mia.models.loading import resolve_model_name  # noqa: E402
 from mia.text.corpus import read_paragraphs  # noqa: E402
 from mia.text.pairs import Pair, generate_pairs, write_pairs  # noqa: E402
+from mia.workflow import train_detector  # noqa: E402
 
 
 def benchmark_pairs(corpus: str | None, count: int, model: AttentionModel) -> list[Pair]:

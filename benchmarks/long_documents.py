@@ -78,7 +78,7 @@ def predicted_word_pairs(doc: dict[str, Any], links: list[list[float]]) -> set[t
     return pairs
 
 
-def run_detect(doc: dict[str, Any], folder: Path, detector: str, candidates: int | None) -> dict[str, Any]:
+def run_detect(doc: dict[str, Any], folder: Path, detector: str, candidates: str) -> dict[str, Any]:
     """One child `mia detect` run: wall seconds, peak RSS, the detection JSON."""
     (folder / "a.txt").write_text(doc["a"])
     (folder / "b.txt").write_text(doc["b"])
@@ -89,8 +89,7 @@ def run_detect(doc: dict[str, Any], folder: Path, detector: str, candidates: int
             "sys.exit(code)",
             "detect", "--detector", detector, "--a-file", str(folder / "a.txt"), "--b-file", str(folder / "b.txt"),
             "--format", "json", "--out", str(out)]
-    if candidates:
-        argv += ["--candidates", str(candidates)]
+    argv += ["--candidates", candidates]
     started = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - started
@@ -100,14 +99,15 @@ def run_detect(doc: dict[str, Any], folder: Path, detector: str, candidates: int
     return {"seconds": seconds, "peak_rss_mb": round(rss_kb / 1024, 1), "detection": json.loads(out.read_text())}
 
 
-def measure(doc: dict[str, Any], detector: str, candidates: int | None, *, with_f1: bool = True) -> dict[str, Any]:
+def measure(doc: dict[str, Any], detector: str, candidates: str, *, with_f1: bool = True) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         run = run_detect(doc, Path(folder), detector, candidates)
     detection, windows = run["detection"], run["detection"]["windows"]
     row: dict[str, Any] = {
         "detector": detector, "candidates": candidates, "a_words": len(doc["a"].split()),
         "b_words": len(doc["b"].split()), "windows": [windows["a_windows"], windows["b_windows"]],
-        "window_pairs_run": windows["window_pairs_run"], "seconds": round(run["seconds"], 1),
+        "window_pairs_run": windows["window_pairs_run"], "window_pairs_all": windows["window_pairs_all"],
+        "passages": len(detection["passages"]), "seconds": round(run["seconds"], 1),
         "window_pairs_per_second": round(windows["window_pairs_run"] / run["seconds"], 2),
         "peak_rss_mb": run["peak_rss_mb"], "phrases": len(detection["phrases"]),
     }
@@ -133,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     doc = make_documents(args.corpus, args.words, mix=args.mix, seed=0)
     rows = []
     for detector in args.detectors.split(","):
-        for candidates in (None, 3):
+        for candidates in ("all", "sentences"):
             rows.append(measure(doc, detector, candidates))
             print(json.dumps(rows[-1]), flush=True)
     big = make_documents(args.corpus, args.memory_words, mix=args.mix, seed=1)
-    memory = measure(big, args.detectors.split(",")[0], 3, with_f1=False)
+    memory = measure(big, args.detectors.split(",")[0], "sentences", with_f1=False)
     print(json.dumps(memory), flush=True)
     result = {"pair": {k: doc[k] for k in ("copied", "extra")}, "runs": rows, "memory_run": memory,
               "corpus": args.corpus or "python-reference (packaged)",

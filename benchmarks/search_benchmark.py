@@ -4,7 +4,7 @@
 
 Documents of ``--words`` words are cut from the corpus and ``--passages`` passages planted (2-4 sentences of one
 document copied, shuffled, into another; ``--noisy-share`` of them with a third of the words changed): see
-:mod:`mia.text.planted`. Scored by :mod:`mia.search.gold` (a gold passage is found when an output passage covers
+:mod:`mia.text.planted`. Scored by :mod:`mia.testing` (a gold passage is found when an output passage covers
 at least half of it on both sides).
 
 A corpus too short for ``--documents`` x ``--words`` (Gatsby holds about 160 documents of 300 words) is extended
@@ -15,7 +15,7 @@ add documents without adding reuse; copy 0 is the corpus itself. Paragraphs with
 separators) are left out of every copy: repeated in many documents they would be real, unplanted reuse. (A first
 version kept digits: the copies then shared Gatsby's schedule "6:15-6:30 ... 7:15-8:15", and the search found it.)
 
-The search keeps every passage and the passage filter (linked tokens, longest phrase) is applied afterwards, the
+The search keeps every passage and the passage filter (linked words, longest phrase) is applied afterwards, the
 default and the settings of ``FILTERS`` side by side (the filter acts on each passage alone, so this equals
 searching with each setting).
 
@@ -37,15 +37,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mia.detector.passages import DEFAULT_MIN_LONGEST, DEFAULT_MIN_WORDS, PassageRule  # noqa: E402
 from mia.search.engine import WorkerSpec, start_engine  # noqa: E402
-from mia.search.gold import score_search  # noqa: E402
-from mia.search.passages import DEFAULT_MIN_LONGEST, DEFAULT_MIN_TOKENS, write_results  # noqa: E402
-from mia.search.search import SearchOptions, search_documents  # noqa: E402
+from mia.search.index import index_options  # noqa: E402
+from mia.search.passages import write_results  # noqa: E402
+from mia.search.search import (  # noqa: E402
+    SearchOptions,
+    as_documents,
+    build_index,
+    candidate_window_pairs,
+    open_engine,
+    search,
+)
+from mia.testing import score_search  # noqa: E402
 from mia.text.corpus import read_paragraphs  # noqa: E402
 from mia.text.planted import plant_reuse  # noqa: E402
 
 WORD = re.compile(r"[A-Za-z]+")
-FILTERS = ((DEFAULT_MIN_TOKENS, DEFAULT_MIN_LONGEST), (12, 8), (8, 6), (12, 10))  # (linked tokens, longest phrase)
+FILTERS = ((DEFAULT_MIN_WORDS, DEFAULT_MIN_LONGEST), (12, 8), (8, 6), (12, 10))  # (linked words, longest phrase)
 
 
 def relabelled_paragraphs(paragraphs: list[str], copies: int, seed: int, *, keep: int = 0,
@@ -115,28 +124,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(documents)} documents ({copies} relabelled copies of {args.corpus}), {len(gold)} planted passages "
           f"({sum(g.noisy for g in gold)} noisy)", flush=True)
     started = time.perf_counter()
-    result = search_documents([(d["id"], d["text"]) for d in documents], detector=args.detector,
-                              workers=args.workers, options=SearchOptions(min_passage_tokens=1, min_longest_phrase=1))
+    options = SearchOptions(rule=PassageRule(min_words=1, min_longest=1))
+    with open_engine(WorkerSpec(args.detector), workers=args.workers) as (engine, model):  # search_documents, opened up
+        index, _ = build_index(as_documents([(d["id"], d["text"]) for d in documents]), engine, model,
+                               options=options.candidates)
+        indexed = time.perf_counter() - started
+        result = search(index, engine, options=options)
+        result.summary["seconds"]["index"] = round(indexed, 2)
     wall = time.perf_counter() - started
+    # the window pairs that reached the detector (the search's own candidates, found again: no time counted)
+    keys = sorted(candidate_window_pairs(index, None, index_options(index, options.candidates))[0])
+    window_pairs = [(index.window_span(a), index.window_span(b)) for a, b in keys]
 
-    def scored(tokens: int, longest: int) -> dict:
-        kept = [p for p in result.passages if p.tokens >= tokens and p.longest >= longest]
-        return score_search(gold, kept, result.window_pairs)
+    def scored(words: int, longest: int) -> dict:
+        kept = [p for p in result.passages if p.words >= words and p.longest >= longest]
+        return score_search(gold, kept, window_pairs)
 
     record = {"command": " ".join(["python", *sys.argv]), "documents": len(documents), "relabelled_copies": copies,
               "planted": len(gold), "wall_seconds": round(wall, 1), "scores": scored(*FILTERS[0]),
-              "filters": {f"{t} tokens, longest {lo}": brief(scored(t, lo)) for t, lo in FILTERS},
+              "filters": {f"{t} words, longest {lo}": brief(scored(t, lo)) for t, lo in FILTERS},
               "summary": result.summary}
     if args.throughput:
-        texts = {d["id"]: d["text"] for d in documents}
-        jobs = [(n, texts[a[0]][a[1] : a[2]], texts[b[0]][b[1] : b[2]])
-                for n, (a, b) in enumerate(result.window_pairs[: args.throughput])]
+        jobs = [(n, index.window(a), index.window(b)) for n, (a, b) in enumerate(keys[: args.throughput])]
         record["throughput"] = {
             f"{w} worker(s) x {t} thread(s)": round(throughput(args.detector, jobs, w, t, 8), 3)
             for w, t in ((1, 1), (2, 1), (1, 2))}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1))
-    kept = [p for p in result.passages if p.tokens >= FILTERS[0][0] and p.longest >= FILTERS[0][1]]
+    kept = [p for p in result.passages if p.words >= FILTERS[0][0] and p.longest >= FILTERS[0][1]]
     write_results(kept, Path(args.out).with_suffix(".passages.jsonl"), result.summary)  # to look at what was found
     print(json.dumps({k: v for k, v in record.items() if k != "summary"}, indent=1))
     print("window pairs scored:", result.summary["window_pairs_scored"], "of",

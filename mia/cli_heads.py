@@ -4,10 +4,104 @@ printing)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Literal
 
-from mia.cli_common import progress, say, write_or_print
-from mia.cli_options import AblateConfig, CompareHeadsConfig, HeadConfig, HeadsConfig, ProbeConfig
-from mia.io import check_output_file, printable
+from mia.cli_common import check_output, detector_files, progress, say, write_or_print
+from mia.cli_options import (
+    DETECTOR_HELP,
+    DEVICE_HELP,
+    CommandConfig,
+    ReadsFiles,
+    non_negative,
+    option,
+    positive,
+    positive_seconds,
+)
+from mia.detector.folder import DEFAULT_DETECTOR
+from mia.io import check_not_input, jsonable, printable
+
+
+@dataclass
+class HeadsConfig(CommandConfig):
+    """Rank a detector's attention heads: by default by each head's own held-out ROC AUC (the order that holds
+    across training corpora), with weights, bootstrap intervals and head types; optionally plot a layer x head
+    heatmap."""
+
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    by: Literal["auc", "weight", "column"] = option(
+        "auc", "order: auc (each head alone on held-out pairs; default, stable), weight (the head's standardised "
+        "weights summed over its columns), column (every feature column by weight)")
+    top: int = option(20, "how many heads to list (default 20)", type=positive)
+    plot: str | None = option(None, "write the heatmap to this file (.png, .svg or .pdf)")
+    format: Literal["text", "json"] = option("text", "output (default text)")
+
+
+@dataclass
+class ProbeConfig(CommandConfig):
+    """The classic head probe: a random sequence of single-token words shown twice; per head, the attention on the
+    duplicate, on the copy's next token (induction / copy neighbour) and, for decoder-only models, on the previous
+    token."""
+
+    model: str = option("minilm", "alias (minilm, bart, gpt2), hub id or local directory (default: minilm)")
+    length: int = option(50, "random words in the sequence (default 50)", type=positive)
+    seed: int = option(0, "seed for the random words (default 0)")
+    top: int = option(5, "heads to list per direction and pattern (default 5)", type=positive)
+    format: Literal["text", "json"] = option("text", "output (default text)")
+    device: str = option("auto", DEVICE_HELP)
+
+
+@dataclass
+class AblateConfig(ReadsFiles):
+    """Ablate heads (in the detector's primary order) on held-out pairs: refit keeping / dropping the top k, drop k
+    random heads (the control), and zero the top k heads' outputs in the forward pass (causal); average precision
+    beside the string baselines."""
+
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    pairs: str | None = option(None, "pair file (JSONL); pairs the detector fitted or tuned on are dropped "
+                               "(default: the detector's own test pairs, generated again from its recorded data)")
+    draws: int = option(3, "random draws of k heads (default 3)", type=positive)
+    limit: int | None = option(None, "use at most this many pairs", type=positive)
+    seed: int = option(0, "seed for the halves and the random heads (default 0)")
+    no_causal: bool = option(False, "skip the causal curves (forward passes with heads zeroed)")
+    format: Literal["text", "json"] = option("text", "output (default text)")
+    out: str | None = option(None, "write the output to this file instead of printing it")
+    plot: str | None = option(None, "write the curves to this file (.png, .svg or .pdf)")
+    device: str = option("auto", DEVICE_HELP)
+
+
+@dataclass
+class HeadConfig(ReadsFiles):
+    """Show what one head attends to: its highest-attention token pairs across the pairs, with context, and a
+    random sample; optionally ask an OpenAI-compatible endpoint (MIA_DESCRIBE_URL, MIA_DESCRIBE_KEY) to describe
+    it."""
+
+    head: str = option(help="the head, as LAYER.HEAD (for example 2.9)")
+    pairs: str = option(help="pair file (JSONL) to read the head's attention on")
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP + " (names the model)")
+    direction: str | None = option(None, "a->b, b->a or cross (default: the model's first direction)")
+    top: int = option(20, "highest-attention token pairs to show (default 20)", type=positive)
+    sample: int = option(10, "random token pairs to show (default 10)", type=non_negative)
+    context: int = option(30, "characters of context each side (default 30)", type=non_negative)
+    limit: int | None = option(None, "read at most this many pairs", type=positive)
+    seed: int = option(0, "seed for the random sample (default 0)")
+    describe: bool = option(False, "send the examples to the chat endpoint in MIA_DESCRIBE_URL and print its "
+                            "description")
+    describe_model: str = option("gpt-4o-mini", "model name sent to the endpoint (default gpt-4o-mini)")
+    describe_timeout: float = option(60.0, "seconds the endpoint has for its whole answer (default 60)",
+                                     type=positive_seconds)
+    format: Literal["text", "json"] = option("text", "output (default text)")
+    device: str = option("auto", DEVICE_HELP)
+
+
+@dataclass
+class CompareHeadsConfig(CommandConfig):
+    """How far two detectors of one model agree on their heads: Spearman correlation and top-10 overlap of each
+    head ranking."""
+
+    first: str = option(help="a detector (folder or shipped name)", flag="FIRST")
+    second: str = option(help="another detector of the same model", flag="SECOND")
+    format: Literal["text", "json"] = option("text", "output (default text)")
 
 
 def run_heads(config: HeadsConfig) -> int:
@@ -23,8 +117,8 @@ def run_heads(config: HeadsConfig) -> int:
     if config.by == "column":
         columns = rank_heads(detector, top=config.top)
         if config.format == "json":
-            print(json.dumps({"model": detector.model_name, "relation": relation, "ranking": "column weight",
-                              "heads": [h.to_dict() for h in columns]}, indent=2))
+            print(json.dumps(jsonable({"model": detector.model_name, "relation": relation, "ranking": "column weight",
+                                       "heads": [h.to_dict() for h in columns]}), indent=2, allow_nan=False))
         else:
             print(printable(f"{detector.model_name}: top {len(columns)} of {detector.layout.n_features} feature "
                             f"columns by standardised weight ({relation}); head AUC: the column alone, held out"))
@@ -33,10 +127,10 @@ def run_heads(config: HeadsConfig) -> int:
         heads = head_summaries(detector, by=config.by, top=config.top)
         section = detector.metadata.get("heads") or {}
         if config.format == "json":
-            print(json.dumps({"model": detector.model_name, "relation": relation, "ranking": config.by,
-                              "bootstrap": section.get("bootstrap"),
-                              "types_on": (section.get("types") or {}).get("on"),
-                              "heads": [h.to_dict() for h in heads]}, indent=2))
+            print(json.dumps(jsonable({"model": detector.model_name, "relation": relation, "ranking": config.by,
+                                       "bootstrap": section.get("bootstrap"),
+                                       "types_on": (section.get("types") or {}).get("on"),
+                                       "heads": [h.to_dict() for h in heads]}), indent=2, allow_nan=False))
         else:
             order = "own held-out ROC AUC" if config.by == "auc" else "summed standardised weight"
             total = detector.layout.layers * detector.layout.heads
@@ -92,9 +186,11 @@ def run_ablate(config: AblateConfig) -> int:
     from mia.report.text import ablation_table
     from mia.text.pairs import pair_hash, read_pairs
 
-    check_output_file(config.out)
+    check_output(config.out, {"--pairs": config.pairs, **detector_files(config.detector)})
     if config.plot is not None:
         check_plot_path(config.plot)
+        check_not_input(config.plot, {"--pairs": config.pairs, "--out": config.out, **detector_files(config.detector)},
+                        flag="--plot")
     detector = Detector.load(config.detector)
     if config.pairs:
         given = read_pairs(config.pairs)
@@ -117,18 +213,25 @@ def run_ablate(config: AblateConfig) -> int:
 
 def run_head(config: HeadConfig) -> int:
     from mia.detector.detector import Detector
-    from mia.heads.examples import describe_head, head_examples, parse_head
+    from mia.errors import MiaError
+    from mia.heads.examples import describe_endpoint, describe_head, head_examples, parse_head
     from mia.report.text import examples_text
     from mia.text.pairs import read_pairs
 
     detector = Detector.load(config.detector)
     layer, head = parse_head(config.head, detector.layout.layers, detector.layout.heads)
+    if config.direction is not None and config.direction not in detector.layout.directions:
+        raise MiaError(f"--direction {config.direction}: this model's directions are "
+                       f"{', '.join(detector.layout.directions)}")
+    if config.describe:
+        describe_endpoint()  # a missing or bad MIA_DESCRIBE_URL is an error before the model loads
     pairs = read_pairs(config.pairs)[: config.limit]
     model = detector.load_model(device=config.device)
     examples = head_examples(model, pairs, layer, head, direction=config.direction, top=config.top,
                              sample=config.sample, context=config.context, seed=config.seed, progress=progress)
     if config.describe:
-        examples.description = describe_head(examples, model=config.describe_model)
+        examples.description = describe_head(examples, model=config.describe_model,
+                                             timeout=config.describe_timeout)
     if config.format == "json":
         print(json.dumps(examples.to_dict(), indent=2, ensure_ascii=False))
     else:

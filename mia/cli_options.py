@@ -15,19 +15,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from mia.detector.data import Copies
+from mia.detector.decoding import Decode
+from mia.detector.documents import Candidates
 from mia.detector.folder import DEFAULT_DETECTOR
+from mia.detector.passages import DEFAULT_GAP, DEFAULT_MIN_LONGEST, DEFAULT_MIN_WORDS
+from mia.detector.record import FeatureTransform
+from mia.detector.training import TrainOptions
+from mia.heads.description import DescribeOptions
+from mia.io import DEFAULT_READ_LIMIT
+from mia.models.layout import OffsetFamily
+from mia.text.noise import EVALUATION_NOISE, TRAINING_NOISE
+from mia.text.words import WordScheme
 
 C = TypeVar("C", bound="CommandConfig")
 _MISSING = dataclasses.MISSING
 
 
 def option(default: Any = _MISSING, help: str = "", *, type: Callable[[str], Any] | None = None,
-           flag: str | None = None, metavar: str | None = None) -> Any:
-    """A config field that is also a command-line option (``--field-name`` unless ``flag`` says otherwise)."""
+           flag: str | None = None, metavar: str | None = None, kw_only: bool = False) -> Any:
+    """A config field that is also a command-line option (``--field-name`` unless ``flag`` says otherwise);
+    ``kw_only`` for a field of a shared base config (it may then come before required fields)."""
     metadata = {"help": help, "type": type, "flag": flag, "metavar": metavar}
     if default is _MISSING:
-        return dataclasses.field(metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+        return dataclasses.field(metadata=metadata, kw_only=kw_only)
+    return dataclasses.field(default=default, metadata=metadata, kw_only=kw_only)
 
 
 class CommandConfig:
@@ -110,24 +122,72 @@ def share(value: str) -> float:
     return number
 
 
-def probability(value: str) -> float:
+probability = share  # a probability threshold: the same check
+
+
+def positive_number(value: str) -> float:
     number = float(value)
-    if not 0 <= number <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {number}")
+    if not (number > 0 and number != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {value}")
     return number
+
+
+positive_seconds = positive_number
+
+
+@dataclass
+class ReadsFiles(CommandConfig):
+    """A command that reads the user's files: each is read up to ``--max-file-mb``."""
+
+    max_file_mb: float = option(DEFAULT_READ_LIMIT / 2**20, "the most mia reads from one input file, in MB (default "
+                                f"{DEFAULT_READ_LIMIT // 2**20}; /dev/zero or a runaway log is an error, not a hang)",
+                                type=positive_number, kw_only=True)
+
+
+def _noise_help(name: str, what: str) -> str:
+    return (f"noisy copies: {what} (default {getattr(EVALUATION_NOISE, name)} for generate, "
+            f"{getattr(TRAINING_NOISE, name)} for train)")
+
+
+@dataclass
+class NoiseConfig(ReadsFiles):
+    """The noise rates of generated noisy copies (``generate``: the evaluation mix; ``train``: the training mix)."""
+
+    substitute: float | None = option(None, _noise_help("substitute", "share of words substituted"), type=share,
+                                      kw_only=True)
+    delete: float | None = option(None, _noise_help("delete", "share of words deleted"), type=share, kw_only=True)
+    insert: float | None = option(None, _noise_help("insert", "share of words after which a word is inserted"),
+                                  type=share, kw_only=True)
+    swap: float | None = option(None, _noise_help("swap", "share of words moved by local swaps"), type=share,
+                                kw_only=True)
+    extra_sentences: float | None = option(None, _noise_help("extra_sentences", "chance of unrelated text after each "
+                                                             "copied sentence"), type=share, kw_only=True)
 
 
 # --- the commands' configs ----------------------------------------------------------------------------------
 
+TRAIN, HEADS = TrainOptions(), DescribeOptions()  # the library's defaults, which the options show and use
 DETECTOR_HELP = f"detector folder, or the name of a shipped detector (default: {DEFAULT_DETECTOR})"
 CORPUS_HELP = ("plain text (paragraphs split by blank lines) or .jsonl with a text field (default: the packaged "
                "Python language reference prose)")
 SPACY_HELP = "installed spaCy pipeline for sentences (default: the rule-based sentencizer)"
 DEVICE_HELP = "auto (a GPU if present), cpu, cuda, cuda:N or mps"
+DECODE_HELP = ("word links from word-pair probabilities: threshold, or SimAlign's mutual-argmax / itermax (see "
+               "README, Decoding)")
+CANDIDATES_HELP = ("texts longer than the model: score the window pairs of the sentence pairs the candidate families "
+                   "propose (sentences, default) or every window pair (all, the exhaustive reference)")
+PASSAGE_HELP = {
+    "gap": f"passages: most characters between two phrases of one passage, on each side (default: the detector's, "
+           f"else {DEFAULT_GAP})",
+    "min_words": f"passages: fewest linked words (default: the detector's, else {DEFAULT_MIN_WORDS})",
+    "min_longest": f"passages: fewest linked words of the longest phrase (default: the detector's, else "
+                   f"{DEFAULT_MIN_LONGEST})",
+}
+WORDS_HELP = "words: runs of letters/digits and single punctuation marks (regex) or whitespace-separated tokens"
 
 
 @dataclass
-class GenerateConfig(CommandConfig):
+class GenerateConfig(NoiseConfig):
     """Pair each paragraph (B) with a copy whose sentences are shuffled (A)."""
 
     out: str = option(help="pair file to write (JSONL)")
@@ -136,20 +196,13 @@ class GenerateConfig(CommandConfig):
     limit: int | None = option(None, "stop after this many pairs", type=positive)
     spacy_model: str | None = option(None, SPACY_HELP)
     jobs: int = option(1, "processes for sentence splitting (capped at the cores available)", type=positive)
-    copies: Literal["shuffled", "noisy", "mixed"] = option(
+    copies: Copies = option(
         "shuffled", "shuffled: A is the paragraph's sentences shuffled (default); noisy: and words substituted, "
         "deleted, inserted and swapped (rates below); mixed: even paragraphs shuffled, odd ones noisy")
-    substitute: float | None = option(None, "noisy: share of words substituted (default 0.15)", type=share)
-    delete: float | None = option(None, "noisy: share of words deleted (default 0.05)", type=share)
-    insert: float | None = option(None, "noisy: share of words after which a word is inserted (default 0.05)",
-                                  type=share)
-    swap: float | None = option(None, "noisy: share of words moved by local swaps (default 0.08)", type=share)
-    extra_sentences: float | None = option(None, "noisy: chance of unrelated text after each copied sentence "
-                                           "(default 0)", type=share)
 
 
 @dataclass
-class TrainConfig(CommandConfig):
+class TrainConfig(NoiseConfig):
     """Train a logistic regression over per-head attention features; report held-out metrics beside string
     baselines."""
 
@@ -163,12 +216,15 @@ class TrainConfig(CommandConfig):
     seed: int = option(0, "seed for pairs, split and sampling (default 0)")
     limit: int | None = option(None, "use at most this many pairs", type=positive)
     relation: str | None = option(None, "name of the relation the links mark (recorded in the detector)")
-    test_fraction: float = option(0.2, "held-out test pairs (default 0.2)", type=fraction)
-    validation_fraction: float = option(0.1, "pairs for choosing the threshold (default 0.1)", type=fraction)
-    neg_per_pos: int = option(10, "negatives sampled per positive token pair (default 10)", type=positive)
-    transform: Literal["log", "none"] = option("log", "feature transform before standardising: log(w + 1e-4) "
-                                               "(default) or none")
-    offsets: Literal["pair", "diagonal", "wide"] = option(
+    test_fraction: float = option(TRAIN.test_fraction, f"held-out test pairs (default {TRAIN.test_fraction})",
+                                  type=fraction)
+    validation_fraction: float = option(TRAIN.validation_fraction, "pairs for choosing the threshold (default "
+                                        f"{TRAIN.validation_fraction})", type=fraction)
+    neg_per_pos: int = option(TRAIN.neg_per_pos, f"negatives sampled per positive token pair (default "
+                              f"{TRAIN.neg_per_pos})", type=positive)
+    transform: FeatureTransform = option(TRAIN.transform, "feature transform before standardising: log(w + 1e-4) or "
+                                         f"none (default {TRAIN.transform})")
+    offsets: OffsetFamily = option(
         "wide", "feature columns per head: pair (the token pair only), diagonal (and (i-1, j-1), (i+1, j+1)), or "
         "wide (default: also (i+-2, j+-2) and the neighbours after a one-word insertion or deletion, 9x)")
     context: bool = option(False, "the same as --offsets diagonal (kept from earlier versions)")
@@ -176,26 +232,19 @@ class TrainConfig(CommandConfig):
     device: str = option("auto", DEVICE_HELP)
     threads: int | None = option(None, "CPU threads for torch (default: torch's choice)", type=positive)
     spacy_model: str | None = option(None, SPACY_HELP)
-    copies: Literal["shuffled", "noisy", "mixed"] = option(
+    copies: Copies = option(
         "mixed", "pairs generated from --corpus: shuffled sentence copies, noisy copies, or mixed (default: even "
         "paragraphs shuffled, odd ones noisy)")
-    substitute: float | None = option(None, "noisy: share of words substituted (default 0.10)", type=share)
-    delete: float | None = option(None, "noisy: share of words deleted (default 0.10)", type=share)
-    insert: float | None = option(None, "noisy: share of words after which a word is inserted (default 0.10)",
-                                  type=share)
-    swap: float | None = option(None, "noisy: share of words moved by local swaps (default 0.04)", type=share)
-    extra_sentences: float | None = option(None, "noisy: chance of unrelated text after each copied sentence "
-                                           "(default 0.3)", type=share)
-    decode: Literal["threshold", "mutual-argmax", "itermax"] = option(
-        "mutual-argmax", "the word alignment decoding recorded in the detector, used by evaluate and pharaoh output "
-        "(default mutual-argmax)")
-    bootstrap: int = option(30, "refits on resamples of the training pairs for the heads' weight intervals "
-                            "(default 30; 0: none)", type=non_negative)
+    decode: Decode = option(TRAIN.decode, DECODE_HELP + "; recorded in the detector, used by detect and evaluate "
+                            f"(default {TRAIN.decode})")
+    bootstrap: int = option(HEADS.bootstrap, "refits on resamples of the training pairs for the heads' weight "
+                            f"intervals (default {HEADS.bootstrap}; 0: none)", type=non_negative)
 
 
 @dataclass
-class DetectConfig(CommandConfig):
-    """Run a detector on text pairs and print linked token pairs and phrases."""
+class DetectConfig(ReadsFiles):
+    """Run a detector on text pairs and print what it links: the word pairs its decoding links (each with the
+    character spans of the two words and a probability) and the phrases those links form."""
 
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
     a: str | None = option(None, "text A")
@@ -203,48 +252,72 @@ class DetectConfig(CommandConfig):
     a_file: str | None = option(None, "file holding text A (UTF-8)")
     b_file: str | None = option(None, "file holding text B (UTF-8)")
     pairs: str | None = option(None, "pair file (JSONL); links in it are ignored")
-    format: Literal["text", "json", "jsonl", "pharaoh"] = option(
-        "text", "output (default text); pharaoh: word-level i-j links of whitespace words, a line per pair")
-    threshold: float | None = option(None, "probability threshold (default: the detector's)", type=probability)
-    min_phrase_tokens: int = option(1, "shortest phrase to report (tokens)", type=positive)
+    format: Literal["text", "json", "jsonl", "pharaoh", "pan"] = option(
+        "text", "output (default text); every format holds the detector's decoded word links: json/jsonl as links, "
+        "the phrases they form and the passages those form, pharaoh as i-j word links of whitespace words, a line "
+        "per pair; pan: the passages as PAN's XML detections, one file per suspicious document (A) in the new "
+        "folder --out")
+    decode: Decode | None = option(None, DECODE_HELP + " (default: the detector's own)")
+    words: WordScheme | None = option(None, WORDS_HELP + " (default regex; whitespace for pharaoh)")
+    threshold: float | None = option(None, "probability threshold of --decode threshold and of --token-links "
+                                     "(default: the detector's)", type=probability)
+    token_links: bool = option(False, "json/jsonl: add token_links, every token pair at or above the threshold with "
+                               "its probability (the raw material of the links, for research)")
+    min_phrase_words: int = option(1, "shortest phrase to report, in linked words (default 1)", type=positive)
     out: str | None = option(None, "write to this file instead of standard output")
     model: str | None = option(None, "model to run (default: the detector's own; another one is refused)")
     device: str = option("auto", DEVICE_HELP)
     batch_size: int = option(1, "window pairs per forward pass (default 1)", type=positive)
-    candidates: int | None = option(None, "for texts longer than the model: run, for each A window, only the K B "
-                                    "windows most similar by the model's mean-pooled embeddings (default: all "
-                                    "window pairs, exact)", type=positive, metavar="K")
+    candidates: Candidates = option("sentences", CANDIDATES_HELP)
+    gap: int | None = option(None, PASSAGE_HELP["gap"], type=positive)
+    min_passage_words: int | None = option(None, PASSAGE_HELP["min_words"], type=positive)
+    min_longest_phrase: int | None = option(None, PASSAGE_HELP["min_longest"], type=positive)
     strict: bool = option(False, "any pair that fails is an error (exit 2); by default its record says why and "
                           "the other pairs are written")
-    decode: Literal["threshold", "mutual-argmax", "itermax"] | None = option(
-        None, "--format pharaoh: word links from word probabilities by the threshold, or SimAlign's mutual-argmax / "
-        "itermax (default: the detector's own)")
 
 
 @dataclass
-class EvaluateConfig(CommandConfig):
-    """Token- and word-level metrics of a detector and string-matching baselines on the same pairs (pairs the
-    detector was fit on are left out)."""
+class EvaluateConfig(ReadsFiles):
+    """Word-level precision, recall and F1 of the detector's decoded links (what detect prints) beside string
+    baselines on the same pairs, then token-level and phrase-level measures (pairs the detector was fit on are left
+    out)."""
 
     pairs: str = option(help="pair file (JSONL) with gold links")
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
     format: Literal["text", "json"] = option("text", "output (default text); json adds a per-pair breakdown")
-    words: Literal["regex", "whitespace"] = option(
-        "regex", "word segmentation: runs of letters/digits and single punctuation marks (regex, default) or "
-        "whitespace-separated tokens")
+    words: WordScheme = option("regex", WORDS_HELP + " (default regex)")
     threshold: float | None = option(None, "probability threshold (default: the detector's)", type=probability)
     include_trained: bool = option(False, "keep pairs the detector was fit or tuned on (their numbers are not a "
                                    "result)")
-    decode: Literal["threshold", "mutual-argmax", "itermax"] | None = option(
-        None, "word links from word probabilities: the threshold, or SimAlign's mutual-argmax / itermax (default: "
-        "the detector's own)")
+    decode: Decode | None = option(None, DECODE_HELP + " (default: the detector's own)")
+    gold: Literal["links", "passages"] = option(
+        "links", "what the pairs' links are: word or phrase links (links, default: word-level measures first) or "
+        "passages of reuse between documents, as import-pan writes them (passages: PAN's plagdet, recall, precision "
+        "and granularity of the detector's passages beside document baselines)")
+    candidates: Candidates = option("sentences", CANDIDATES_HELP)
+    gap: int | None = option(None, PASSAGE_HELP["gap"], type=positive)
+    min_passage_words: int | None = option(None, PASSAGE_HELP["min_words"], type=positive)
+    min_longest_phrase: int | None = option(None, PASSAGE_HELP["min_longest"], type=positive)
     out: str | None = option(None, "write to this file instead of standard output")
     device: str = option("auto", DEVICE_HELP)
     batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)
 
 
 @dataclass
-class ImportAlignmentsConfig(CommandConfig):
+class ImportPanConfig(ReadsFiles):
+    """Read a PAN text-alignment corpus (XML annotations per document pair, suspicious and source documents) into a
+    pair file: A the suspicious document, B the source, links the gold passages (character offsets as stored)."""
+
+    annotations: str = option(help="folder of PAN's XML files (one per document pair, plagiarism features)")
+    suspicious: str = option(help="folder of the suspicious documents")
+    sources: str = option(help="folder of the source documents")
+    out: str = option(help="pair file to write (JSONL)")
+    pairs: str | None = option(None, "PAN's pairs file (suspicious and source file name a line): every pair listed "
+                               "is read, those without annotations with no passage (default: the annotated pairs)")
+
+
+@dataclass
+class ImportAlignmentsConfig(ReadsFiles):
     """Convert Pharaoh word alignments to a pair file: one whitespace-tokenised sentence per line in --a and --b,
     links i-j (sure) or ipj (possible), counted from 0, one line per sentence pair."""
 
@@ -257,87 +330,7 @@ class ImportAlignmentsConfig(CommandConfig):
 
 
 @dataclass
-class HeadsConfig(CommandConfig):
-    """Rank a detector's attention heads: by default by each head's own held-out ROC AUC (the order that holds
-    across training corpora), with weights, bootstrap intervals and head types; optionally plot a layer x head
-    heatmap."""
-
-    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
-    by: Literal["auc", "weight", "column"] = option(
-        "auc", "order: auc (each head alone on held-out pairs; default, stable), weight (the head's standardised "
-        "weights summed over its columns), column (every feature column by weight)")
-    top: int = option(20, "how many heads to list (default 20)", type=positive)
-    plot: str | None = option(None, "write the heatmap to this file (.png, .svg or .pdf)")
-    format: Literal["text", "json"] = option("text", "output (default text)")
-
-
-@dataclass
-class ProbeConfig(CommandConfig):
-    """The classic head probe: a random sequence of single-token words shown twice; per head, the attention on the
-    duplicate, on the copy's next token (induction / copy neighbour) and, for decoder-only models, on the previous
-    token."""
-
-    model: str = option("minilm", "alias (minilm, bart, gpt2), hub id or local directory (default: minilm)")
-    length: int = option(50, "random words in the sequence (default 50)", type=positive)
-    seed: int = option(0, "seed for the random words (default 0)")
-    top: int = option(5, "heads to list per direction and pattern (default 5)", type=positive)
-    format: Literal["text", "json"] = option("text", "output (default text)")
-    device: str = option("auto", DEVICE_HELP)
-
-
-@dataclass
-class AblateConfig(CommandConfig):
-    """Ablate heads (in the detector's primary order) on held-out pairs: refit keeping / dropping the top k, drop k
-    random heads (the control), and zero the top k heads' outputs in the forward pass (causal); average precision
-    beside the string baselines."""
-
-    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
-    pairs: str | None = option(None, "pair file (JSONL); pairs the detector fitted or tuned on are dropped "
-                               "(default: the detector's own test pairs, generated again from its recorded data)")
-    draws: int = option(3, "random draws of k heads (default 3)", type=positive)
-    limit: int | None = option(None, "use at most this many pairs", type=positive)
-    seed: int = option(0, "seed for the halves and the random heads (default 0)")
-    no_causal: bool = option(False, "skip the causal curves (forward passes with heads zeroed)")
-    format: Literal["text", "json"] = option("text", "output (default text)")
-    out: str | None = option(None, "write the output to this file instead of printing it")
-    plot: str | None = option(None, "write the curves to this file (.png, .svg or .pdf)")
-    device: str = option("auto", DEVICE_HELP)
-
-
-@dataclass
-class HeadConfig(CommandConfig):
-    """Show what one head attends to: its highest-attention token pairs across the pairs, with context, and a
-    random sample; optionally ask an OpenAI-compatible endpoint (MIA_DESCRIBE_URL, MIA_DESCRIBE_KEY) to describe
-    it."""
-
-    head: str = option(help="the head, as LAYER.HEAD (for example 2.9)")
-    pairs: str = option(help="pair file (JSONL) to read the head's attention on")
-    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP + " (names the model)")
-    direction: str | None = option(None, "a->b, b->a or cross (default: the model's first direction)")
-    top: int = option(20, "highest-attention token pairs to show (default 20)", type=positive)
-    sample: int = option(10, "random token pairs to show (default 10)", type=non_negative)
-    context: int = option(30, "characters of context each side (default 30)", type=non_negative)
-    limit: int | None = option(None, "read at most this many pairs", type=positive)
-    seed: int = option(0, "seed for the random sample (default 0)")
-    describe: bool = option(False, "send the examples to the chat endpoint in MIA_DESCRIBE_URL and print its "
-                            "description")
-    describe_model: str = option("gpt-4o-mini", "model name sent to the endpoint (default gpt-4o-mini)")
-    format: Literal["text", "json"] = option("text", "output (default text)")
-    device: str = option("auto", DEVICE_HELP)
-
-
-@dataclass
-class CompareHeadsConfig(CommandConfig):
-    """How far two detectors of one model agree on their heads: Spearman correlation and top-10 overlap of each
-    head ranking."""
-
-    first: str = option(help="a detector (folder or shipped name)", flag="FIRST")
-    second: str = option(help="another detector of the same model", flag="SECOND")
-    format: Literal["text", "json"] = option("text", "output (default text)")
-
-
-@dataclass
-class ReportConfig(CommandConfig):
+class ReportConfig(ReadsFiles):
     """One self-contained HTML page (inline CSS and JS, no network): the detector card beside the baselines, its
     heads (heatmap, sortable table, head cards) and, for the pairs given, both texts side by side with each phrase
     and its partner highlighted, the heads that found it, and the top heads' attention and query-key scores."""
@@ -349,7 +342,7 @@ class ReportConfig(CommandConfig):
     b_file: str | None = option(None, "text file B (with --a-file)")
     limit: int | None = option(None, "show at most this many pairs of --pairs", type=positive)
     threshold: float | None = option(None, "link probability threshold (default: the detector's)", type=probability)
-    min_phrase_tokens: int = option(2, "shortest phrase shown, in tokens (default 2)", type=positive)
-    candidates: int | None = option(None, "long texts: window pairs per A window (default: all)", type=positive)
+    min_phrase_words: int = option(2, "shortest phrase shown, in linked words (default 2)", type=positive)
+    candidates: Candidates = option("sentences", CANDIDATES_HELP)
     format: Literal["html", "json"] = option("html", "html (default) or json: the page's data, for your own views")
     device: str = option("auto", DEVICE_HELP)

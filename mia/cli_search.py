@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from mia.cli_common import progress, say, workers_capped
-from mia.cli_options import DETECTOR_HELP, DEVICE_HELP, CommandConfig, option, positive, probability, share
+from mia.cli_common import progress, require_extra, say, threads_capped, workers_capped
+from mia.cli_options import DETECTOR_HELP, DEVICE_HELP, PASSAGE_HELP, ReadsFiles, option, positive, probability, share
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.errors import MiaError
 from mia.search.candidates import CandidateOptions
-from mia.search.passages import DEFAULT_GAP, DEFAULT_MIN_LONGEST, DEFAULT_MIN_TOKENS
 
+DEFAULTS = CandidateOptions()
 DOCS_HELP = "a folder of .txt files (the id is the file name without .txt) or a JSONL file with id and text"
 ENGINE_HELP = "local (worker processes on this machine, default) or ray (a pool of Ray actors)"
 WORKERS_HELP = "workers, each loading the model once (default 1; local: at most the cores here)"
-DEFAULTS = CandidateOptions()
+THREADS_HELP = "torch threads per worker (default 1; workers x threads at most the cores here, but on --address)"
+SHINGLE_HELP = (f"words per shingle (default {DEFAULTS.shingle}; an existing index keeps its own, and another "
+                "value is an error)")
+NUM_PERM_HELP = (f"MinHash permutations (default {DEFAULTS.num_perm}; an existing index keeps its own, and "
+                 "another value is an error)")
 
 
 def families(value: str) -> tuple[str, ...]:
@@ -33,7 +37,7 @@ def families(value: str) -> tuple[str, ...]:
 
 
 @dataclass
-class IndexConfig(CommandConfig):
+class IndexConfig(ReadsFiles):
     """Build a search index of documents (windows, sentence MinHash signatures and embeddings), or add documents to
     an existing one; nothing already indexed is computed again."""
 
@@ -42,15 +46,15 @@ class IndexConfig(CommandConfig):
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP + " (names the model)")
     engine: Literal["local", "ray"] = option("local", ENGINE_HELP)
     workers: int = option(1, WORKERS_HELP, type=positive)
-    threads: int = option(1, "torch threads per worker (default 1)", type=positive)
+    threads: int = option(1, THREADS_HELP, type=positive)
     address: str | None = option(None, "--engine ray: the cluster to join (default: start a local one)")
-    shingle: int = option(DEFAULTS.shingle, f"words per shingle (default {DEFAULTS.shingle})", type=positive)
-    num_perm: int = option(DEFAULTS.num_perm, f"MinHash permutations (default {DEFAULTS.num_perm})", type=positive)
+    shingle: int | None = option(None, SHINGLE_HELP, type=positive)
+    num_perm: int | None = option(None, NUM_PERM_HELP, type=positive)
     device: str = option("auto", DEVICE_HELP)
 
 
 @dataclass
-class SearchConfig(CommandConfig):
+class SearchConfig(ReadsFiles):
     """Find the passages of documents reused in other documents (in any order, also with words changed): candidate
     window pairs by MinHash LSH and embedding neighbours, only those scored by the detector, phrases merged into
     passages. Writes JSONL, or Parquet for a name ending in .parquet, and a summary beside it."""
@@ -63,10 +67,12 @@ class SearchConfig(CommandConfig):
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
     engine: Literal["local", "ray"] = option("local", ENGINE_HELP)
     workers: int = option(1, WORKERS_HELP, type=positive)
-    threads: int = option(1, "torch threads per worker (default 1)", type=positive)
+    threads: int = option(1, THREADS_HELP, type=positive)
     address: str | None = option(None, "--engine ray: the cluster to join (default: start a local one)")
     families: str = option("shingles,embeddings", "candidate families, comma-separated (default: both)",
                            type=families)
+    shingle: int | None = option(None, SHINGLE_HELP + " (with --index: the index's own)", type=positive)
+    num_perm: int | None = option(None, NUM_PERM_HELP + " (with --index: the index's own)", type=positive)
     lsh_threshold: float = option(DEFAULTS.lsh_threshold, "shingles: Jaccard similarity the LSH is tuned for "
                                   f"(default {DEFAULTS.lsh_threshold})", type=share)
     min_words: int = option(DEFAULTS.min_words, f"shingles: shortest sentence taken, in words (default "
@@ -77,38 +83,62 @@ class SearchConfig(CommandConfig):
                                    f"{DEFAULTS.min_similarity})", type=share)
     mutual_similarity: float = option(DEFAULTS.mutual_similarity, "embeddings: cosine mutual nearest neighbours "
                                       f"need (default {DEFAULTS.mutual_similarity})", type=share)
-    gap: int = option(DEFAULT_GAP, "passages: most characters between two phrases of one passage, on each side "
-                      f"(default {DEFAULT_GAP})", type=positive)
-    min_passage_tokens: int = option(DEFAULT_MIN_TOKENS, f"passages: fewest linked tokens (default "
-                                     f"{DEFAULT_MIN_TOKENS})", type=positive)
-    min_longest_phrase: int = option(DEFAULT_MIN_LONGEST, "passages: fewest tokens of the longest phrase (default "
-                                     f"{DEFAULT_MIN_LONGEST})", type=positive)
+    gap: int | None = option(None, PASSAGE_HELP["gap"], type=positive)
+    min_passage_words: int | None = option(None, PASSAGE_HELP["min_words"], type=positive)
+    min_longest_phrase: int | None = option(None, PASSAGE_HELP["min_longest"], type=positive)
     threshold: float | None = option(None, "link probability threshold (default: the detector's)", type=probability)
     device: str = option("auto", DEVICE_HELP)
 
 
 def engine_settings(config: IndexConfig | SearchConfig) -> dict[str, Any]:
-    """The engine options; workers capped here (and said) unless they run on a cluster given by ``--address``."""
+    """The engine options; workers and threads capped here (and said) unless they run on a cluster given by
+    ``--address``."""
     workers = config.workers if config.address else workers_capped(config.workers, "--workers")
-    return {"engine": config.engine, "workers": workers, "address": config.address}
+    threads = config.threads if config.address else threads_capped(workers, config.threads)
+    return {"engine": config.engine, "workers": workers, "address": config.address, "threads": threads}
 
 
-def worker_spec(config: IndexConfig | SearchConfig) -> Any:
+def check_engine(config: IndexConfig | SearchConfig) -> None:
+    """Before any work: the engine's package, the device (so that no worker is started for a device that is not
+    here), and an address only with Ray."""
+    from mia.models.loading import pick_device
+    from mia.search.engine import check_ray_address
+
+    if config.engine == "ray":
+        require_extra("ray", "--engine ray")
+        if config.address:
+            check_ray_address(config.address)
+    elif config.address:
+        raise MiaError("--address is for --engine ray")
+    pick_device(config.device)
+
+
+def start(config: IndexConfig | SearchConfig) -> Any:
+    """The engine and the model, started (a context manager)."""
     from mia.search.engine import WorkerSpec
+    from mia.search.search import open_engine
 
-    return WorkerSpec(config.detector, threshold=getattr(config, "threshold", None), device=config.device,
-                      threads=config.threads)
+    settings = engine_settings(config)
+    spec = WorkerSpec(config.detector, threshold=getattr(config, "threshold", None), device=config.device,
+                      threads=settings.pop("threads"))
+    return open_engine(spec, **settings)
 
 
 def run_index(config: IndexConfig) -> int:
     from mia.search.documents import read_documents
-    from mia.search.index import check_index_destination, load_index, save_index
-    from mia.search.search import build_index, open_engine
+    from mia.search.index import check_index_destination, check_settings, load_index, save_index
+    from mia.search.search import build_index
 
     existing = load_index(config.out, "--out") if check_index_destination(config.out) else None
+    given = {"shingle": config.shingle, "num_perm": config.num_perm}
+    if existing is not None:
+        check_settings(existing, given)
+    require_extra("datasketch", "mia index (MinHash signatures)")
+    check_engine(config)
     documents = read_documents(config.docs)
-    options = CandidateOptions(shingle=config.shingle, num_perm=config.num_perm)
-    with open_engine(worker_spec(config), **engine_settings(config)) as (engine, model):
+    options = replace(DEFAULTS, shingle=config.shingle or DEFAULTS.shingle,
+                      num_perm=config.num_perm or DEFAULTS.num_perm)
+    with start(config) as (engine, model):
         index, added = build_index(documents, engine, model, options=options, index=existing, progress=progress)
     if added or existing is None:
         save_index(index, config.out)
@@ -118,11 +148,14 @@ def run_index(config: IndexConfig) -> int:
 
 
 def run_search(config: SearchConfig) -> int:
-    from mia.io import check_output_file, write_atomic
+    from mia.detector.detector import Detector
+    from mia.detector.folder import resolve_detector
+    from mia.io import check_not_input, check_output_file, write_atomic
+    from mia.search.candidates import check_candidate_options
     from mia.search.documents import read_documents
-    from mia.search.index import load_index
+    from mia.search.index import check_settings, index_options, load_index
     from mia.search.passages import write_results
-    from mia.search.search import SearchOptions, build_index, open_engine, search
+    from mia.search.search import SearchOptions, build_index, search
 
     out = str(config.out)
     if not out.endswith((".jsonl", ".parquet")):
@@ -134,25 +167,49 @@ def run_search(config: SearchConfig) -> int:
         raise MiaError("give --docs, --index or both")
     if Path(summary_path).resolve() == Path(out).resolve():
         raise MiaError("--summary and --out name the same file")
+    detector = resolve_detector(config.detector)
+    for path, flag in ((out, "--out"), (summary_path, "--summary")):
+        check_not_input(path, {"--docs": config.docs, "--against": config.against},
+                        folders={"--index": config.index, "--detector": detector if detector.is_dir() else None},
+                        flag=flag)
+    families = tuple(config.families)
+    for module, family in (("datasketch", "shingles"), ("faiss", "embeddings")):
+        if family in families:
+            require_extra(module, f"the {family} candidate family")
+    if out.endswith(".parquet"):
+        require_extra("pyarrow", "a .parquet --out")
+    check_engine(config)
     index = load_index(config.index) if config.index else None
-    documents = read_documents(config.docs) if config.docs else []
-    others = read_documents(config.against, flag="--against") if config.against else None
+    given = {"shingle": config.shingle, "num_perm": config.num_perm}
+    if index is not None:
+        check_settings(index, given)
     candidates = CandidateOptions(
-        families=tuple(config.families),  # type: ignore[arg-type]
+        families=families,  # type: ignore[arg-type]
         lsh_threshold=config.lsh_threshold, min_words=config.min_words, neighbours=config.neighbours,
-        min_similarity=config.min_similarity, mutual_similarity=config.mutual_similarity)
-    options = SearchOptions(candidates=candidates, gap=config.gap, min_passage_tokens=config.min_passage_tokens,
-                            min_longest_phrase=config.min_longest_phrase)
-    with open_engine(worker_spec(config), **engine_settings(config)) as (engine, model):
+        min_similarity=config.min_similarity, mutual_similarity=config.mutual_similarity,
+        shingle=config.shingle or DEFAULTS.shingle, num_perm=config.num_perm or DEFAULTS.num_perm)
+    check_candidate_options(candidates if index is None else index_options(index, candidates))
+    documents = read_documents(config.docs) if config.docs else []
+    if index is not None:
+        known = {d.id: d.digest for d in index.documents}
+        changed = [d.id for d in documents if d.id in known and known[d.id] != d.digest]
+        if changed:
+            raise MiaError(f"--docs: document {changed[0]!r} is in the index with another text ({len(changed)} "
+                           "such); give changed documents new ids")
+    others = read_documents(config.against, flag="--against") if config.against else None
+    if others is not None:
+        ours = {d.id for d in documents} | set(index.ids if index is not None else ())
+        clash = sorted(ours & {d.id for d in others})
+        if clash:
+            raise MiaError(f"document id {clash[0]!r} is in both --docs/--index and --against ({len(clash)} such); "
+                           "ids must differ")
+    rule = Detector.load(config.detector).passages(gap=config.gap, min_words=config.min_passage_words,
+                                                   min_longest=config.min_longest_phrase)
+    options = SearchOptions(candidates=candidates, rule=rule)
+    with start(config) as (engine, model):
         index, _ = build_index(documents, engine, model, options=candidates, index=index, progress=progress)
-        if others is not None:
-            clash = set(index.ids) & {d.id for d in others}
-            if clash:
-                raise MiaError(f"document id {sorted(clash)[0]!r} is in both --docs/--index and --against "
-                               f"({len(clash)} such); ids must differ")
-            against = build_index(others, engine, model, options=candidates, progress=progress)[0]
-        else:
-            against = None
+        against = None if others is None else build_index(
+            others, engine, model, options=index_options(index, candidates), progress=progress)[0]
         result = search(index, engine, against=against, options=options, progress=progress)
     written = write_results(result.passages, out, result.summary)
     write_atomic([json.dumps(result.summary, indent=1)], summary_path)

@@ -7,15 +7,21 @@ The promises these helpers keep for every command:
   temporary one;
 * an output path is checked before any work starts: not empty, not a directory where a file is wanted, not
   under a file, in a folder mia can write;
-* text is read as UTF-8, and a file that is not names the file and the byte offset;
-* JSON numbers and nesting are bounded (a 5,000-digit integer or a 200,000-deep array is an error, not a crash);
+* text is read as UTF-8, and a file that is not names the file and the byte offset; no file is read past a size
+  cap (:data:`READ_LIMIT`, ``--max-file-mb``), so ``/dev/zero`` or a runaway log is an error, not a hang;
+* JSON numbers and nesting are bounded (a 5,000-digit integer, ``1e999`` or a 200,000-deep array is an error, not
+  a crash or an infinity);
+* an output never replaces an input: :func:`check_not_input` refuses an output path that resolves (after symbolic
+  links) to an input file or into an input folder;
 * text that goes to a terminal has its control characters escaped (an id cannot forge an output line).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
+import math
 import os
 import re
 import tempfile
@@ -28,6 +34,8 @@ import numpy as np
 from mia.errors import MiaError
 
 MAX_JSON_DEPTH = 64
+DEFAULT_READ_LIMIT = 256 * 2**20  # bytes: the cap on any file mia reads, unless --max-file-mb raises it
+READ_LIMIT: contextvars.ContextVar[int] = contextvars.ContextVar("mia_read_limit", default=DEFAULT_READ_LIMIT)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -105,6 +113,27 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def folder_lock(directory: Path, *, exclusive: bool) -> Iterator[None]:
+    """An advisory lock on the folder itself (no lock file): exclusive to write, shared to read. Where there is no
+    ``flock`` (Windows) the recorded hashes of a detector or an index still catch files of two runs mixed."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(handle)
+
+
 # --- output paths, checked before any work -------------------------------------------------------------------
 
 
@@ -137,6 +166,42 @@ def check_writable_folder(folder: Path, *, flag: str, target: Path) -> None:
         raise MiaError(f"{flag} {target}: the folder {existing} is read-only for mia; choose another {flag}")
 
 
+def check_not_input(path: str | Path | None, files: dict[str, str | Path | None], *,
+                    folders: dict[str, str | Path | None] | None = None, flag: str = "--out") -> None:
+    """Refuse an output ``path`` that is one of the input ``files`` (``{flag: path}``) or lies inside one of the
+    input ``folders`` (an index, a detector), after symbolic links are resolved: mia never replaces what it reads.
+    Checked before any work."""
+    if path is None:
+        return
+    target = _resolved(Path(path))
+    for input_flag, given in files.items():
+        if given is None or not str(given).strip():
+            continue
+        if target == _resolved(Path(given)) or _same_file(Path(path), Path(given)):
+            raise MiaError(f"{flag} {path} is the input {input_flag} {given}; mia never replaces an input, give "
+                           f"another {flag}")
+    for input_flag, given in (folders or {}).items():
+        if given is None or not str(given).strip():
+            continue
+        folder = _resolved(Path(given))
+        if target == folder or folder in target.parents:
+            raise MiaError(f"{flag} {path} lies inside the input {input_flag} {given}; give a {flag} outside it")
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: compare the absolute path
+        return path.absolute()
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
 def _non_empty(path: str | Path, flag: str) -> Path:
     if not str(path).strip():
         raise MiaError(f"{flag} is empty; give a path")
@@ -161,13 +226,7 @@ def read_text(path: str | Path, what: str, *, translate_newlines: bool = True) -
     """The whole of a UTF-8 text file, newlines as ``\\n`` (Windows and old Mac line ends translated, as Python's
     text mode does; ``translate_newlines=False`` keeps them, so that offsets index the file as stored); errors name
     ``what`` (e.g. ``--a-file x.txt``) and the byte offset."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MiaError(f"{what}: file not found") from None
-    except IsADirectoryError:
-        raise MiaError(f"{what}: is a directory, not a text file") from None
+    data = read_bytes_capped(path, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -177,18 +236,60 @@ def read_text(path: str | Path, what: str, *, translate_newlines: bool = True) -
     return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as Python's text mode reads
 
 
-def iter_text_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` of a UTF-8 text file, read lazily; a non-UTF-8 byte names its offset."""
-    path = Path(path)
-    offset = 0
+def read_limit() -> int:
+    """The most bytes mia reads from one file (:data:`READ_LIMIT`)."""
+    return READ_LIMIT.get()
+
+
+@contextlib.contextmanager
+def reading_limit(max_bytes: int) -> Iterator[None]:
+    """Read files of up to ``max_bytes`` while the block runs (the CLI's ``--max-file-mb``)."""
+    token = READ_LIMIT.set(int(max_bytes))
     try:
-        handle = path.open("rb")
+        yield
+    finally:
+        READ_LIMIT.reset(token)
+
+
+def too_large(what: str) -> MiaError:
+    limit = read_limit()
+    return MiaError(f"{what}: larger than {limit / 2**20:g} MB, the most mia reads from one file; raise the cap "
+                    "with --max-file-mb if the file is meant")
+
+
+def _open_input(path: Path, what: str) -> IO[bytes]:
+    try:
+        return path.open("rb")
     except FileNotFoundError:
         raise MiaError(f"{what}: file not found") from None
     except IsADirectoryError:
         raise MiaError(f"{what}: is a directory, not a text file") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
+    except PermissionError:
+        raise MiaError(f"{what}: mia may not read it (permission denied)") from None
+
+
+def read_bytes_capped(path: str | Path, what: str) -> bytes:
+    """The bytes of a file, at most :func:`read_limit` of them (more is a :class:`MiaError` naming ``what``)."""
+    limit = read_limit()
+    with _open_input(Path(path), what) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(what)
+    return data
+
+
+def iter_text_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 text file, read lazily (lines end at ``\\n`` only: U+2028 and other
+    Unicode line separators stay inside a line, as JSON allows); a non-UTF-8 byte names its offset, and no more
+    than :func:`read_limit` bytes are read."""
+    offset = 0
+    limit = read_limit()
+    with _open_input(Path(path), what) as handle:
+        number = 0
+        while raw := handle.readline(limit + 1 - offset):
+            number += 1
+            if offset + len(raw) > limit:
+                raise too_large(what)
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
@@ -201,12 +302,13 @@ def iter_text_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
 
 
 def parse_json(text: str, where: str) -> Any:
-    """``json.loads`` with bounded numbers and nesting; any problem is a :class:`MiaError` naming ``where``."""
+    """``json.loads`` with bounded numbers (finite floats only) and nesting; any problem is a :class:`MiaError`
+    naming ``where``."""
     depth = _max_depth(text)
     if depth > MAX_JSON_DEPTH:
         raise MiaError(f"{where}: JSON nested {depth} deep; at most {MAX_JSON_DEPTH} levels are read")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise MiaError(f"{where}: not valid JSON ({error.msg} at character {error.pos})") from None
     except (ValueError, RecursionError) as error:  # e.g. an integer with more digits than Python converts
@@ -215,6 +317,13 @@ def parse_json(text: str, where: str) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
 
 
 def _max_depth(text: str) -> int:

@@ -16,3 +16,8 @@ def available_cores() -> int:
 def cap_workers(requested: int) -> int:
     """``requested`` worker processes, capped at :func:`available_cores` (at least 1)."""
     return max(1, min(int(requested), available_cores()))
+
+
+def cap_threads(workers: int, requested: int) -> int:
+    """Threads per worker so that ``workers`` x threads stays within :func:`available_cores` (at least 1)."""
+    return max(1, min(int(requested), available_cores() // max(1, int(workers))))

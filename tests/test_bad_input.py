@@ -47,7 +47,7 @@ def no_model_load(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a model was loaded before the input was checked")
 
-    monkeypatch.setattr("mia.models.attention.load_model", refuse)
+    monkeypatch.setattr("mia.models.attention.load_pretrained", refuse)  # every model load goes through it
 
 
 @pytest.fixture
@@ -519,10 +519,10 @@ def test_text_output_escapes_control_characters(tmp_path, capsys):
 
 def test_concurrent_train_never_loses_a_detector_silently(tmp_path, pairs_file, capsys, monkeypatch):
     """Another run writes the folder while this one trains: that run's detector stays, this one goes beside."""
-    import mia.detector.training
+    import mia.workflow
 
     out = tmp_path / "det"
-    real = mia.detector.training.train_detector
+    real = mia.workflow.train_detector
 
     def train_while_another_run_saves(*args, **kwargs):
         detector = real(*args, **kwargs)
@@ -530,7 +530,7 @@ def test_concurrent_train_never_loses_a_detector_silently(tmp_path, pairs_file, 
         other.save(out)  # the other run finishes first
         return detector
 
-    monkeypatch.setattr(mia.detector.training, "train_detector", train_while_another_run_saves)
+    monkeypatch.setattr(mia.workflow, "train_detector", train_while_another_run_saves)
     assert main(["train", "--pairs", str(pairs_file), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "written by another run" in captured.err and f"{out}-2" in captured.out

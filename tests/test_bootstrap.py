@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-import mia.detector.bootstrap as bootstrap
+import mia.heads.bootstrap as bootstrap
 
 
 def test_pair_counts_draw_whole_pairs():

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from mia.cli import COMMANDS, main
+from mia.detector.decoding import ARGMAX_FLOOR
 from mia.text.pairs import read_pairs, write_pairs
 
 A = ("It means that the listed identifiers are to be interpreted as globals. "
@@ -20,11 +21,13 @@ def test_help_everywhere(command, capsys):
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: mia {command[0] if command else ''}".rstrip())
-    if command:  # every option of the command's config is documented
+    if command:  # every option of the command's config is documented, its help text in full
         config_type = COMMANDS[command[0]][0]
+        flat = " ".join(out.split())  # argparse wraps lines; compare with whitespace folded
         for field in dataclasses.fields(config_type):
             assert (field.metadata["flag"] or "--" + field.name.replace("_", "-")) in out  # an option or positional
-            assert field.metadata["help"].split()[0] in out
+            assert " ".join(field.metadata["help"].split()) in flat, field.name
+        assert " ".join((config_type.__doc__ or "").split()) in flat  # the command's description
 
 
 def test_generate_writes_pairs(tmp_path, capsys):
@@ -44,16 +47,17 @@ def test_train_detect_heads_end_to_end(tmp_path, capsys):
     out = tmp_path / "det"
     assert main(["train", "--pairs", str(pairs), "--out", str(out), "--seed", "0"]) == 0
     printed = capsys.readouterr().out
-    for row in ("detector", "same token", "run of >= 3 tokens"):
+    assert printed.startswith("word F1 ")  # the headline first, then word level, then token level
+    for row in ("detector (mutual-argmax)", "greedy string tiling", "same token", "run of >= 3 tokens"):
         assert row in printed
     meta = json.loads((out / "detector.json").read_text())
-    scorers = meta["metrics"]["scorers"]
+    scorers = meta["metrics"]["token_level"]
     assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"]
     assert meta["command"]["pairs"] == str(pairs)
 
-    assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-tokens", "4"]) == 0
+    assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-words", "4"]) == 0
     text = capsys.readouterr().out
-    header = re.match(r"pair 0: (\d+) phrases, (\d+) linked token pairs", text)
+    header = re.match(r"pair 0: (\d+) phrases, (\d+) linked words", text)
     assert header and 1 <= int(header.group(1)) <= int(header.group(2))
     assert len(text.splitlines()) == 1 + int(header.group(1))  # one line per phrase (A and B texts are equal)
     assert "It means that the listed identifiers" in text and "holds for the entire current code block" in text
@@ -64,12 +68,12 @@ def test_train_detect_heads_end_to_end(tmp_path, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["id"] for line in lines] == [p.id for p in read_pairs(few)]
     pairs_by_id = {p.id: p for p in read_pairs(few)}
-    for line in lines:  # each link: character spans of a token in A and in B, and a probability above threshold
+    for line in lines:  # each link: character spans of a word in A and in B, and its probability
         pair = pairs_by_id[line["id"]]
         for a0, a1, b0, b1, probability in line["links"]:
             assert 0 <= a0 < a1 <= len(pair.a) and 0 <= b0 < b1 <= len(pair.b) and pair.a[a0:a1].strip()
-            assert meta["threshold"] - 1e-4 <= probability <= 1
-    assert all({"a", "b", "a_text", "b_text", "score", "tokens"} <= set(ph) for line in lines for ph in line["phrases"])
+            assert ARGMAX_FLOOR <= probability <= 1  # mutual-argmax links: at or above its floor
+    assert all({"a", "b", "a_text", "b_text", "score", "words"} <= set(ph) for line in lines for ph in line["phrases"])
 
     a_file, b_file = tmp_path / "a.txt", tmp_path / "b.txt"
     a_file.write_text(A)
@@ -149,5 +153,5 @@ def test_train_with_context_ranks_heads_with_offsets(tmp_path, capsys):
     heads = json.loads(capsys.readouterr().out)["heads"]
     assert {tuple(h["offset"]) for h in heads} == {(-1, -1), (0, 0), (1, 1)}
     assert len({(h["direction"], h["layer"], h["head"], tuple(h["offset"])) for h in heads}) == 432
-    assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-tokens", "4"]) == 0
+    assert main(["detect", "--detector", str(out), "--a", A, "--b", B, "--min-phrase-words", "4"]) == 0
     assert "global statement is a declaration" in capsys.readouterr().out

@@ -12,9 +12,9 @@ from mia.text.pairs import Pair
 def test_save_load_round_trip_keeps_predictions(trained_detector_dir, minilm, tmp_path):
     detector = Detector.load(trained_detector_dir)
     features = minilm.features(Pair("x", "The cat sat. A dog ran.", "A dog ran. The cat sat."))
-    before = detector.predict_proba(features.features)
+    before = detector.probabilities(features)
     copy = detector.save(tmp_path / "copy")
-    after = Detector.load(copy).predict_proba(features.features)
+    after = Detector.load(copy).probabilities(features)
     np.testing.assert_array_equal(before, after)
     assert Detector.load(copy).to_dict() == detector.to_dict()
 
@@ -25,7 +25,9 @@ def test_metadata_records_what_users_need(trained_detector_dir):
     assert meta["features"]["count"] == 144 and meta["features"]["directions"] == ["a->b", "b->a"]
     assert 0 < meta["threshold"] < 1
     assert meta["seed"] == 0 and meta["mia_version"]
-    assert set(meta["metrics"]["scorers"]) == {"detector", "same token", "run of >= 3 tokens"}
+    assert set(meta["metrics"]["token_level"]) == {"detector", "same token", "run of >= 3 tokens"}
+    assert {"detector", "same word", "run of >= 3 words", "greedy string tiling (>= 3)"} <= set(
+        meta["metrics"]["word_level"])
     split = meta["split"]
     assert split["by"] == "pair" and not set(split["test_ids"]) & set(split["validation_ids"])
     assert "sampled negatives" in meta["imbalance"]["method"]
@@ -63,16 +65,20 @@ def test_detect_finds_the_copied_sentences(trained_detector_dir, minilm):
          "It means that the listed identifiers are to be interpreted as globals.")
     a = ("It means that the listed identifiers are to be interpreted as globals. "
          "The global statement is a declaration which holds for the entire current code block.")
-    detection = detector.detect(minilm, a, b, min_phrase_tokens=3)
-    longest = max(detection.phrases, key=lambda p: p.tokens)
-    assert longest.tokens >= 8
+    detection = detector.detect(minilm, a, b, min_phrase_words=3)
+    longest = max(detection.phrases, key=lambda p: p.words)
+    assert longest.words >= 8
     assert longest.a_text == longest.b_text
-    for link in detection.links:  # spans are the tokens' own, the probability is the matrix's and passes the threshold
-        assert a[link.a_start : link.a_end] == a[slice(*detection.token_spans[0][link.a_index])]
-        assert b[link.b_start : link.b_end] == b[slice(*detection.token_spans[1][link.b_index])]
-        assert link.probability == pytest.approx(float(detection.probabilities[link.a_index, link.b_index]))
-        assert link.probability >= detector.threshold
-    assert len(detection.links) == int((detection.probabilities >= detector.threshold).sum())
+    a_words, b_words = detection.word_spans
+    for link in detection.links:  # a link: two words' spans, the best of their token pairs' probabilities
+        assert (link.a_start, link.a_end) == tuple(a_words[link.a_word]) and (link.b_start, link.b_end) == tuple(
+            b_words[link.b_word])
+        token_a, token_b = detection.token_spans[0][link.a_token], detection.token_spans[1][link.b_token]
+        assert link.a_start <= token_a[0] < link.a_end and link.b_start <= token_b[0] < link.b_end
+        assert link.probability == pytest.approx(float(detection.probabilities[link.a_token, link.b_token]))
+    assert detection.decode == detector.decode == "mutual-argmax"  # trained with the default decoding
+    # the token pairs at or above the threshold are a separate view
+    assert len(detection.token_links()) == int((detection.probabilities >= detector.threshold).sum())
 
 
 def test_diagonal_runs():
@@ -89,16 +95,18 @@ def test_shipped_detectors_run_on_the_packaged_model(name, minilm):
     assert Detector.load(shipped_folder() / name).to_dict() == detector.to_dict()
     detector.check_model(minilm)
     assert detector.metadata["data"]["corpus"] == "python-reference"
-    scorers = detector.metadata["metrics"]["scorers"]
+    scorers = detector.metadata["metrics"]["token_level"]
     assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"]
+    words = detector.metadata["metrics"]["word_level"]
+    assert words["detector"]["f1"] > words["same word"]["f1"]  # the card leads with word level
     found = detector.detect(minilm, "We stayed in. It rained all day.", "It rained all day. We stayed in.")
-    assert max(phrase.tokens for phrase in found.phrases) >= 3
+    assert max(phrase.words for phrase in found.phrases) >= 3
 
 
 def test_context_rows_hold_diagonal_neighbours():
     import torch
 
-    from mia.models.attention import PairFeatures
+    from mia.models.blocks import PairFeatures
 
     blocks = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)  # 2 heads, n_a=3, n_b=4
     features = PairFeatures(Pair("x", "", ""), np.zeros((3, 2), int), np.zeros((4, 2), int), [], [], blocks)
@@ -112,7 +120,8 @@ def test_context_rows_hold_diagonal_neighbours():
 
 
 def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
-    from mia.detector.training import TrainOptions, train_detector
+    from mia.detector.training import TrainOptions
+    from mia.workflow import train_detector
 
     detector = train_detector(minilm, small_pairs[:12], TrainOptions(seed=0, offsets=(0, -1, 1)))
     assert detector.layout.n_features == 3 * 144
@@ -126,56 +135,17 @@ def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
 
 
 def test_fast_detection_equals_detection_from_features(trained_detector_dir, minilm, small_pairs):
+    from mia.detector.detection import decoded
+
     detector = Detector.load(trained_detector_dir)
     pairs = small_pairs[:3]
     fast = list(detector.iter_detect(minilm, pairs, batch_size=2))
     for pair, found in zip(pairs, fast):
-        from_features = detector.detect_features(minilm.features(pair))
+        features = minilm.features(pair)
+        from_features = decoded(pair, detector.probabilities(features), (features.a_spans, features.b_spans),
+                                threshold=detector.threshold, decode=detector.decode)
         np.testing.assert_allclose(found.probabilities, from_features.probabilities, atol=1e-5)
         assert [link.to_list()[:4] for link in found.links] == [link.to_list()[:4] for link in from_features.links]
-        assert [(p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in found.phrases] == [
-            (p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in from_features.phrases]
+        assert [(p.a_start, p.a_end, p.b_start, p.b_end, p.words) for p in found.phrases] == [
+            (p.a_start, p.a_end, p.b_start, p.b_end, p.words) for p in from_features.phrases]
         assert [p.score for p in found.phrases] == pytest.approx([p.score for p in from_features.phrases], abs=1e-5)
-
-
-@pytest.mark.parametrize("version", [1, 2])
-def test_older_detector_formats_still_load(version, tmp_path, minilm):
-    """Format 1 (no weight hash, integer offsets) and 2 (hash, integer offsets) load as format 3 does."""
-    import shutil
-
-    from mia.detector.folder import shipped_folder
-
-    folder = tmp_path / f"v{version}"
-    shutil.copytree(shipped_folder() / "minilm-verbatim-context", folder)
-    meta = json.loads((folder / "detector.json").read_text())
-    meta["format"] = version
-    meta["features"]["offsets"] = [0, -1, 1]
-    if version == 1:
-        meta.pop("weights_sha256")
-    (folder / "detector.json").write_text(json.dumps(meta))
-    old, current = Detector.load(folder), Detector.load("minilm-verbatim-context")
-    assert old.layout.offsets == ((0, 0), (-1, -1), (1, 1)) == current.layout.offsets
-    pair = Pair("x", "The cat sat. A dog ran.", "A dog ran. The cat sat.")
-    np.testing.assert_array_equal(old.detect(minilm, pair.a, pair.b).probabilities,
-                                  current.detect(minilm, pair.a, pair.b).probabilities)
-    old.save(tmp_path / "resaved")
-    assert json.loads((tmp_path / "resaved/detector.json").read_text())["format"] == 3
-
-
-def test_the_default_detector_learned_both_shapes_and_decodes_by_argmax(minilm):
-    """`detect` with no --detector uses minilm-reuse: mixed training data, wide offsets, mutual-argmax words."""
-    from mia.cli_options import DetectConfig, EvaluateConfig, HeadsConfig
-    from mia.models.layout import WIDE_CONTEXT
-
-    assert DetectConfig().detector == EvaluateConfig(pairs="x").detector == HeadsConfig().detector == "minilm-reuse"
-    detector = Detector.load("minilm-reuse")
-    assert detector.layout.offsets == WIDE_CONTEXT and detector.decode == "mutual-argmax"
-    assert detector.metadata["data"]["copies"] == "mixed" and detector.metadata["data"]["noise"]["substitute"] == 0.1
-    a = "The cat sat on the old mat near the door. Rain fell all day."
-    b = "Rain fell all day long. A cat sat on an old mat by the door."  # a noisy copy
-    found = detector.detect(minilm, a, b)
-    links = found.word_links("regex")
-    a_words, b_words = a.replace(".", " .").split(), b.replace(".", " .").split()
-    pairs = {(a_words[i], b_words[j]) for i, j in zip(*np.nonzero(links))}
-    assert {("cat", "cat"), ("mat", "mat"), ("Rain", "Rain"), ("day", "day")} <= pairs
-    assert sum(x != y for x, y in pairs) <= 1 < 9 <= sum(x == y for x, y in pairs)  # one-to-one, nearly all copies

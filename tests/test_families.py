@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from mia.errors import MiaError
-from mia.models.attention import AttentionModel, CaptureRequest, SlowPathNotice, load_model
+from mia.models.attention import AttentionModel, SlowPathNotice, load_model
+from mia.models.blocks import CaptureRequest
 from mia.models.loading import FAMILIES
 from mia.text.pairs import Pair
 from tests.tiny_models import ALL_TYPES, DECODER, build
@@ -32,7 +33,6 @@ def test_every_listed_family_is_tested():
 
 @pytest.mark.parametrize("model_type", ALL_TYPES)
 def test_fast_path_equals_output_attentions(model_type, family_dirs, monkeypatch):
-    monkeypatch.setattr("mia.models.attention._NOTICED", set())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = load_model(str(family_dirs[model_type]), device="cpu")

@@ -32,7 +32,8 @@ def test_trained_detector_records_intervals_and_types(detector):
         assert h.auc_interval is not None and 0 <= h.auc_interval[0] <= h.auc_interval[1] <= 1
         assert 0 <= h.weight_top10_share <= 1 and 0 <= h.auc_top10_share <= 1
         assert set(h.types) == {"a->b", "b->a"} and len(h.types["a->b"]) == 7
-    assert sum(h.weight_top10_share for h in heads) == pytest.approx(10)  # ten heads in each refit's top 10
+    # ten heads in each refit's top 10; the shares are stored rounded to 4 decimals (72 roundings of <= 5e-5)
+    assert sum(h.weight_top10_share for h in heads) == pytest.approx(10, abs=72 * 5e-5)
     # the summed weight is the head's columns added up
     first = heads[0]
     columns = detector.layout.by_head(detector.coef)[..., first.layer * 12 + first.head]
@@ -56,9 +57,32 @@ def test_heads_json_carries_intervals_and_types(trained_detector_dir, capsys, tm
     assert "dominant type" in table and "interval" in table and png.stat().st_size > 1000
 
 
-def test_older_detectors_rank_heads_without_intervals(capsys):
-    assert main(["heads", "--detector", "minilm-verbatim", "--top", "3"]) == 0  # may be retrained: either form
-    assert "L2H9" in capsys.readouterr().out
+def test_older_detectors_rank_heads_without_intervals(tmp_path, capsys):
+    """A detector of an earlier version (format 2: no heads section, no word-level card) is ranked by its per-column
+    AUCs, says it has no intervals, and its card says it was not measured at word level."""
+    import shutil
+
+    from mia.detector.folder import shipped_folder
+
+    folder = tmp_path / "old"
+    shutil.copytree(shipped_folder() / "minilm-verbatim", folder)
+    record = json.loads((folder / "detector.json").read_text())
+    for key in ("heads", "documents"):
+        record.pop(key, None)
+    record["format"] = 2
+    record["features"]["offsets"] = [0]  # format 2 wrote a diagonal offset as one number
+    record["metrics"] = {"evaluated_on": "every token pair", "threshold": record["threshold"],
+                         "scorers": record["metrics"]["token_level"]}  # the older token-level card
+    (folder / "detector.json").write_text(json.dumps(record))
+    detector = Detector.load(folder)
+    assert "heads" not in detector.metadata
+    heads = head_summaries(detector)
+    assert len(heads) == 72 and heads[0].auc_interval is None and heads[0].weight_interval is None
+    assert [h.auc for h in heads] == sorted((h.auc for h in heads), reverse=True)
+    assert main(["heads", "--detector", str(folder), "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "L2H9" in printed and "records no intervals or head types" in printed
+    assert main(["report", "--detector", str(folder), "--out", str(tmp_path / "card.html")]) == 0
 
 
 def test_compare_heads_of_a_detector_with_itself(trained_detector_dir, capsys):
@@ -69,10 +93,12 @@ def test_compare_heads_of_a_detector_with_itself(trained_detector_dir, capsys):
 
 
 def test_compare_heads_refuses_two_models(trained_detector_dir, tiny_bart, small_pairs, tmp_path, capsys):
-    from mia.detector.training import TrainOptions, train_detector
+    from mia.detector.training import TrainOptions
+    from mia.heads.description import DescribeOptions
     from mia.models.layout import PAIR_ONLY
+    from mia.workflow import train_detector
 
-    other = train_detector(tiny_bart, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY, bootstrap=2))
+    other = train_detector(tiny_bart, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY), DescribeOptions(bootstrap=2))
     other.save(tmp_path / "bart")
     assert main(["compare-heads", str(trained_detector_dir), str(tmp_path / "bart")]) == 2
     assert "different models" in capsys.readouterr().err
@@ -196,10 +222,13 @@ def test_head_cli_with_describe_against_a_local_stub(trained_detector_dir, small
 
 
 def test_training_without_bootstrap_or_types(minilm, small_pairs, capsys, tmp_path):
-    from mia.detector.training import TrainOptions, train_detector
+    from mia.detector.training import TrainOptions
+    from mia.heads.description import DescribeOptions
     from mia.models.layout import PAIR_ONLY
+    from mia.workflow import train_detector
 
-    detector = train_detector(minilm, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY, bootstrap=0, head_types=False))
+    detector = train_detector(minilm, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY),
+                              DescribeOptions(bootstrap=0, head_types=False))
     folder = detector.save(tmp_path / "plain")
     heads = head_summaries(Detector.load(folder))
     assert len(heads) == 72 and heads[0].weight_interval is None and heads[0].types == {}

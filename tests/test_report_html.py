@@ -15,7 +15,7 @@ import pytest
 
 from mia.cli import main
 from mia.detector.detector import Detector
-from mia.report.html import render_html, script_json
+from mia.report.html import render_html, report_page, script_json
 from mia.report.report_data import report_data
 from mia.text.pairs import Pair
 
@@ -27,7 +27,7 @@ def page_data(trained_detector_dir, minilm, small_pairs):
     detector = Detector.load(trained_detector_dir)
     text = small_pairs[10].a
     pairs = [small_pairs[10], Pair("hostile", HOSTILE + " " + text, text + " " + HOSTILE)]
-    return report_data(detector, minilm, detector.iter_detect(minilm, pairs, min_phrase_tokens=2), name="test")
+    return report_data(detector, minilm, detector.iter_detect(minilm, pairs, min_phrase_words=2), name="test")
 
 
 class Structure(html.parser.HTMLParser):
@@ -148,11 +148,11 @@ def screenshot(page: Path, out: Path, binary: str, profile: Path) -> None:
 
 def test_notebook_api_and_long_documents(trained_detector_dir, minilm, small_pairs):
     detector = Detector.load(trained_detector_dir)
-    card_only = render_html(detector)  # no pairs: the detector card and heads
+    card_only = report_page(detector)  # no pairs: the detector card and heads
     assert card_only.data["pairs"] == [] and "mia-data" in str(card_only)
     a = " ".join(p.a for p in small_pairs[:12])
     b = " ".join(p.b for p in reversed(small_pairs[:12]))
-    report = render_html(detector, minilm, pairs=[Pair("long", a, b)], candidates=2)
+    report = report_page(detector, minilm, pairs=[Pair("long", a, b)], candidates="all")
     entry = report.data["pairs"][0]
     assert entry["windows"] and not entry["windows"]["whole"] and entry["phrases"]
     assert "qk" not in entry  # head views only for pairs that fit whole: nothing n_a x n_b in the page

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mia.cli import main
-from mia.search.gold import found_gold, passage_spans
 from mia.search.search import SearchResult, search_documents
+from mia.testing import found_gold, passage_spans
 from mia.text.corpus import read_paragraphs
 from mia.text.planted import plant_reuse
 from tests.optional import need
@@ -57,7 +57,26 @@ def test_against_compares_only_across_the_two_collections(planted):
 
 
 def test_worker_processes_give_the_same_passages(planted, in_process):
-    assert key(search_documents(planted[0], workers=2, device="cpu")) == key(in_process)
+    """Two spawned worker processes (made directly, so no cap on a one-core machine turns them into this process)
+    score the window pairs and give the same passages."""
+    import os
+
+    from mia.search.engine import ProcessEngine, WorkerSpec
+    from mia.search.search import SearchOptions, as_documents, build_index, search
+
+    engine = ProcessEngine(WorkerSpec("minilm-reuse", device="cpu"), 2)
+    try:
+        from mia.models.attention import load_model
+
+        index, _ = build_index(as_documents(planted[0]), engine, load_model("minilm", device="cpu"))
+        result = search(index, engine, options=SearchOptions())
+        pids = {engine.pool.submit(os.getpid).result() for _ in range(8)}
+        processes = len(engine.pool._processes)
+    finally:
+        engine.close()
+    assert result.summary["engine"]["processes"] == "spawned" and result.summary["engine"]["workers"] == 2
+    assert processes == 2 and os.getpid() not in pids  # two processes were started, and the work ran in them
+    assert key(result) == key(in_process)
 
 
 def test_ray_local_cluster_of_two_workers_gives_the_same_passages(planted, in_process):
@@ -93,11 +112,12 @@ def test_cli_search_index_and_update(tmp_path: Path, planted, in_process):
     half = write_folder(tmp_path / "half", documents[:4])
     index = tmp_path / "index"
     assert main(["index", "--docs", str(half), "--out", str(index), "--device", "cpu"]) == 0
-    before = (index / "arrays.npz").read_bytes()
+    before = json.loads((index / "index.json").read_text())
     assert main(["index", "--docs", str(docs), "--out", str(index), "--device", "cpu"]) == 0  # adds the other 4
     record = json.loads((index / "index.json").read_text())
     assert [d["id"] for d in record["documents"]] == [d for d, _ in documents]
-    assert (index / "arrays.npz").read_bytes() != before
+    assert record["files"]["arrays"] != before["files"]["arrays"]  # a new generation, switched in
+    assert sorted(p.name for p in index.iterdir()) == sorted(["index.json", *record["files"].values()])
     again = tmp_path / "again.jsonl"
     assert main(["search", "--index", str(index), "--out", str(again), "--device", "cpu"]) == 0
     rows = [json.loads(line) for line in again.read_text().splitlines()]

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mia.detector.passages import PassageRule, group_phrases, merge_passages
 from mia.errors import MiaError
 from mia.search.candidates import CandidateOptions, embedding_pairs, shingle_pairs, signatures
 from mia.search.documents import Document, read_documents
-from mia.search.gold import covers_half, longest_common_run, score_search
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
-from mia.search.passages import Passage, group_phrases, merge_passages, write_results
+from mia.search.passages import Passage, write_results
+from mia.testing import covers_half, longest_common_run, score_search
 from mia.text.planted import PlantedPassage
 from tests.optional import need
 
@@ -81,11 +82,10 @@ def test_a_shuffled_block_is_one_passage_and_a_far_phrase_another():
                (2000, 2030, 5000, 5030, 9, 0.9)]
     groups = group_phrases(phrases, 300)
     assert sorted(len(g) for g in groups) == [1, 3]
-    a_text, b_text = "a" * 3000, "b" * 6000
-    passages = merge_passages("A", a_text, "B", b_text, phrases, max_gap=300, min_tokens=12, min_longest=8)
-    assert [(p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in passages] == [(0, 88, 500, 588, 24)]
-    assert passages[0].score == pytest.approx((0.9 + 0.8 + 0.95) / 3)
-    near = merge_passages("A", a_text, "B", b_text, phrases, max_gap=5000, min_tokens=1, min_longest=1)
+    passages = merge_passages(phrases, PassageRule(gap=300, min_words=12, min_longest=8))
+    assert [(p.a_start, p.a_end, p.b_start, p.b_end, p.words) for p in passages] == [(0, 88, 500, 588, 24)]
+    assert passages[0].score == pytest.approx((0.9 + 0.8 + 0.95) / 3) and passages[0].phrases == 3
+    near = merge_passages(phrases, PassageRule(gap=5000, min_words=1, min_longest=1))
     assert len(near) == 1  # a larger gap joins everything
     close_in_a_only = [(0, 10, 0, 10, 9, 0.9), (20, 30, 4000, 4010, 9, 0.9)]
     assert len(group_phrases(close_in_a_only, 300)) == 2  # close on one side only: two passages
@@ -137,10 +137,11 @@ def test_half_coverage_and_precision_rules():
 
 
 def fake_embed(texts):
-    """Deterministic unit vectors from the words (no model run: the index's bookkeeping is under test)."""
+    """Deterministic unit vectors from the words of texts (given as their tokens, as an index embeds them; no model
+    run: the index's bookkeeping is under test)."""
     rows = np.zeros((len(texts), 8), np.float32)
-    for n, text in enumerate(texts):
-        for word in text.lower().split():
+    for n, tokens in enumerate(texts):
+        for word in tokens.text.lower().split():
             rows[n, sum(map(ord, word)) % 8] += 1
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
 
@@ -169,7 +170,7 @@ def test_index_round_trip_and_update_by_adding(tmp_path: Path, minilm):
     assert bare.vectors is None
     later, _ = add_documents(bare, [Document("c", "A third text, new.")], minilm, options=options, embed=fake_embed)
     assert np.array_equal(later.vectors, more.vectors)  # the sentences already there were embedded too
-    arrays = tmp_path / "ix" / "arrays.npz"
+    arrays = tmp_path / "ix" / json.loads((tmp_path / "ix" / "index.json").read_text())["files"]["arrays"]
     arrays.write_bytes(arrays.read_bytes()[:-10])
     with pytest.raises(MiaError, match="does not match index.json"):
         load_index(tmp_path / "ix")

@@ -24,7 +24,7 @@ def test_split_needs_enough_unique_pairs():
 
 
 def test_detector_beats_same_token_on_held_out_pairs(trained_detector_dir):
-    scorers = json.loads((trained_detector_dir / "detector.json").read_text())["metrics"]["scorers"]
+    scorers = json.loads((trained_detector_dir / "detector.json").read_text())["metrics"]["token_level"]
     assert scorers["detector"]["average_precision"] > scorers["same token"]["average_precision"] + 0.1
     assert scorers["detector"]["roc_auc"] > 0.95
 
@@ -57,7 +57,7 @@ def test_chunked_fit_equals_pipeline_fit():
 def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_pairs):
     import numpy as np
 
-    from mia.detector.training import train_detector
+    from mia.workflow import train_detector
 
     detector = train_detector(minilm, small_pairs[:10], TrainOptions(seed=0, transform="none", offsets=((0, 0),)))
     assert detector.transform == "none" and detector.to_dict()["features"]["transform"] == "none"
@@ -67,12 +67,12 @@ def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_
     fast = next(detector.iter_detect(minilm, [small_pairs[0]])).probabilities
     np.testing.assert_allclose(by_features, by_rows, atol=2e-3)
     np.testing.assert_allclose(fast, by_features, atol=1e-5)
-    assert detector.metadata["metrics"]["scorers"]["detector"]["roc_auc"] > 0.5
+    assert detector.metadata["metrics"]["token_level"]["detector"]["roc_auc"] > 0.5
 
 
 def test_notebook_and_shell_record_the_same_provenance(minilm):
     from mia.detector.data import generated_data
-    from mia.detector.training import train_detector
+    from mia.workflow import train_detector
 
     data = generated_data(seed=0, limit=8)
     detector = train_detector(minilm, data, TrainOptions(seed=0, offsets=((0, 0),)))

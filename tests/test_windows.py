@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mia.cli import main
-from mia.detector.detection import SparseScores, detection_from_sparse
+from mia.detector.detection import SparseScores, decoded
 from mia.detector.detector import Detector
 from mia.detector.windowed import clip_link, plan_pair, sparse_scores
 from mia.text.corpus import read_paragraphs, split_sentences
@@ -129,12 +129,12 @@ def test_a_stub_that_scores_the_gold_pairs_gets_every_copied_sentence_back_as_on
 
     scores = sparse_scores(planned, minilm, gold_stub, floor=0.5)
     assert isinstance(scores, SparseScores) and len(scores.values) < 0.05 * np.prod(planned.shape)
-    found = detection_from_sparse(pair, planned.a_spans, planned.b_spans, scores, threshold=0.5)
+    found = decoded(pair, scores, (planned.a_spans, planned.b_spans), threshold=0.5, decode="threshold")
     for la, ra, lb, rb in pair.links:
         covering = [p for p in found.phrases if p.a_start <= la and ra <= p.a_end and p.b_start <= lb and rb <= p.b_end]
         assert len(covering) == 1, pair.a[la:ra]
-    gold = token_labels(pair, planned.a_spans, planned.b_spans)
-    assert len(found.links) == int(gold.sum())
+    gold = token_labels(pair, *found.word_spans)  # the gold word pairs: each linked once, from sparse scores
+    assert found.word_pairs() == set(zip(*map(np.ndarray.tolist, np.nonzero(gold))))
 
 
 def test_generated_pairs_all_run_through_detect(tmp_path, capsys):
@@ -187,27 +187,28 @@ def test_documents_from_files_with_line_numbers_context_and_candidates(tmp_path,
     a_file, b_file = tmp_path / "a.txt", tmp_path / "b.txt"
     a_file.write_text(pair.a.replace(". ", ".\n", 3))
     b_file.write_text(pair.b.replace(". ", ".\n", 3))
-    argv = ["detect", "--a-file", str(a_file), "--b-file", str(b_file), "--min-phrase-tokens", "5"]
+    argv = ["detect", "--a-file", str(a_file), "--b-file", str(b_file), "--min-phrase-words", "5"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "window pairs" in text and " line" in text and "A: " in text and "[" in text
-    assert main([*argv, "--format", "json"]) == 0
+    assert main([*argv, "--format", "json", "--candidates", "all"]) == 0
     exhaustive = json.loads(capsys.readouterr().out)
-    assert main([*argv, "--format", "json", "--candidates", "2"]) == 0
+    assert main([*argv, "--format", "json"]) == 0  # sentence candidates, the default
     fewer = json.loads(capsys.readouterr().out)
-    assert fewer["windows"]["window_pairs_run"] == 2 * fewer["windows"]["a_windows"]
     assert fewer["windows"]["window_pairs_run"] < exhaustive["windows"]["window_pairs_run"]
-    assert exhaustive["windows"]["candidates"] is None and fewer["windows"]["candidates"] == 2
+    assert exhaustive["windows"]["candidates"] == "all" and fewer["windows"]["candidates"] == "sentences"
+    assert fewer["windows"]["candidate_counts"]["sentence_pairs"]["shingles"] > 0
     for phrase in exhaustive["phrases"]:  # character spans of the original files
         assert a_file.read_text()[slice(*phrase["a"])] == phrase["a_text"]
         assert b_file.read_text()[slice(*phrase["b"])] == phrase["b_text"]
-    assert exhaustive["phrases"] and len(fewer["links"]) < len(exhaustive["links"])
+    assert exhaustive["phrases"] and fewer["phrases"] and fewer["passages"]
 
 
 def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys):
     pair = long_pair(minilm, factor=2)
-    from mia.detector.training import TrainOptions, train_detector
+    from mia.detector.training import TrainOptions
     from mia.evaluate.evaluation import evaluate_detector
+    from mia.workflow import train_detector
 
     evaluation = evaluate_detector(Detector.load("minilm-verbatim"), minilm, [pair])
     assert evaluation.windowed == 1 and evaluation.token_pairs == len(plan_pair(minilm, pair).a_spans) * len(

@@ -1,23 +1,34 @@
-"""What a detector found in one pair: linked token pairs, the phrases they form, and word-level links."""
+"""What a detector found in one pair: its decoded word links, the phrases they form, and, for research, the token
+pairs above a threshold.
+
+One output: a pair's **links** are the detector's decoded result, the word pairs its decoding (``threshold``,
+``mutual-argmax`` or ``itermax``, :mod:`mia.detector.decoding`) links from word-pair probabilities, a word pair's
+probability being the highest of its token pairs'. Each link carries the character spans of its two words, that
+probability, and the token pair it came from. **Phrases** are built from those same links: runs of linked word
+pairs ``(i, j), (i+1, j+1), ...`` joined across at most :data:`PHRASE_GAP` skipped words on each side. This is what
+``detect`` prints in every format and what ``evaluate`` scores. Raw token pairs at or above the threshold are
+:meth:`Detection.token_links`, a separate, clearly named view.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from mia.detector.decoding import Decode
-from mia.detector.decoding import decode as decode_words
+from mia.detector.decoding import Decode, decode_entries, decode_floor
+from mia.detector.passages import Passage, PassageRule, merge_passages
+from mia.errors import MiaError
 from mia.text.pairs import Pair
-from mia.text.words import WordScheme, span_holding, word_scores, word_spans
+from mia.text.words import WordScheme, word_scores, word_spans
 
-PHRASE_GAP = 3  # tokens a phrase may skip on each side between two runs (see merge_runs)
+PHRASE_GAP = 2  # words a phrase may skip on each side between two runs (see merge_runs)
 
 
 @dataclass(frozen=True)
 class TokenLink:
-    """A linked token pair: character spans in A and B and the detector's probability."""
+    """A token pair at or above a threshold: character spans in A and B, the detector's probability, token indices."""
 
     a_start: int
     a_end: int
@@ -32,9 +43,28 @@ class TokenLink:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A decoded word link: the character spans of the two words, its probability (the highest of the words' token
+    pairs), the words' indices, and the token pair that probability belongs to."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    probability: float
+    a_word: int
+    b_word: int
+    a_token: int
+    b_token: int
+
+    def to_list(self) -> list[float | int]:
+        return [self.a_start, self.a_end, self.b_start, self.b_end, round(self.probability, 4)]
+
+
+@dataclass(frozen=True)
 class Phrase:
-    """Runs of consecutive linked token pairs ``(i, j), (i+1, j+1), ...``, joined across small gaps
-    (:func:`merge_runs`), as character spans in A and B."""
+    """Runs of linked word pairs ``(i, j), (i+1, j+1), ...``, joined across small gaps (:func:`merge_runs`), as
+    character spans in A and B; ``words``: its links; ``score``: their mean probability."""
 
     a_start: int
     a_end: int
@@ -42,18 +72,12 @@ class Phrase:
     b_end: int
     a_text: str
     b_text: str
-    tokens: int
-    score: float  # mean probability of the run's token pairs
+    words: int
+    score: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "a": [self.a_start, self.a_end],
-            "b": [self.b_start, self.b_end],
-            "a_text": self.a_text,
-            "b_text": self.b_text,
-            "tokens": self.tokens,
-            "score": round(self.score, 4),
-        }
+        return {"a": [self.a_start, self.a_end], "b": [self.b_start, self.b_end], "a_text": self.a_text,
+                "b_text": self.b_text, "words": self.words, "score": round(self.score, 4)}
 
 
 @dataclass
@@ -72,47 +96,108 @@ class SparseScores:
 
 
 @dataclass
+class WordEntries:
+    """Word pairs with probability at or above a floor: word indices ``rows``, ``cols``, ``values`` ``[N]``, and the
+    token pair ``a_tokens``, ``b_tokens`` ``[N]`` each value is the probability of."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    a_tokens: np.ndarray
+    b_tokens: np.ndarray
+
+
+@dataclass
 class Detection:
     """What a detector found in one pair.
 
-    ``probabilities``: float32 ``[n_a, n_b]``, every token pair; ``token_spans``: character spans of A's and B's
-    tokens, ``[n_a, 2]`` and ``[n_b, 2]``; ``threshold``: the probability a link needs.
+    ``links``: the decoded word links (``decode`` over ``words`` words: ``word_spans`` ``[n_a_words, 2]`` and
+    ``[n_b_words, 2]``); ``phrases``: built from them. ``probabilities``: the token pairs' probabilities, float32
+    ``[n_a, n_b]`` for a pair that fits the model, :class:`SparseScores` for a longer one; ``token_spans``: the
+    tokens' character spans ``[n_a, 2]``, ``[n_b, 2]``; ``threshold``: the detector's (or the caller's).
     """
 
     pair: Pair
-    links: list[TokenLink]
+    links: list[Link]
     phrases: list[Phrase]
     probabilities: np.ndarray | SparseScores
     token_spans: tuple[np.ndarray, np.ndarray]
+    word_spans: tuple[np.ndarray, np.ndarray]
     threshold: float = 0.5
+    decode: Decode = "threshold"
+    words: WordScheme = "regex"
     windows: dict[str, Any] | None = None  # how the pair was cut into windows (see mia.detector.windowed)
+    passages: list[Passage] = field(default_factory=list)  # the phrases merged by the gap rule, filtered
+    passage_rule: PassageRule = PassageRule()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, token_links: bool = False) -> dict[str, Any]:
+        """The record ``detect`` writes: ``links`` (decoded word links ``[a_start, a_end, b_start, b_end, p]``),
+        ``phrases``, how they were made, and with ``token_links`` the token pairs at or above the threshold."""
         record: dict[str, Any] = {
             "id": self.pair.id,
             "links": [link.to_list() for link in self.links],
             "phrases": [phrase.to_dict() for phrase in self.phrases],
+            "passages": [passage.to_dict(self.pair.a, self.pair.b) for passage in self.passages],
+            "decode": self.decode,
+            "words": self.words,
         }
+        if token_links:
+            record["threshold"] = round(self.threshold, 4)
+            record["token_links"] = [link.to_list() for link in self.token_links()]
         if self.windows is not None and not self.windows.get("whole", False):
             record["windows"] = self.windows
         return record
 
-    def word_scores(self, scheme: WordScheme = "whitespace") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(a_word_spans, b_word_spans, scores)``: a word pair's score is the highest of its token pairs'
-        (for sparse scores, of those kept above the floor; others score 0)."""
-        a_words, b_words = word_spans(self.pair.a, scheme), word_spans(self.pair.b, scheme)
+    def word_pairs(self) -> set[tuple[int, int]]:
+        """The linked word pairs ``(a word, b word)``."""
+        return {(link.a_word, link.b_word) for link in self.links}
+
+    def token_links(self, threshold: float | None = None) -> list[TokenLink]:
+        """Token pairs with probability at or above ``threshold`` (default the detection's), in order: the raw
+        material of the decoded links, for research. For documents only pairs above the kept floor are there."""
+        limit = self.threshold if threshold is None else threshold
+        a_spans, b_spans = self.token_spans
         if isinstance(self.probabilities, SparseScores):
-            return a_words, b_words, sparse_word_scores(self.probabilities, self.token_spans, a_words, b_words)
-        scores = word_scores(self.probabilities, self.token_spans[0], self.token_spans[1], a_words, b_words)
+            rows, cols, values = self.probabilities.at_least(limit)
+            order = np.lexsort((cols, rows))
+            rows, cols, values = rows[order], cols[order], values[order]
+        else:
+            rows, cols = np.nonzero(self.probabilities >= limit)
+            values = self.probabilities[rows, cols]
+        return [TokenLink(int(a_spans[i, 0]), int(a_spans[i, 1]), int(b_spans[j, 0]), int(b_spans[j, 1]), float(p),
+                          int(i), int(j)) for i, j, p in zip(rows.tolist(), cols.tolist(), values.tolist())]
+
+    def word_scores(self, scheme: WordScheme | None = None, *, max_cells: int = 50_000_000
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a_word_spans, b_word_spans, scores)``: every word pair's probability ``[n_a_words, n_b_words]``, dense
+        (-inf where a word has no token; for documents, 0 below the kept floor), for ranking measures."""
+        scheme = scheme or self.words
+        a_words, b_words = word_spans(self.pair.a, scheme), word_spans(self.pair.b, scheme)
+        if len(a_words) * len(b_words) > max_cells:
+            raise MiaError(f"{len(a_words)} x {len(b_words)} words are too many for a word-pair matrix")
+        if not isinstance(self.probabilities, SparseScores):
+            return a_words, b_words, word_scores(self.probabilities, *self.token_spans, a_words, b_words)
+        entries = word_entries(self.probabilities, self.token_spans, (a_words, b_words), self.probabilities.floor)
+        scores = np.zeros((len(a_words), len(b_words)), np.float32)
+        scores[entries.rows, entries.cols] = entries.values
         return a_words, b_words, scores
 
-    def word_links(self, scheme: WordScheme = "whitespace", threshold: float | None = None,
-                   decode: Decode = "threshold") -> np.ndarray:
-        """bool ``[n_a_words, n_b_words]``, decoded from word-pair probabilities (:mod:`mia.detector.decoding`):
-        by default two words are linked when any of their token pairs is (probability >= ``threshold``, default
-        the detection's own)."""
+    def word_links(self, scheme: WordScheme | None = None, threshold: float | None = None,
+                   decode: Decode | None = None) -> np.ndarray:
+        """bool ``[n_a_words, n_b_words]``: the decoded links as a matrix (another ``scheme``, ``threshold`` or
+        ``decode`` than the detection's decodes again, from the same token probabilities)."""
+        scheme, decode = scheme or self.words, decode or self.decode
         limit = self.threshold if threshold is None else threshold
-        return decode_words(self.word_scores(scheme)[2], decode, limit)
+        if (scheme, decode, limit) == (self.words, self.decode, self.threshold):
+            words, pairs = self.word_spans, self.word_pairs()
+        else:
+            again = decoded(self.pair, self.probabilities, self.token_spans, threshold=limit, decode=decode,
+                            words=scheme)
+            words, pairs = again.word_spans, again.word_pairs()
+        matrix = np.zeros((len(words[0]), len(words[1])), bool)
+        for i, j in pairs:
+            matrix[i, j] = True
+        return matrix
 
 
 @dataclass
@@ -122,82 +207,93 @@ class DetectionError:
     pair: Pair
     error: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, **_: Any) -> dict[str, Any]:
         return {"id": self.pair.id, "error": self.error}
 
 
-def sparse_word_scores(scores: SparseScores, token_spans: tuple[np.ndarray, np.ndarray], a_words: np.ndarray,
-                       b_words: np.ndarray, *, max_cells: int = 50_000_000) -> np.ndarray:
-    """Word-pair scores ``[n_a_words, n_b_words]`` from sparse token-pair scores (0 below the floor)."""
-    from mia.errors import MiaError
-
-    if len(a_words) * len(b_words) > max_cells:
-        raise MiaError(f"{len(a_words)} x {len(b_words)} words are too many for a word-pair matrix; use --format "
-                       "json or jsonl for documents")
-    result = np.zeros((len(a_words), len(b_words)), dtype=np.float32)
-    a_of, b_of = span_holding(a_words, token_spans[0][:, 0]), span_holding(b_words, token_spans[1][:, 0])
-    wa, wb = a_of[scores.rows], b_of[scores.cols]
-    keep = (wa >= 0) & (wb >= 0)
-    np.maximum.at(result, (wa[keep], wb[keep]), scores.values[keep])
-    return result
+# --- from token probabilities to decoded word links -------------------------------------------------------------
 
 
-def detection_from_sparse(
-    pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, scores: SparseScores, *, threshold: float,
-    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None, gap: int = PHRASE_GAP,
-) -> Detection:
-    """Links and phrases from sparse token-pair scores (never a dense ``[n_a, n_b]`` matrix)."""
-    rows, cols, values = scores.at_least(threshold)
-    order = np.lexsort((cols, rows))
-    rows, cols, values = rows[order], cols[order], values[order]
-    links = [TokenLink(int(a_spans[i, 0]), int(a_spans[i, 1]), int(b_spans[j, 0]), int(b_spans[j, 1]), float(p),
-                       int(i), int(j)) for i, j, p in zip(rows.tolist(), cols.tolist(), values.tolist())]
-    value_of = {(int(i), int(j)): p for i, j, p in zip(rows, cols, values)}
-    phrases = [phrase_of(pair, a_spans, b_spans, run, np.array([value_of[cell] for cell in run], np.float32))
-               for run in merge_runs(diagonal_runs(set(value_of)), gap=gap) if len(run) >= min_phrase_tokens]
-    phrases.sort(key=lambda p: (p.a_start, p.b_start))
-    return Detection(pair=pair, links=links, phrases=phrases, probabilities=scores, token_spans=(a_spans, b_spans),
-                     threshold=threshold, windows=windows)
+def token_word_ranges(token_spans: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each token, the first and last word it shares a character with (``first > last``: none): int ``[n]``."""
+    if len(spans) == 0 or len(token_spans) == 0:
+        return np.zeros(len(token_spans), np.int64), np.full(len(token_spans), -1, np.int64)
+    starts, ends = token_spans[:, 0], token_spans[:, 1]
+    first = np.searchsorted(spans[:, 1], starts, side="right")  # the first word ending after the token starts
+    last = np.searchsorted(spans[:, 0], ends, side="left") - 1  # the last word starting before the token ends
+    empty = ends <= starts
+    return first, np.where(empty, -1, last)
 
 
-def phrase_of(pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, run: list[tuple[int, int]],
-              probabilities: np.ndarray) -> Phrase:
-    """The phrase of a diagonal run of token pairs; its score is the mean probability (float32 ``[len(run)]``)."""
-    (i0, j0), (i1, j1) = run[0], run[-1]
-    a_start, a_end = int(a_spans[i0, 0]), int(a_spans[i1, 1])
-    b_start, b_end = int(b_spans[j0, 0]), int(b_spans[j1, 1])
+def _expand(index: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry (position in ``index``) repeated once per word its token overlaps: (entry, word) arrays."""
+    counts = np.maximum(last[index] - first[index] + 1, 0)
+    entry = np.repeat(np.arange(len(index)), counts)
+    offset = np.arange(len(entry)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return entry, first[index][entry] + offset
+
+
+def word_entries(probabilities: np.ndarray | SparseScores, token_spans: tuple[np.ndarray, np.ndarray],
+                 word_spans_: tuple[np.ndarray, np.ndarray], floor: float) -> WordEntries:
+    """Word pairs whose probability (the highest of their token pairs') is at or above ``floor``, with that token
+    pair: exact for dense probabilities and for sparse ones kept at or above ``floor``."""
+    if isinstance(probabilities, SparseScores):
+        rows, cols, values = probabilities.at_least(floor)
+    else:
+        rows, cols = np.nonzero(probabilities >= floor)
+        values = probabilities[rows, cols]
+    a_first, a_last = token_word_ranges(token_spans[0], word_spans_[0])
+    b_first, b_last = token_word_ranges(token_spans[1], word_spans_[1])
+    entry, a_word = _expand(rows, a_first, a_last)
+    rows, cols, values = rows[entry], cols[entry], values[entry]
+    entry, b_word = _expand(cols, b_first, b_last)
+    rows, cols, values, a_word = rows[entry], cols[entry], values[entry], a_word[entry]
+    n_b_words = max(len(word_spans_[1]), 1)
+    key = a_word * n_b_words + b_word
+    order = np.lexsort((cols, rows, -values, key))  # per word pair: highest first, then the first token pair
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]] if len(order) else order
+    return WordEntries(a_word[first], b_word[first], values[first].astype(np.float32), rows[first], cols[first])
+
+
+def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: tuple[np.ndarray, np.ndarray], *,
+            threshold: float, decode: Decode, words: WordScheme = "regex", min_phrase_words: int = 1,
+            windows: dict[str, Any] | None = None, gap: int = PHRASE_GAP,
+            passages: PassageRule = PassageRule()) -> Detection:
+    """The detection of one pair from its token probabilities: word pairs decoded by ``decode`` (the same links for
+    dense and for sparse probabilities kept at or above :func:`~mia.detector.decoding.decode_floor`), and the phrases
+    of at least ``min_phrase_words`` links they form."""
+    spans = (word_spans(pair.a, words), word_spans(pair.b, words))
+    entries = word_entries(probabilities, token_spans, spans, decode_floor(decode, threshold))
+    chosen = np.flatnonzero(decode_entries((entries.rows, entries.cols, entries.values), decode, threshold))
+    chosen = chosen[np.lexsort((entries.cols[chosen], entries.rows[chosen]))]
+    (a_words, b_words) = spans
+    links = [Link(int(a_words[i, 0]), int(a_words[i, 1]), int(b_words[j, 0]), int(b_words[j, 1]), float(p), int(i),
+                  int(j), int(ta), int(tb))
+             for i, j, p, ta, tb in zip(entries.rows[chosen].tolist(), entries.cols[chosen].tolist(),
+                                        entries.values[chosen].tolist(), entries.a_tokens[chosen].tolist(),
+                                        entries.b_tokens[chosen].tolist())]
+    by_cell = {(link.a_word, link.b_word): link for link in links}
+    every = [phrase_of(pair, spans, [by_cell[cell] for cell in run])
+             for run in merge_runs(diagonal_runs(set(by_cell)), gap=gap)]
+    every.sort(key=lambda p: (p.a_start, p.b_start))
+    merged = merge_passages([(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score) for p in every], passages)
+    return Detection(pair=pair, links=links, phrases=[p for p in every if p.words >= min_phrase_words],
+                     probabilities=probabilities, token_spans=token_spans, word_spans=spans, threshold=threshold,
+                     decode=decode, words=words, windows=windows, passages=merged, passage_rule=passages)
+
+
+def phrase_of(pair: Pair, spans: tuple[np.ndarray, np.ndarray], run: list[Link]) -> Phrase:
+    """The phrase of a run of links (in order): from its first word to its last on each side."""
+    first, last = run[0], run[-1]
+    a_start, a_end = int(spans[0][first.a_word, 0]), int(spans[0][last.a_word, 1])
+    b_start, b_end = int(spans[1][first.b_word, 0]), int(spans[1][last.b_word, 1])
     return Phrase(a_start, a_end, b_start, b_end, pair.a[a_start:a_end], pair.b[b_start:b_end], len(run),
-                  float(probabilities.mean()))
-
-
-def detection_from_probabilities(
-    pair: Pair, a_spans: np.ndarray, b_spans: np.ndarray, probabilities: np.ndarray, *, threshold: float,
-    min_phrase_tokens: int = 1, windows: dict[str, Any] | None = None, gap: int = PHRASE_GAP,
-) -> Detection:
-    """Links (token pairs with probability >= threshold) and the phrases they form (runs merged by
-    :func:`merge_runs`; ``tokens`` of a phrase counts its linked token pairs).
-
-    ``a_spans`` ``[n_a, 2]``, ``b_spans`` ``[n_b, 2]``: the tokens' character spans; ``probabilities`` ``[n_a, n_b]``.
-    """
-    linked = probabilities >= threshold
-    rows, cols = np.nonzero(linked)
-    links = [
-        TokenLink(a0, a1, b0, b1, p, i, j)
-        for (a0, a1), (b0, b1), p, i, j in zip(
-            a_spans[rows].tolist(), b_spans[cols].tolist(), probabilities[rows, cols].tolist(),
-            rows.tolist(), cols.tolist(),
-        )
-    ]
-    phrases = [phrase_of(pair, a_spans, b_spans, run, probabilities[[i for i, _ in run], [j for _, j in run]])
-               for run in merge_runs(diagonal_runs(linked), gap=gap) if len(run) >= min_phrase_tokens]
-    phrases.sort(key=lambda p: (p.a_start, p.b_start))
-    return Detection(pair=pair, links=links, phrases=phrases, probabilities=probabilities,
-                     token_spans=(a_spans, b_spans), threshold=threshold, windows=windows)
+                  float(np.mean([link.probability for link in run])))
 
 
 def merge_runs(runs: list[list[tuple[int, int]]], *, gap: int = PHRASE_GAP) -> list[list[tuple[int, int]]]:
     """Phrases from diagonal runs: a run joins the phrase whose last cell ``(i, j)`` it follows with at most
-    ``gap`` tokens skipped on each side, ``i < i0 <= i + 1 + gap`` and ``j < j0 <= j + 1 + gap`` (so a changed,
+    ``gap`` words skipped on each side, ``i < i0 <= i + 1 + gap`` and ``j < j0 <= j + 1 + gap`` (so a changed,
     inserted or deleted word, or a small offset, does not split a copied sentence). Where several phrases could
     take a run, the one with the smallest total skip does. ``gap=0`` keeps the strict runs."""
     if gap <= 0:

@@ -15,9 +15,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mia.detector.decoding import DECODERS, Decode
-from mia.detector.detection import Detection, DetectionError, detection_from_probabilities, detection_from_sparse
+from mia.detector.decoding import DECODERS, Decode, decode_floor
+from mia.detector.detection import Detection, DetectionError, decoded
+from mia.detector.documents import Candidates
 from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
+from mia.detector.passages import PassageRule
 from mia.detector.record import (
     FORMAT_VERSION,
     DetectorRecord,
@@ -35,9 +37,18 @@ from mia.detector.scoring import (
 )
 from mia.detector.windowed import DEFAULT_FLOOR, WindowScorer, plan_pair, sparse_scores
 from mia.errors import MiaError
-from mia.models.attention import AttentionModel, EncodedPair, PairFeatures, load_model
+from mia.models.attention import AttentionModel, load_model
+from mia.models.blocks import PairFeatures
+from mia.models.encoding import EncodedPair
 from mia.models.layout import FeatureLayout
 from mia.text.pairs import Pair
+from mia.text.words import WordScheme
+
+
+def kept_floor(decode: Decode, threshold: float, floor: float = DEFAULT_FLOOR) -> float:
+    """The lowest probability a long pair's token pairs are kept from: ``floor``, lowered to what the decoding and
+    the token links need (no word pair below it could be linked)."""
+    return min(floor, decode_floor(decode, threshold), threshold)
 
 
 @dataclass
@@ -65,9 +76,32 @@ class Detector:
 
     @property
     def decode(self) -> Decode:
-        """The word alignment decoding this detector recommends (``threshold`` for detectors that record none)."""
+        """The word alignment decoding this detector recommends (``threshold`` for detectors that record none; an
+        unknown one is refused when the detector is loaded)."""
         value = self.metadata.get("decode", "threshold")
-        return value if value in DECODERS else "threshold"
+        if value not in DECODERS:
+            raise MiaError(f"the detector records an unknown decoding {value!r}; use one of {', '.join(DECODERS)}")
+        return value
+
+    @property
+    def passage_rule(self) -> PassageRule:
+        """The gap rule and filter this detector's passages use: those chosen for it on documents (``documents`` in
+        its record), else mia's defaults."""
+        chosen = (self.metadata.get("documents") or {}).get("passages") or {}
+        default = PassageRule()
+        return PassageRule(gap=chosen.get("gap_chars", default.gap),
+                           min_words=chosen.get("min_words", default.min_words),
+                           min_longest=chosen.get("min_longest_phrase", default.min_longest),
+                           min_phrase=chosen.get("min_phrase_words", default.min_phrase))
+
+    def passages(self, *, gap: int | None = None, min_words: int | None = None,
+                 min_longest: int | None = None) -> PassageRule:
+        """The detector's passage rule with any of its settings replaced (None: keep the detector's)."""
+        rule = self.passage_rule
+        return PassageRule(gap=rule.gap if gap is None else gap,
+                           min_words=rule.min_words if min_words is None else min_words,
+                           min_longest=rule.min_longest if min_longest is None else min_longest,
+                           min_phrase=rule.min_phrase)
 
     @property
     def raw_weights(self) -> np.ndarray:
@@ -93,15 +127,6 @@ class Detector:
         """Probability of a link for attention features ``[..., F]``; float32 ``[...]``."""
         z = self.decision_function(features)
         return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
-
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """As scikit-learn's: ``[N, 2]`` columns (no link, link) for attention features ``[N, F]``."""
-        linked = self.link_probability(features)
-        return np.stack([1.0 - linked, linked], axis=-1)
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """bool ``[N]``: a link at the detector's threshold."""
-        return self.link_probability(features) >= self.threshold
 
     def head_weights(self, device: Any = "cpu") -> Any:
         """The regression's weights on the transformed attention, float32 torch ``[offsets, heads_per_offset]``."""
@@ -151,15 +176,6 @@ class Detector:
         self.check_model(loaded)
         return loaded
 
-    def detect_features(
-        self, pair_features: PairFeatures, *, threshold: float | None = None, min_phrase_tokens: int = 1
-    ) -> Detection:
-        """Detect links in one pair whose attention features are already extracted."""
-        return detection_from_probabilities(
-            pair_features.pair, pair_features.a_spans, pair_features.b_spans, self.probabilities(pair_features),
-            threshold=self.threshold if threshold is None else threshold, min_phrase_tokens=min_phrase_tokens,
-        )
-
     def window_scorer(self, model: AttentionModel) -> WindowScorer:
         """Probabilities of encoded window pairs (each scored as an ordinary pair: the detector is unchanged)."""
         weights = self.head_weights(model.device)
@@ -176,33 +192,42 @@ class Detector:
         pairs: Sequence[Pair | EncodedPair],
         *,
         threshold: float | None = None,
-        min_phrase_tokens: int = 1,
+        decode: Decode | None = None,
+        words: WordScheme = "regex",
+        min_phrase_words: int = 1,
         batch_size: int = 1,
-        candidates: int | None = None,
+        candidates: Candidates = "sentences",
+        passages: PassageRule = PassageRule(),
         floor: float = DEFAULT_FLOOR,
     ) -> Iterator[Detection | DetectionError]:
         """Detect links in each pair, of any length; never stops at a bad pair.
 
-        A pair that fits the model is scored whole (the detector's head sums are taken while the model runs; no
-        feature tensor is built). A longer pair runs as window pairs (:mod:`mia.detector.windowed`; ``candidates``:
-        per A window only the K most similar B windows), combined sparsely above ``floor``. A pair that cannot be
-        processed yields a :class:`DetectionError` and the next pair goes on.
+        The links are the word pairs the detector's decoding (``decode``, default its own) links over ``words``
+        words, and the phrases are built from them (:mod:`mia.detector.detection`). A pair that fits the model is
+        scored whole (the detector's head sums are taken while the model runs; no feature tensor is built). A longer
+        pair runs as the window pairs its sentence candidates choose (:mod:`mia.detector.documents`; ``candidates=
+        "all"``: every window pair), combined sparsely: token pairs at or above ``floor`` (lowered to what the
+        decoding needs) are kept. Phrases are merged into passages by ``passages`` (:mod:`mia.detector.passages`).
+        A pair that cannot be processed yields a :class:`DetectionError` and the next pair goes on.
         """
         self.check_model(model)
         threshold = self.threshold if threshold is None else threshold
+        decode = self.decode if decode is None else decode
+        if decode not in DECODERS:
+            raise MiaError(f"unknown decoding {decode!r}: use one of {', '.join(DECODERS)}")
+        kept = kept_floor(decode, threshold, floor)
         scorer = self.window_scorer(model)
         for item in pairs:
             pair = item.pair if isinstance(item, EncodedPair) else item
             try:
-                planned = plan_pair(model, pair, candidates=candidates)
+                planned = plan_pair(model, item, candidates=candidates)
                 if planned.whole is not None:
-                    yield detection_from_probabilities(
-                        pair, planned.a_spans, planned.b_spans, scorer([planned.whole])[0], threshold=threshold,
-                        min_phrase_tokens=min_phrase_tokens, windows=planned.settings())
-                    continue
-                scores = sparse_scores(planned, model, scorer, floor=min(floor, threshold), batch_size=batch_size)
-                yield detection_from_sparse(pair, planned.a_spans, planned.b_spans, scores, threshold=threshold,
-                                            min_phrase_tokens=min_phrase_tokens, windows=planned.settings())
+                    probabilities: Any = scorer([planned.whole])[0]
+                else:
+                    probabilities = sparse_scores(planned, model, scorer, floor=kept, batch_size=batch_size)
+                yield decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
+                              decode=decode, words=words, min_phrase_words=min_phrase_words,
+                              windows=planned.settings(), passages=passages)
             except (MiaError, RuntimeError, ValueError) as error:
                 yield DetectionError(pair, " ".join(str(error).split()) or type(error).__name__)
 
@@ -213,13 +238,17 @@ class Detector:
         b: str,
         *,
         threshold: float | None = None,
-        min_phrase_tokens: int = 1,
+        decode: Decode | None = None,
+        words: WordScheme = "regex",
+        min_phrase_words: int = 1,
         pair_id: str = "0",
-        candidates: int | None = None,
+        candidates: Candidates = "sentences",
+        passages: PassageRule = PassageRule(),
     ) -> Detection:
-        """Detect which tokens of ``a`` and ``b`` (texts of any length) are the same piece of text."""
-        found = next(self.iter_detect(model, [Pair(id=pair_id, a=a, b=b)], threshold=threshold,
-                                      min_phrase_tokens=min_phrase_tokens, candidates=candidates))
+        """Detect which words of ``a`` and ``b`` (texts of any length) are the same piece of text."""
+        found = next(self.iter_detect(model, [Pair(id=pair_id, a=a, b=b)], threshold=threshold, decode=decode,
+                                      words=words, min_phrase_words=min_phrase_words, candidates=candidates,
+                                      passages=passages))
         if isinstance(found, DetectionError):
             raise MiaError(found.error)
         return found

@@ -16,10 +16,8 @@ Rules kept here:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -28,35 +26,13 @@ import numpy as np
 
 from mia.detector.record import METADATA_FILE, WEIGHTS_FILE, DetectorRecord, read_weights, weights_bytes
 from mia.errors import DetectorFileError, MiaError
-from mia.io import check_writable_folder, parse_json, write_bytes_atomic
+from mia.io import check_writable_folder, folder_lock, parse_json, write_bytes_atomic
 
 DEFAULT_DETECTOR = "minilm-reuse"
 _MAX_METADATA_BYTES = 64 * 2**20
 
 
 # --- reading and writing a folder ----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def folder_lock(directory: Path, *, exclusive: bool) -> Iterator[None]:
-    """An advisory lock on the folder itself (no lock file): exclusive to write, shared to read."""
-    try:
-        import fcntl
-    except ImportError:  # no flock here (Windows): the weight hash still catches a mixed pair of files
-        yield
-        return
-    import os
-
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        yield
-        return
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(handle)
 
 
 def read_detector_folder(directory: str | Path) -> tuple[DetectorRecord, dict[str, np.ndarray]]:

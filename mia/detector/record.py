@@ -1,8 +1,9 @@
 """The typed record of a detector: what ``detector.json`` and ``weights.npz`` must hold, validated in one place.
 
 Validation on load: the schema (types, required fields), a known format version, a known transform, a threshold
-in [0, 1], weights of the layout's length, finite numbers, positive scales, and (from format 2) the SHA-256 of
-``weights.npz`` recorded in ``detector.json``. A damaged or tampered detector is a :class:`DetectorFileError`
+in [0, 1], weights of the layout's length, finite numbers, positive scales, (from format 2) the SHA-256 of
+``weights.npz`` recorded in ``detector.json``, and the free sections (decoding, metrics, data, split, heads:
+:mod:`mia.detector.record_sections`). A damaged or tampered detector is a :class:`DetectorFileError`
 naming the file and the field, never a silent result.
 
 Formats: 1 (the first), 2 (adds ``weights_sha256``), 3 (offsets per axis ``[di, dj]``). All three are read.
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mia._version import __version__
+from mia.detector.record_sections import check_sections
 from mia.errors import DetectorFileError
 from mia.io import jsonable
 
@@ -113,6 +115,8 @@ class DetectorRecord:
             raise DetectorFileError(f"{where}: field 'weights_sha256' must be the SHA-256 of {WEIGHTS_FILE}")
         known = {"format", "mia_version", "model", "features", "threshold", "weights_sha256"}
         version_text = data.get("mia_version")
+        metadata = {k: v for k, v in data.items() if k not in known}
+        check_sections(metadata, layers=layout.layers, heads=layout.heads, features=layout.n_features, where=where)
         return cls(
             format=int(version),
             model=ModelRecord(
@@ -126,7 +130,7 @@ class DetectorRecord:
             threshold=float(threshold),
             weights_sha256=digest if isinstance(digest, str) else None,
             mia_version=version_text if isinstance(version_text, str) else None,
-            metadata={k: v for k, v in data.items() if k not in known},
+            metadata=metadata,
         )
 
     def to_json(self, weights_sha256: str) -> dict[str, Any]:

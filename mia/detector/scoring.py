@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mia.detector.record import FeatureTransform
-from mia.models.attention import AttentionModel, Block, EncodedPair
+from mia.models.attention import AttentionModel
+from mia.models.blocks import Block
+from mia.models.encoding import EncodedPair
 from mia.models.layout import FeatureLayout
 from mia.text.pairs import Pair
 

@@ -1,10 +1,9 @@
-"""Training: split pairs, extract attention features, fit ``Pipeline(StandardScaler, LogisticRegression)``,
-choose the threshold on validation pairs, and measure the detector beside the string baselines on held-out
-pairs.
+"""Training, and only training: split pairs, extract attention features, fit
+``Pipeline(StandardScaler, LogisticRegression)`` and choose the threshold on validation pairs.
 
-Splits are by pair: all token pairs of one text pair are in exactly one of train, validation and test. The
-threshold maximises F1 on the validation pairs. Test metrics are computed on every token pair of the test
-pairs (not a sample); each head's own ROC AUC is computed on the test pairs' sampled token pairs, weighted.
+Splits are by pair: all token pairs of one text pair are in exactly one of train, validation and test; the test
+pairs are set aside untouched. Measuring the detector on them beside the baselines is :mod:`mia.evaluate`'s work,
+describing its heads :mod:`mia.heads`', and :func:`mia.workflow.train_detector` composes the three.
 """
 
 from __future__ import annotations
@@ -17,19 +16,16 @@ from typing import Any
 import numpy as np
 
 from mia._version import __version__
-from mia.detector.bootstrap import bootstrap_auc, bootstrap_coefficients, head_summary
 from mia.detector.data import TrainingData, given_pairs
 from mia.detector.decoding import Decode
 from mia.detector.detector import Detector
 from mia.detector.record import FeatureTransform
 from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
 from mia.detector.scoring import transform_features
-from mia.detector.windowed import COMBINE_RULE, WindowedPair, combine_max, home_masks, iter_window_features, plan_pair
+from mia.detector.windowed import COMBINE_RULE, WindowedPair, home_masks, iter_window_features, plan_pair
 from mia.errors import MiaError
-from mia.evaluate.metrics import best_f1_threshold, ranking_metrics
-from mia.evaluate.scores import TestScores
-from mia.models.attention import AttentionModel, PairFeatures
-from mia.models.head_patterns import pattern_scores
+from mia.models.attention import AttentionModel
+from mia.models.blocks import PairFeatures
 from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT, Offset, normalise_offsets
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
@@ -37,7 +33,7 @@ from mia.text.pairs import Pair, pair_hash, token_labels
 
 @dataclass
 class TrainOptions:
-    """Options of :func:`train_detector` (recorded in the detector's metadata)."""
+    """Options of :func:`fit_detector` (recorded in the detector's metadata)."""
 
     seed: int = 0
     test_fraction: float = 0.2
@@ -52,9 +48,6 @@ class TrainOptions:
     batch_size: int = 1
     relation: str | None = None  # None: the training data's own (see mia.detector.data)
     decode: Decode = "mutual-argmax"  # word alignment decoding the detector recommends (see mia.detector.decoding)
-    bootstrap: int = 30  # refits on resamples of the training pairs, for the heads' weight intervals (0: none)
-    bootstrap_rows: int = 50_000  # training rows each refit sees (thinned uniformly, weights scaled)
-    head_types: bool = True  # score each head's attention patterns on the test pairs (mia.models.head_patterns)
 
     def __post_init__(self) -> None:
         self.offsets = normalise_offsets(self.offsets)
@@ -196,94 +189,51 @@ def detector_from_pipeline(
     )
 
 
-def score_test_pairs(
-    detector: Detector,
-    model: AttentionModel,
-    pairs: Sequence[WindowedPair],
-    *,
-    sampling: Sampling,
-    rng: np.random.Generator,
-    batch_size: int = 1,
-    progress: Progress = no_progress,
-) -> tuple[TestScores, SampledSet]:
-    """Score every token pair of the test pairs with the detector (maximum over window pairs) and the baselines.
-
-    Also returns a weighted sample of the test token pairs' features, for the per-head ROC AUC.
-    """
-    scores = TestScores()
-    buffer = RowBuffer(sampling.max_rows, rng)
-    for number, planned in enumerate(progress(pairs, "test pairs", len(pairs))):
-        combined = np.zeros(planned.shape, dtype=np.float32)
-        for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
-            combine_max(combined, planned, i, j, features, detector.probabilities(features))
-            sample_window_rows(planned, i, j, features, buffer, rng, sampling, detector.layout.offsets, number)
-        pair = planned.pair
-        scores.add(token_labels(pair, planned.a_spans, planned.b_spans), combined,
-                   [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans])
-    rows, labels, weights, pair_index = buffer.finish(detector.layout.n_features)
-    return scores, SampledSet(rows, labels, weights, token_pairs=scores.token_pairs, positives=scores.positives,
-                              pairs=pair_index)
+def best_f1_threshold(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The score threshold (decide ``score >= threshold``) with the highest (weighted) F1."""
+    w = np.ones(len(y_true)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(-score, kind="stable")
+    sorted_score, sorted_true, sorted_w = score[order], y_true[order].astype(bool), w[order]
+    tp = np.cumsum(sorted_w * sorted_true)
+    predicted = np.cumsum(sorted_w)
+    actual = float(sorted_w[sorted_true].sum())
+    if actual == 0:
+        return float(sorted_score[0]) if len(score) else 0.5
+    last_of_tie = np.r_[sorted_score[1:] != sorted_score[:-1], True]  # cut only between distinct scores
+    f1 = np.where(last_of_tie, 2 * tp / (predicted + actual), -1.0)
+    return float(sorted_score[int(np.argmax(f1))])
 
 
-def describe_heads(
-    detector: Detector, pipeline: Any, train: SampledSet, test_sample: SampledSet, auc: np.ndarray,
-    model: AttentionModel, test_items: Sequence[WindowedPair], options: TrainOptions, *,
-    progress: Progress = no_progress,
-) -> dict[str, Any]:
-    """The ``heads`` section of a detector's metadata: per head, the stable ranking, weights with bootstrap
-    intervals (refits over training pairs) and head-type scores on the test pairs that fit the model whole."""
-    started = time.perf_counter()
-    rng = np.random.default_rng([options.seed, 3])
-    coef_draws = bootstrap_coefficients(
-        train.features, train.labels, train.weights, _pair_index(train), pipeline, transform=options.transform,
-        refits=options.bootstrap, rng=rng, max_rows=options.bootstrap_rows)
-    auc_draws = bootstrap_auc(test_sample.features[:, : detector.layout.heads_per_offset], test_sample.labels,
-                              test_sample.weights, _pair_index(test_sample), draws=options.bootstrap, rng=rng)
-    base = detector.layout.heads_per_offset  # AUC draws of the (i, j) columns; others NaN
-    auc_draws = np.concatenate([auc_draws, np.full((len(auc_draws), len(auc) - base), np.nan)], axis=1)
-    section = head_summary(detector.layout, detector.coef, coef_draws, auc, auc_draws)
-    section["bootstrap"] = {
-        "refits": options.bootstrap,
-        "weights": f"regression refitted on resamples of the {len(np.unique(_pair_index(train)))} training pairs "
-                   f"(with replacement), on at most {options.bootstrap_rows} of their rows, scaler kept",
-        "auc": "each head's AUC on resamples of the test pairs",
-        "interval": "AUC: 2.5th to 97.5th percentile; weights: that spread around the refits' median, placed around "
-                    "the weight",
-    }
-    if options.head_types:
-        whole = [item.whole for item in test_items if item.whole is not None]
-        types = pattern_scores(model, whole, progress=lambda items: progress(items, "head types", len(whole)))
-        section["types"] = types.to_dict()
-        section["types"]["on"] = "test pairs that fit the model whole (longer ones would need window pairs)"
-    section["seconds"] = round(time.perf_counter() - started, 1)
-    return section
+
+@dataclass
+class TrainingRun:
+    """What :func:`fit_detector` made: the detector (fitted, threshold chosen, its training recorded), the split,
+    each pair planned for the model (by id), and the training rows (for refits that describe its heads)."""
+
+    detector: Detector
+    split: Split
+    planned: dict[str, WindowedPair]
+    train: SampledSet
+    sampling: Sampling
+    pipeline: Any
+
+    def items(self, pairs: Sequence[Pair]) -> list[WindowedPair]:
+        return [self.planned[pair.id] for pair in pairs]
 
 
-def _pair_index(sample: SampledSet) -> np.ndarray:
-    return sample.pairs if sample.pairs is not None else np.zeros(len(sample.labels), np.int32)
-
-
-def head_auc(sample: SampledSet) -> np.ndarray:
-    """Each feature's own ROC AUC as a one-feature detector, weighted; float64 ``[F]``."""
-    return np.array([
-        ranking_metrics(sample.labels, sample.features[:, k].astype(np.float32), sample.weights)[1]
-        for k in range(sample.features.shape[1])
-    ])
-
-
-def train_detector(
+def fit_detector(
     model: AttentionModel,
     pairs: Sequence[Pair] | TrainingData,
     options: TrainOptions | None = None,
     *,
     progress: Progress = no_progress,
-) -> Detector:
-    """Train a detector on ``pairs`` (of any length) and measure it on held-out pairs.
+) -> TrainingRun:
+    """Fit a detector on the training part of ``pairs`` (of any length) and choose its threshold on the validation
+    part; the test part is left untouched (see :func:`mia.workflow.train_detector` for the whole run).
 
     ``pairs``: a list of pairs, or :class:`~mia.detector.data.TrainingData` (pairs with their provenance, from
     :func:`~mia.detector.data.generated_data` or :func:`~mia.detector.data.pair_file_data`), recorded in the
-    metadata. Pairs longer than the model run as window pairs (:mod:`mia.detector.windowed`). The returned detector's
-    ``metadata["metrics"]`` holds the held-out metrics of the detector and the baselines.
+    metadata. Pairs longer than the model run as window pairs (:mod:`mia.detector.windowed`).
     """
     started = time.perf_counter()
     options = TrainOptions() if options is None else options
@@ -291,29 +241,25 @@ def train_detector(
     data, pairs = training.record, training.pairs
     relation = options.relation or training.relation
     split = split_pairs(pairs, options)  # no pair is left out for its length: longer ones run as windows
-    planned = {pair.id: plan_pair(model, pair) for pair in pairs}  # ids are unique: split_pairs checked
+    # every window pair of a long pair: labels and sampled rows come from all of them (ids are unique: checked)
+    planned = {pair.id: plan_pair(model, pair, candidates="all") for pair in pairs}
     columns = model.layout.with_offsets(options.offsets).n_features
     sampling = Sampling(neg_per_pos=options.neg_per_pos, min_negatives=options.min_negatives,
                         max_rows=min(options.max_rows, options.max_cells // columns))
     rng = np.random.default_rng([options.seed, 2])
-    train_items, validation_items, test_items = (
-        [planned[pair.id] for pair in part] for part in (split.train, split.validation, split.test)
-    )
     batch_size = options.batch_size
-    train = sampled_features(model, train_items, sampling=sampling, rng=rng, batch_size=batch_size,
-                             progress=progress, description="train pairs", offsets=options.offsets)
-    held_out = replace(sampling, max_rows=max(sampling.max_rows // 4, 1))  # threshold and head AUC need fewer rows
-    validation = sampled_features(model, validation_items, sampling=held_out, rng=rng, batch_size=batch_size,
-                                  progress=progress, description="validation pairs", offsets=options.offsets)
+    train = sampled_features(model, [planned[p.id] for p in split.train], sampling=sampling, rng=rng,
+                             batch_size=batch_size, progress=progress, description="train pairs",
+                             offsets=options.offsets)
+    validation = sampled_features(model, [planned[p.id] for p in split.validation], sampling=held_out(sampling),
+                                  rng=rng, batch_size=batch_size, progress=progress,
+                                  description="validation pairs", offsets=options.offsets)
     pipeline = fit_pipeline(train, options)
     detector = detector_from_pipeline(
         pipeline, model, threshold=0.5, transform=options.transform, offsets=options.offsets
     )
     validation_probability = detector.link_probability(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
-    scores, test_sample = score_test_pairs(detector, model, test_items, sampling=held_out, rng=rng,
-                                           batch_size=batch_size, progress=progress)
-    auc = head_auc(test_sample)
     detector.metadata = {
         "relation": relation,
         "decode": options.decode,
@@ -331,20 +277,14 @@ def train_detector(
             "train_positives": train.positives,
             "train_sampled_rows": len(train.labels),
             "validation_token_pairs": validation.token_pairs,
-            "test_token_pairs": scores.token_pairs,
-            "test_positives": scores.positives,
         },
         "split": split.to_dict(),
-        "metrics": {
-            "evaluated_on": "every token pair of the held-out test pairs",
-            "threshold": detector.threshold,
-            "scorers": scores.metrics(detector.threshold),
-        },
-        "head_roc_auc": auc.round(4).tolist(),
-        "head_roc_auc_on": "test pairs, all positives and weighted sampled negatives",
-        "heads": describe_heads(detector, pipeline, train, test_sample, auc, model, test_items, options,
-                                progress=progress),
         "training_seconds": round(time.perf_counter() - started, 1),
         "trained_with": f"mia {__version__}",
     }
-    return detector
+    return TrainingRun(detector, split, planned, train, sampling, pipeline)
+
+
+def held_out(sampling: Sampling) -> Sampling:
+    """The sampling of validation and test rows: a quarter of the training rows suffice for a threshold or an AUC."""
+    return replace(sampling, max_rows=max(sampling.max_rows // 4, 1))

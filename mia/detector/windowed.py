@@ -2,13 +2,16 @@
 
 :func:`plan_pair` gives a :class:`WindowedPair`: the pair whole when it fits (exactly today's single run), else
 both texts cut into windows (:mod:`mia.text.windows`) of a fixed size per side from the model's limit, and the
-window pairs to run (all of them, or for each A window the ``candidates`` B windows most similar by the model's
-own mean-pooled embeddings). Each window pair is an ordinary pair (the window texts, with the links clipped to
-them) scored by the unchanged detector. A token pair's probability is the **maximum over the window pairs that
+window pairs to run: those of the sentence pairs the candidate families propose (``candidates="sentences"``,
+:mod:`mia.detector.documents`), or all of them (``"all"``, the exhaustive reference, and what training uses). Each
+window pair is an ordinary pair (the window texts, with the links clipped to them) scored by the unchanged
+detector. A token pair's probability is the **maximum over the window pairs that
 hold both tokens**: a copy is evidence wherever it is seen whole, and a window pair that misses the context of
 a match should not outvote one that sees it.
 
-Window tokens are mapped back to the tokens of the whole text by character position. Combining is dense for
+Each text is tokenised once; a window is a range of its tokens, and a window pair's model input is assembled from
+those ids (:meth:`~mia.models.attention.AttentionModel.assemble`), never by tokenising window texts again. Window
+tokens are mapped back to the tokens of the whole text by character position. Combining is dense for
 ``evaluate`` and ``train`` (every token pair kept, exact) and sparse for documents (:class:`SparseScores`: only
 token pairs at or above a small floor, so memory grows with what is found, not with n_a x n_b).
 """
@@ -21,10 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.candidates import CandidateOptions
 from mia.detector.detection import SparseScores
+from mia.detector.documents import CANDIDATES, Candidates, candidate_window_pairs, sentence_homes
 from mia.errors import MiaError
-from mia.models.attention import AttentionModel, PairFeatures
-from mia.models.encoding import EncodedPair, PairTooLong, text_token_spans, window_sizes
+from mia.models.attention import AttentionModel
+from mia.models.blocks import PairFeatures
+from mia.models.encoding import EncodedPair, PairTooLong, TextTokens
 from mia.text.corpus import split_sentences
 from mia.text.pairs import Link, Pair
 from mia.text.windows import Window, most_central, plan_windows
@@ -32,6 +38,7 @@ from mia.text.words import span_holding
 
 COMBINE_RULE = "a token pair's probability is the maximum over the window pairs that hold both tokens"
 DEFAULT_FLOOR = 0.1
+MAX_KEPT = 5_000_000  # token pairs kept above the floor for one long pair (about 60 MB), at most
 Spanned = EncodedPair | PairFeatures  # anything with the token spans a_spans, b_spans of a window pair
 WindowScorer = Callable[[Sequence[EncodedPair]], list[np.ndarray]]  # probabilities [n_a_w, n_b_w] per window pair
 
@@ -49,7 +56,9 @@ class WindowedPair:
     window_pairs: list[tuple[int, int]]
     whole: EncodedPair | None = None
     sizes: tuple[int, int] = (0, 0)
-    candidates: int | None = None
+    candidates: str | None = None  # how the window pairs were chosen: "sentences" or "all" (None: whole)
+    tokens: tuple[TextTokens, TextTokens] | None = None  # each text's tokens, made once (None: whole only)
+    candidate_counts: dict[str, Any] = field(default_factory=dict)
     _homes: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
@@ -67,6 +76,7 @@ class WindowedPair:
             "window_pairs_run": len(self.window_pairs),
             "window_pairs_all": len(self.a_windows) * len(self.b_windows),
             "candidates": self.candidates,
+            **({"candidate_counts": self.candidate_counts} if self.candidate_counts else {}),
         }
 
     def sub_pair(self, a_index: int, b_index: int) -> Pair:
@@ -76,6 +86,14 @@ class WindowedPair:
                       if (clipped := clip_link(self.pair, link, wa, wb)) is not None)
         return Pair(f"{self.pair.id}#{a_index}x{b_index}", self.pair.a[wa.char_start : wa.char_end],
                     self.pair.b[wb.char_start : wb.char_end], links)
+
+    def window_tokens(self, a_index: int, b_index: int) -> tuple[TextTokens, TextTokens]:
+        """The tokens of the two windows of a window pair (ranges of each text's tokens)."""
+        if self.tokens is None:
+            raise MiaError("this pair was planned from its model input alone; it has no windows")
+        (a, b), wa, wb = self.tokens, self.a_windows[a_index], self.b_windows[b_index]
+        return (a.part(wa.start, wa.end, wa.char_start, wa.char_end),
+                b.part(wb.start, wb.end, wb.char_start, wb.char_end))
 
     def token_maps(self, a_index: int, b_index: int, item: Spanned) -> tuple[np.ndarray, np.ndarray]:
         """For each token of an encoded window pair, its index among the whole text's tokens (-1: none)."""
@@ -91,32 +109,40 @@ class WindowedPair:
         return self._homes
 
 
-def plan_pair(model: AttentionModel, pair: Pair, *, candidates: int | None = None) -> WindowedPair:
-    """Plan ``pair`` for ``model``: whole if it fits, else windows (see the module docstring)."""
-    try:
-        whole = model.encode(pair)
-    except PairTooLong:
-        whole = None
-    if whole is not None:
-        a_window = Window(0, len(whole.a_spans), 0, len(pair.a))
-        b_window = Window(0, len(whole.b_spans), 0, len(pair.b))
-        return WindowedPair(pair, whole.a_spans, whole.b_spans, [a_window], [b_window], [(0, 0)], whole,
-                            sizes=(len(whole.a_spans), len(whole.b_spans)))
-    a_spans, b_spans = text_token_spans(model.tokenizer, pair.a), text_token_spans(model.tokenizer, pair.b)
-    size_a, size_b = window_sizes(model.tokenizer, model.architecture, model.max_length)
-    a_windows = plan_windows(a_spans, split_sentences(pair.a), size_a)
-    b_windows = plan_windows(b_spans, split_sentences(pair.b), size_b)
+def plan_pair(model: AttentionModel, pair: Pair | EncodedPair, *, candidates: Candidates = "sentences",
+              candidate_options: CandidateOptions = CandidateOptions()) -> WindowedPair:
+    """Plan ``pair`` for ``model``: whole if it fits, else windows (see the module docstring). Each text is tokenised
+    once here; a pair already encoded (a window pair a search worker received) is planned whole as it is."""
+    if isinstance(pair, EncodedPair):
+        return whole_plan(pair)
+    if candidates not in CANDIDATES:
+        raise MiaError(f"unknown candidates {candidates!r}: use one of {', '.join(CANDIDATES)}")
+    a, b = model.tokens(pair.a), model.tokens(pair.b)
+    if model.fits(len(a), len(b)):
+        return whole_plan(model.assemble(pair, a, b))
+    size_a, size_b = model.window_sizes()
+    a_sentences, b_sentences = split_sentences(pair.a), split_sentences(pair.b)
+    a_windows = plan_windows(a.spans, a_sentences, size_a)
+    b_windows = plan_windows(b.spans, b_sentences, size_b)
     if not a_windows or not b_windows:
         raise MiaError(f"pair {pair.id!r}: text {'A' if not a_windows else 'B'} has no tokens")
-    if candidates is None or candidates >= len(b_windows):
+    counts: dict[str, Any] = {}
+    if candidates == "all":
         chosen = [(i, j) for i in range(len(a_windows)) for j in range(len(b_windows))]
     else:
-        from mia.models.embedding import embed_texts, top_candidates
+        chosen, counts = candidate_window_pairs(model, a, b, sentence_homes(a_sentences, a_windows),
+                                                sentence_homes(b_sentences, b_windows), candidate_options)
+    return WindowedPair(pair, a.spans, b.spans, a_windows, b_windows, chosen, None, (size_a, size_b), candidates,
+                        (a, b), counts)
 
-        a_vectors = embed_texts(model, [pair.a[w.char_start : w.char_end] for w in a_windows])
-        b_vectors = embed_texts(model, [pair.b[w.char_start : w.char_end] for w in b_windows])
-        chosen = [(i, j) for i, row in enumerate(top_candidates(a_vectors, b_vectors, candidates)) for j in row]
-    return WindowedPair(pair, a_spans, b_spans, a_windows, b_windows, chosen, None, (size_a, size_b), candidates)
+
+def whole_plan(whole: EncodedPair) -> WindowedPair:
+    """The plan of a pair that fits the model: one window pair, the pair itself."""
+    pair = whole.pair
+    a_window = Window(0, len(whole.a_spans), 0, len(pair.a))
+    b_window = Window(0, len(whole.b_spans), 0, len(pair.b))
+    return WindowedPair(pair, whole.a_spans, whole.b_spans, [a_window], [b_window], [(0, 0)], whole,
+                        sizes=(len(whole.a_spans), len(whole.b_spans)))
 
 
 def clip_link(pair: Pair, link: Link, wa: Window, wb: Window) -> Link | None:
@@ -150,7 +176,7 @@ def iter_window_batches(
         return
     for first in range(0, len(planned.window_pairs), batch_size):
         indices = planned.window_pairs[first : first + batch_size]
-        yield indices, [model.encode(planned.sub_pair(i, j)) for i, j in indices]
+        yield indices, [model.assemble(planned.sub_pair(i, j), *planned.window_tokens(i, j)) for i, j in indices]
 
 
 def iter_window_scores(
@@ -192,15 +218,20 @@ def iter_window_features(
 
 
 def sparse_scores(planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, floor: float = DEFAULT_FLOOR,
-                  batch_size: int = 1) -> SparseScores:
+                  batch_size: int = 1, max_kept: int | None = None) -> SparseScores:
     """Token pairs at or above ``floor`` with their maximum probability (for documents: memory grows with what
-    is found)."""
+    is found, and more than ``max_kept`` of them is an error for this pair, not gigabytes)."""
     keys, values = [], []
+    kept, max_kept = 0, MAX_KEPT if max_kept is None else max_kept
     n_b = planned.shape[1]
     for i, j, item, probabilities in iter_window_scores(planned, model, scorer, batch_size=batch_size):
         rows, cols = planned.token_maps(i, j, item)
         r, c = np.nonzero(probabilities >= floor)
         ok = (rows[r] >= 0) & (cols[c] >= 0)
+        kept += int(ok.sum())
+        if kept > max_kept:
+            raise MiaError(f"pair {planned.pair.id!r}: more than {max_kept:,} token pairs score at or above "
+                           f"{floor:g}; a threshold this low links nearly everything in long texts: raise --threshold")
         keys.append(rows[r[ok]] * n_b + cols[c[ok]])
         values.append(probabilities[r[ok], c[ok]])
     key = np.concatenate(keys) if keys else np.zeros(0, np.int64)

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from mia.detector.decoding import Decode
-from mia.detector.decoding import decode as decode_words
-from mia.detector.detection import detection_from_probabilities
+from mia.detector.detection import decoded
 from mia.detector.detector import Detector
+from mia.detector.documents import Candidates
 from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
-from mia.evaluate.metrics import metrics_table, ranking_metrics
+from mia.evaluate.metrics import f1_score, metrics_table, ranking_metrics
 from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores
 from mia.evaluate.string_match import WORD_BASELINES
@@ -51,8 +51,7 @@ class WordCounts:
     def metrics(self, *, with_aer: bool) -> dict[str, float]:
         precision = self.hit_sure / self.predicted if self.predicted else 0.0
         recall = self.hit_sure / self.sure if self.sure else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        result = {"precision": precision, "recall": recall, "f1": f1}
+        result = {"precision": precision, "recall": recall, "f1": f1_score(precision, recall)}
         if with_aer:
             result["aer"] = alignment_error_rate(self.predicted, self.sure, self.hit_sure, self.hit_possible)
         return result
@@ -66,10 +65,10 @@ def alignment_error_rate(predicted: int, sure: int, hit_sure: int, hit_possible:
 
 PER_PAIR_PROTOCOL = ("precision and recall per pair, averaged over pairs; gold = sure + possible links; a pair with "
                      "no predicted or no gold links counts 1 when both are empty, 0 otherwise")
-PHRASE_MIN_TOKENS = 3
-PHRASE_RULE = ("a gold phrase (copied passage) is found when one predicted phrase of at least 3 tokens (3 words for "
-               "string baselines) covers >= 90% of it on both sides; a predicted phrase is correct when >= 90% of it "
-               "lies inside one gold phrase on both sides")
+PHRASE_MIN_WORDS = 3
+PHRASE_RULE = ("phrases of every scorer are runs of its linked words (joined across at most 2 skipped words); a gold "
+               "phrase (copied passage) is found when one phrase of at least 3 linked words covers >= 90% of it on "
+               "both sides; a phrase is correct when >= 90% of it lies inside one gold phrase on both sides")
 
 
 def pair_precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
@@ -82,8 +81,7 @@ def pair_precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[floa
 
 
 def _precision_recall_f1(precision: float, recall: float) -> dict[str, float]:
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return {"precision": precision, "recall": recall, "f1": f1_score(precision, recall)}
 
 
 def word_counts(predicted: np.ndarray, sure: np.ndarray, possible: np.ndarray) -> WordCounts:
@@ -141,18 +139,34 @@ class Evaluation:
             result["per_pair"] = self.per_pair
         return result
 
+    def headline(self) -> str:
+        """The one number, and what it is beside: the detector's word F1 under its decoding and the string
+        baselines' on the same pairs."""
+        return headline_text(self.card())
+
+    def card(self) -> dict[str, Any]:
+        """The held-out measures as a detector records them (``detector.json`` ``metrics``): the headline measure
+        (word level, the detector's decoded links) beside the string baselines, then token level."""
+        return {
+            "headline": HEADLINE,
+            "evaluated_on": f"{self.pairs} held-out pairs ({self.word_pairs} word pairs, {self.word_positives} "
+                            f"linked; {self.windowed} run as window pairs)",
+            "pairs": self.pairs, "decode": self.decode, "words": self.word_scheme, "threshold": self.threshold,
+            "word_level": self.word,
+            "token_level": self.token,
+            "phrase_level": self.phrase,
+        }
+
     def text(self) -> str:
         lines = [
+            self.headline(),
             f"{self.pairs} pairs evaluated ({self.excluded_trained} left out: the detector was fit or tuned on "
             f"them; {self.windowed} longer than the model, run as window pairs); threshold {self.threshold:.3f}",
             "",
-            metrics_table(self.token, title=f"token level: {self.token_pairs} token pairs, "
-                          f"{self.token_positives} linked"),
-            "",
             metrics_table(
-                self.word,
+                {DETECTOR_ROW.format(decode=self.decode) if k == "detector" else k: v for k, v in self.word.items()},
                 title=f"word level ({self.word_scheme} words): {self.word_pairs} word pairs, "
-                f"{self.word_positives} linked; detector AP {self.word_detector_ap:.3f}",
+                f"{self.word_positives} linked; the detector's links as detect prints them",
                 columns=WORD_COLUMNS + ((("aer", "AER"),) if self.with_aer else ()),
             ),
             "",
@@ -160,10 +174,35 @@ class Evaluation:
                           columns=WORD_COLUMNS),
             "",
             metrics_table(self.phrase, title=f"phrase level: {self.phrase_counts.get('gold', 0)} gold phrases "
-                          f"(found: covered >= 90% on both sides by one phrase of >= {PHRASE_MIN_TOKENS} tokens)",
+                          f"(found: covered >= 90% on both sides by one phrase of >= {PHRASE_MIN_WORDS} words)",
                           columns=WORD_COLUMNS),
+            "",
+            metrics_table(self.token, title=f"token level (secondary): {self.token_pairs} token pairs, "
+                          f"{self.token_positives} linked; detector at threshold {self.threshold:.3f}, its word-level "
+                          f"AP {self.word_detector_ap:.3f}"),
         ]
         return "\n".join(lines)
+
+
+HEADLINE = ("word-level precision, recall and F1 of the detector's decoded links (what detect prints) on held-out "
+            "pairs, beside string baselines on the same pairs")
+DETECTOR_ROW = "detector ({decode})"
+HEADLINE_BASELINES = ("greedy string tiling (>= 3)", "run of >= 3 words", "same word")
+
+
+def headline_text(card: dict[str, Any]) -> str:
+    """One line: the detector's word F1 (P, R) under its decoding, then the baselines' F1 on the same pairs; for a
+    detector card without word-level measures (trained before they were recorded), says so."""
+    word = card.get("word_level") or {}
+    if card.get("unmeasured"):
+        return f"not measured on held-out pairs: {card['unmeasured']}"
+    if "detector" not in word:
+        return "no word-level measures recorded (trained before they were): run mia evaluate on held-out pairs"
+    mine = word["detector"]
+    others = ", ".join(f"{name} {word[name]['f1']:.3f}" for name in HEADLINE_BASELINES if name in word)
+    return (f"word F1 {mine['f1']:.3f} (P {mine['precision']:.3f}, R {mine['recall']:.3f}): the detector's "
+            f"{card.get('decode', '?')} links over {card.get('words', '?')} words on {card.get('evaluated_on', '?')}; "
+            f"same pairs: {others}")
 
 
 def evaluate_detector(
@@ -176,6 +215,7 @@ def evaluate_detector(
     batch_size: int = 1,
     include_trained: bool = False,
     decode: Decode = "threshold",
+    candidates: Candidates = "sentences",
     progress: Progress = no_progress,
 ) -> Evaluation:
     """Measure a detector and the string baselines on the same pairs, at token and word level."""
@@ -205,18 +245,19 @@ def evaluate_detector(
     token_scores = TestScores()
     word_gold, word_detector, per_pair = [], [], []
     for pair in progress(untrained, "evaluate", len(untrained)):
-        planned = plan_pair(model, pair)
+        planned = plan_pair(model, pair, candidates=candidates)
         windowed += planned.whole is None
         probabilities = dense_scores(planned, model, scorer, batch_size=batch_size)  # exact, every token pair
-        detection = detection_from_probabilities(pair, planned.a_spans, planned.b_spans, probabilities,
-                                                 threshold=threshold)
+        # the detector's output exactly as `detect` makes it: its decoded word links
+        detection = decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
+                            decode=decode, words=word_scheme)
         token_scores.add(token_labels(pair, planned.a_spans, planned.b_spans), probabilities,
                          [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans])
 
-        a_words, b_words, scores = detection.word_scores(word_scheme)
+        a_words, b_words, scores = detection.word_scores()
         sure = token_labels(pair, a_words, b_words)
         possible = sure | token_labels(replace(pair, links=pair.links + pair.possible), a_words, b_words)
-        decisions = {"detector": decode_words(scores, decode, threshold)}  # as Detection.word_links
+        decisions = {"detector": detection.word_links()}
         a_text, b_text = words_of(pair.a, a_words), words_of(pair.b, b_words)
         for name, baseline in WORD_BASELINES.items():
             decisions[name] = baseline(a_text, b_text)
@@ -230,10 +271,9 @@ def evaluate_detector(
             macro[name][0] += precision
             macro[name][1] += recall
         gold = gold_phrases(pair)
-        phrase_totals["detector"].add([(p.a_start, p.a_end, p.b_start, p.b_end) for p in detection.phrases
-                                       if p.tokens >= PHRASE_MIN_TOKENS], gold)
-        for name in ("run of >= 3 words", "greedy string tiling (>= 3)"):
-            phrase_totals[name].add(word_link_phrases(decisions[name], a_words, b_words, min_words=3), gold)
+        for name in phrase_totals:  # one phrase rule for the detector and the baselines: runs of linked words
+            phrase_totals[name].add(word_link_phrases(decisions[name], a_words, b_words, min_words=PHRASE_MIN_WORDS),
+                                    gold)
         per_pair.append(row)
         word_gold.append(sure.reshape(-1))
         word_detector.append(scores.reshape(-1))

@@ -8,6 +8,11 @@ from typing import Any
 import numpy as np
 
 
+def f1_score(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall (0 when both are 0): the one F1 of every measure mia prints."""
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def precision_recall_f1(
     y_true: np.ndarray, decision: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[float, float, float]:
@@ -18,8 +23,7 @@ def precision_recall_f1(
     predicted, actual = float(w[decision].sum()), float(w[y_true].sum())
     precision = tp / predicted if predicted else 0.0
     recall = tp / actual if actual else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
+    return precision, recall, f1_score(precision, recall)
 
 
 def ranking_metrics(
@@ -49,21 +53,6 @@ def scorer_metrics(
         "recall": recall,
         "f1": f1,
     }
-
-
-def best_f1_threshold(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """The score threshold (decide ``score >= threshold``) with the highest (weighted) F1."""
-    w = np.ones(len(y_true)) if weights is None else np.asarray(weights, dtype=np.float64)
-    order = np.argsort(-score, kind="stable")
-    sorted_score, sorted_true, sorted_w = score[order], y_true[order].astype(bool), w[order]
-    tp = np.cumsum(sorted_w * sorted_true)
-    predicted = np.cumsum(sorted_w)
-    actual = float(sorted_w[sorted_true].sum())
-    if actual == 0:
-        return float(sorted_score[0]) if len(score) else 0.5
-    last_of_tie = np.r_[sorted_score[1:] != sorted_score[:-1], True]  # cut only between distinct scores
-    f1 = np.where(last_of_tie, 2 * tp / (predicted + actual), -1.0)
-    return float(sorted_score[int(np.argmax(f1))])
 
 
 RANKING_COLUMNS = (("average_precision", "AP"), ("roc_auc", "ROC AUC"), ("precision", "P"), ("recall", "R"),

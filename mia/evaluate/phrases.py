@@ -4,8 +4,9 @@ Gold phrases are span pairs ``(a_start, a_end, b_start, b_end)``: a pair file's 
 sentences of noisy copies), else its links; gold spans adjacent on both sides (only whitespace between) are
 joined, as a detector's phrase would join them. A gold phrase is **found** when one predicted phrase covers at
 least 90% of its characters on both sides. A predicted phrase is **correct** when at least 90% of its characters
-on both sides lie inside the two spans of one gold phrase. Predicted phrases shorter than ``min_tokens`` tokens
-(or words, for the string baselines) are single-word matches, measured at word level, and not counted here.
+on both sides lie inside the two spans of one gold phrase. Every scorer's phrases are made by one rule, from its linked
+words (:func:`word_link_phrases`); phrases of fewer than 3 words are word matches, measured at word level, and not
+counted here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mia.detector.detection import PHRASE_GAP, diagonal_runs, merge_runs
+from mia.evaluate.metrics import f1_score
 from mia.text.pairs import Link, Pair
+from mia.text.words import overlap
 
 COVER = 0.9
 Span4 = tuple[int, int, int, int]
@@ -36,18 +40,14 @@ def gold_phrases(pair: Pair) -> list[Span4]:
     return [(a0, a1, b0, b1) for a0, a1, b0, b1 in joined]
 
 
-def _overlap(start: int, end: int, other_start: int, other_end: int) -> int:
-    return max(0, min(end, other_end) - max(start, other_start))
-
-
 def _covers(phrase: Span4, gold: Span4) -> bool:
-    a = _overlap(phrase[0], phrase[1], gold[0], gold[1]) >= COVER * (gold[1] - gold[0])
-    return a and _overlap(phrase[2], phrase[3], gold[2], gold[3]) >= COVER * (gold[3] - gold[2])
+    a = overlap(phrase[0], phrase[1], gold[0], gold[1]) >= COVER * (gold[1] - gold[0])
+    return a and overlap(phrase[2], phrase[3], gold[2], gold[3]) >= COVER * (gold[3] - gold[2])
 
 
 def _inside(phrase: Span4, gold: Span4) -> bool:
-    a = _overlap(phrase[0], phrase[1], gold[0], gold[1]) >= COVER * (phrase[1] - phrase[0])
-    return a and _overlap(phrase[2], phrase[3], gold[2], gold[3]) >= COVER * (phrase[3] - phrase[2])
+    a = overlap(phrase[0], phrase[1], gold[0], gold[1]) >= COVER * (phrase[1] - phrase[0])
+    return a and overlap(phrase[2], phrase[3], gold[2], gold[3]) >= COVER * (phrase[3] - phrase[2])
 
 
 @dataclass
@@ -68,15 +68,14 @@ class PhraseCounts:
     def metrics(self) -> dict[str, float]:
         recall = self.found / self.gold if self.gold else 0.0
         precision = self.correct / self.predicted if self.predicted else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": precision, "recall": recall, "f1": f1}
+        return {"precision": precision, "recall": recall, "f1": f1_score(precision, recall)}
 
 
 def word_link_phrases(linked: np.ndarray, a_words: np.ndarray, b_words: np.ndarray, *, min_words: int = 1,
-                      gap: int = 1) -> list[Link]:
-    """Phrases of a word-link matrix (a string baseline's): diagonal runs of linked words, joined across at most
-    ``gap`` words on each side, as character span pairs."""
-    from mia.detector.detection import diagonal_runs, merge_runs
+                      gap: int = PHRASE_GAP) -> list[Link]:
+    """Phrases of a word-link matrix (the detector's decoded links or a string baseline's): diagonal runs of linked
+    words, joined across at most ``gap`` words on each side (the rule of ``detect``'s phrases), as character span
+    pairs."""
 
     phrases = []
     for run in merge_runs(diagonal_runs(linked), gap=gap):

@@ -136,12 +136,12 @@ def describe_prompt(examples: HeadExamples) -> str:
     return "\n".join(lines)
 
 
-def describe_head(examples: HeadExamples, *, model: str, timeout: float = 60.0) -> str:
-    """Ask the OpenAI-compatible chat endpoint at ``$MIA_DESCRIBE_URL`` (for example ``https://host/v1``; the key
-    in ``$MIA_DESCRIBE_KEY``, if it needs one) to describe the head from its examples."""
-    import urllib.error
-    import urllib.request
+DESCRIBE_SECONDS = 60.0  # the whole answer, not one socket read: an endpoint that trickles bytes is cut off
 
+
+def describe_endpoint() -> str:
+    """The chat completions URL from ``$MIA_DESCRIBE_URL``, checked (called before any work: a missing URL is an
+    error before the model loads)."""
     base = os.environ.get("MIA_DESCRIBE_URL")
     if not base:
         raise MiaError("--describe needs the endpoint in MIA_DESCRIBE_URL (an OpenAI-compatible base URL such as "
@@ -149,21 +149,62 @@ def describe_head(examples: HeadExamples, *, model: str, timeout: float = 60.0) 
     url = base.rstrip("/") + "/chat/completions"
     if not url.startswith(("http://", "https://")):
         raise MiaError(f"MIA_DESCRIBE_URL must start with http:// or https://, got {base!r}")
+    return url
+
+
+def describe_head(examples: HeadExamples, *, model: str, timeout: float = DESCRIBE_SECONDS) -> str:
+    """Ask the OpenAI-compatible chat endpoint at ``$MIA_DESCRIBE_URL`` (for example ``https://host/v1``; the key
+    in ``$MIA_DESCRIBE_KEY``, if it needs one) to describe the head from its examples.
+
+    ``timeout`` bounds the whole exchange (connecting, sending, and reading the answer), not each socket read. No
+    redirect is followed: the key goes to the URL the user named and nowhere else."""
+    import threading
+
+    url = describe_endpoint()
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": describe_prompt(examples)}]})
     headers = {"Content-Type": "application/json"}
     if os.environ.get("MIA_DESCRIBE_KEY"):
         headers["Authorization"] = f"Bearer {os.environ['MIA_DESCRIBE_KEY']}"
-    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    outcome: dict[str, Any] = {}
+
+    def exchange() -> None:
+        try:
+            outcome["answer"] = _post_json(url, body.encode(), headers, timeout)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=exchange, name="mia-describe", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise MiaError(f"the describe endpoint {url} did not answer in full within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    answer = outcome["answer"]
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the user's own URL)
-            answer = json.loads(response.read(4_000_000).decode("utf-8"))
+        return str(answer["choices"][0]["message"]["content"]).strip()
+    except (KeyError, IndexError, TypeError):
+        raise MiaError(f"the describe endpoint {url} answered without choices[0].message.content") from None
+
+
+def _post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
+    """POST ``body`` to ``url`` and parse the JSON answer; a redirect is an error, never followed."""
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+            raise MiaError(f"the describe endpoint {url} answered HTTP {code}, a redirect to {newurl}; mia does not "
+                           "follow it (the key would go there too): set MIA_DESCRIBE_URL to the address that answers")
+
+    opener = urllib.request.build_opener(NoRedirect())
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return json.loads(response.read(4_000_000).decode("utf-8"))
     except urllib.error.HTTPError as error:
         raise MiaError(f"the describe endpoint {url} answered HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise MiaError(f"the describe endpoint {url} could not be reached: {error}") from None
     except ValueError:
         raise MiaError(f"the describe endpoint {url} did not answer JSON") from None
-    try:
-        return str(answer["choices"][0]["message"]["content"]).strip()
-    except (KeyError, IndexError, TypeError):
-        raise MiaError(f"the describe endpoint {url} answered without choices[0].message.content") from None

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from mia.errors import MiaError
-from mia.models.attention import AttentionModel, Block, CaptureRequest
+from mia.models.attention import AttentionModel
+from mia.models.blocks import Block, CaptureRequest
 from mia.text.pairs import Pair
 
 

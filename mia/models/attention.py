@@ -16,16 +16,27 @@ and without scores or ablation) and says so once.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import numpy as np
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from mia.errors import MiaError
 from mia.models import capture
-from mia.models.encoding import Architecture, EncodedPair, encode_pair, pad_inputs
-from mia.models.layout import FeatureLayout, Offset, normalise_offsets
+from mia.models.blocks import FEATURES, Block, BlockKind, BlockSink, CaptureRequest, PairFeatures
+from mia.models.embedding_cache import EmbeddingCache
+from mia.models.encoding import (
+    Architecture,
+    EncodedPair,
+    SingleTemplate,
+    TextTokens,
+    assemble,
+    pad_inputs,
+    single_template,
+    template_of,
+    tokenize,
+    window_sizes,
+)
+from mia.models.layout import FeatureLayout
 from mia.models.loading import (
     DEFAULT_MODEL,
     architecture_of,
@@ -36,7 +47,7 @@ from mia.models.loading import (
 )
 from mia.text.pairs import Pair
 
-BlockKind = Literal["pair", "a->a", "b->b", "a-rows", "b-rows"]
+ENCODER_CACHE = 64  # encoder states kept (per distinct B input); bart-large: about 1 MB per 256 tokens
 DIRECTIONS_OF: dict[str, tuple[str, ...]] = {
     "encoder": ("a->b", "b->a"), "encoder-decoder": ("cross",), "decoder": ("b->a",),
 }
@@ -46,91 +57,15 @@ class SlowPathNotice(UserWarning):
     """A model family runs on the slow ``output_attentions`` path (said once per model type)."""
 
 
-@dataclass(frozen=True)
-class Block:
-    """One block handed to a sink. ``values``: ``[heads, rows, cols]`` torch tensor (weights, or scores before the
-    softmax when asked). For ``pair`` blocks ``column`` is the block's first feature column and ``transposed``
-    says the block is ``[heads, n_b, n_a]`` (the sink transposes it: reading it transposed would stride)."""
-
-    kind: BlockKind
-    layer: int
-    column: int
-    values: Any
-    transposed: bool = False
-
-
-BlockSink = Callable[[int, Block], None]  # (index of the pair in its batch, block)
-
-
-@dataclass(frozen=True)
-class CaptureRequest:
-    """What a sink asks of a forward pass. ``rows``: ``a-rows`` is A's rows over every position of the input it
-    sits in, ``b-rows`` likewise. ``zero_heads``: layer -> heads whose outputs are zeroed (ablation)."""
-
-    blocks: tuple[BlockKind, ...] = ("pair",)
-    scores: bool = False
-    zero_heads: Mapping[int, Sequence[int]] = field(default_factory=dict)
-
-
-FEATURES = CaptureRequest()
-
-
-@dataclass
-class PairFeatures:
-    """The attention features of one text pair.
-
-    ``a_spans`` ``[n_a, 2]``, ``b_spans`` ``[n_b, 2]``: character spans of the content tokens (whitespace
-    stripped); ``a_tokens``/``b_tokens`` their text. ``blocks``: float32 torch ``[F, n_a, n_b]``, head-major, on
-    the model's device. ``features``: the same as float16 numpy ``[n_a, n_b, F]`` (made on first use).
-    """
-
-    pair: Pair
-    a_spans: np.ndarray
-    b_spans: np.ndarray
-    a_tokens: list[str]
-    b_tokens: list[str]
-    blocks: Any
-    _features: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return len(self.a_spans), len(self.b_spans)
-
-    @property
-    def features(self) -> np.ndarray:
-        """float16 ``[n_a, n_b, F]`` (a view of a head-major array)."""
-        if self._features is None:
-            import torch
-
-            self._features = self.blocks.to(torch.float16).cpu().numpy().transpose(1, 2, 0)
-        return self._features
-
-    def rows(self, index: np.ndarray, offsets: Sequence[Offset] | Sequence[int] = ((0, 0),)) -> np.ndarray:
-        """Features of the token pairs at flat indices ``index`` into ``[n_a, n_b]``: float16 ``[N, F * offsets]``.
-
-        The columns for offset ``(di, dj)`` hold the attention at ``(i + di, j + dj)``, 0 outside the texts.
-        """
-        import torch
-
-        n_a, n_b = self.shape
-        i, j = np.divmod(np.asarray(index, dtype=np.int64), n_b)
-        flat_blocks = self.blocks.reshape(self.blocks.shape[0], -1)
-        parts = []
-        for di, dj in normalise_offsets(offsets):
-            ii, jj = i + di, j + dj
-            inside = (ii >= 0) & (ii < n_a) & (jj >= 0) & (jj < n_b)
-            picked = flat_blocks[:, torch.as_tensor(np.where(inside, ii * n_b + jj, 0), device=self.blocks.device)]
-            if not inside.all():
-                picked = picked * torch.as_tensor(inside, device=picked.device, dtype=picked.dtype)
-            parts.append(picked)
-        return torch.cat(parts).T.to(torch.float16).cpu().numpy()
-
-
 class AttentionModel:
     """A Hugging Face model loaded for attention features. Use :func:`load_model` to make one.
 
     ``fast`` tells whether attention is captured while the model runs (True for every family whose code calls
     transformers' attention interface) or read from ``output_attentions``.
+
+    **mia takes the model over**: a model handed in here has its attention implementation switched to mia's
+    capture (or to eager attention on the slow path) and keeps it; it is not restored. Hand in a model you use only
+    through mia, or load one with :func:`load_model`.
     """
 
     def __init__(self, name: str, model: Any, tokenizer: Any, *, device: str, capture_attention: bool = True) -> None:
@@ -150,6 +85,10 @@ class AttentionModel:
         self.layout = FeatureLayout(layers=layers, heads=heads, directions=DIRECTIONS_OF[self.architecture])
         self.revision: str | None = getattr(config, "_commit_hash", None)
         self.max_length = max_length(model, tokenizer)
+        self.template = template_of(tokenizer, self.architecture)  # where the special tokens go, probed once
+        self.single: SingleTemplate = single_template(tokenizer)  # around one text alone (embeddings)
+        self.sentence_embeddings = EmbeddingCache()  # a document compared with several others is embedded once
+        self.encoder_cache: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # encoder-decoder: B inputs encoded
         self.fingerprint = fingerprint(model)
         self._layer_of: dict[int, tuple[int, ...]] | None = self._find_attention_layers() if capture_attention else None
         if self._layer_of is None:
@@ -202,9 +141,26 @@ class AttentionModel:
 
     # --- encoding -----------------------------------------------------------------------------------------
 
+    def tokens(self, text: str) -> TextTokens:
+        """The one tokenisation of a text (ids and character spans, no special tokens)."""
+        return tokenize(self.tokenizer, text)
+
+    def fits(self, n_a: int, n_b: int) -> bool:
+        """Whether a pair of ``n_a`` and ``n_b`` tokens fits the model whole."""
+        return self.template.length(n_a, n_b) <= self.max_length
+
+    def window_sizes(self) -> tuple[int, int]:
+        """Tokens per window of A and of B for texts longer than the model (:mod:`mia.text.windows`)."""
+        return window_sizes(self.template, self.max_length)
+
+    def assemble(self, pair: Pair, a: TextTokens, b: TextTokens) -> EncodedPair:
+        """The model input of ``pair`` from its texts' tokens, with no tokenising; raise
+        :class:`~mia.models.encoding.PairTooLong` if it does not fit."""
+        return assemble(self.template, pair, a, b, max_length=self.max_length, name=self.name)
+
     def encode(self, pair: Pair) -> EncodedPair:
-        """Tokenise a pair; raise :class:`~mia.models.encoding.PairTooLong` if it does not fit the model."""
-        return encode_pair(self.tokenizer, self.architecture, pair, max_length=self.max_length, name=self.name)
+        """Tokenise a pair (each text once); raise :class:`~mia.models.encoding.PairTooLong` if it does not fit."""
+        return self.assemble(pair, self.tokens(pair.a), self.tokens(pair.b))
 
     def _inputs(self, batch: Sequence[EncodedPair]) -> dict[str, Any]:
         """Keyword arguments of one forward pass: the padded inputs on the device (and no key/value cache)."""
@@ -213,7 +169,28 @@ class AttentionModel:
         }
         if self.architecture != "encoder":
             inputs["use_cache"] = False
+        if self.architecture == "encoder-decoder" and len(batch) == 1:
+            inputs["encoder_outputs"] = (self._encoder_states(inputs["input_ids"], inputs["attention_mask"]),)
+            del inputs["input_ids"]
         return inputs
+
+    def _encoder_states(self, input_ids: Any, attention_mask: Any) -> Any:
+        """The encoder's last hidden states of one input, computed once per distinct input (an encoder-decoder
+        model reads B in the encoder: each B window is encoded once however many A windows it meets)."""
+        import torch
+
+        key = tuple(input_ids[0].tolist())
+        cached = self.encoder_cache.get(key)
+        if cached is not None:
+            self.encoder_cache.move_to_end(key)
+            return cached
+        with torch.no_grad():  # not inference mode: the states may meet a pass that runs outside it (the probe)
+            states = self.model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask,
+                                              return_dict=True).last_hidden_state
+        self.encoder_cache[key] = states
+        while len(self.encoder_cache) > ENCODER_CACHE:
+            self.encoder_cache.popitem(last=False)
+        return states
 
     @property
     def _pad_id(self) -> int:
@@ -333,14 +310,9 @@ def _head_mask(heads: Sequence[int], n_heads: int, device: str) -> Any:
     return mask
 
 
-_NOTICED: set[str] = set()
-
-
 def notice_slow_path(model_type: str, reason: str) -> None:
-    """Say once per model type that it runs on the slow ``output_attentions`` path, and why."""
-    if model_type in _NOTICED:
-        return
-    _NOTICED.add(model_type)
+    """Say that a model type runs on the slow ``output_attentions`` path, and why: a warning, which Python's own
+    registry shows once per model type and place (no state of mia's)."""
     warnings.warn(f"model type {model_type!r} runs on the slower output_attentions path: {reason}",
                   SlowPathNotice, stacklevel=3)
 

@@ -1,12 +1,13 @@
 """Text embeddings from the model itself: mean-pooled last hidden states (what all-MiniLM-L6-v2 is trained for).
 
-Used to choose candidate window pairs (``detect --candidates K``): one extra forward pass per window, cheap next
-to scoring every window pair.
+Used for sentence candidates (:mod:`mia.detector.documents`, corpus search): a forward pass per sentence, with the
+model's own fastest attention, no weights read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,33 +16,74 @@ from mia.models.attention import AttentionModel
 
 
 def embed_texts(model: AttentionModel, texts: Sequence[str], *, batch_size: int = 8) -> np.ndarray:
-    """Unit-length mean-pooled embeddings float32 ``[len(texts), hidden]`` (the encoder's for encoder-decoder
-    models); special tokens are left out of the mean."""
+    """Unit-length mean-pooled embeddings float32 ``[len(texts), hidden]`` of texts (each tokenised once; see
+    :func:`embed_tokens`)."""
+    return embed_tokens(model, [model.tokens(text).ids for text in texts], batch_size=batch_size)
+
+
+def embed_tokens(model: AttentionModel, texts: Sequence[Sequence[int] | np.ndarray], *,
+                 batch_size: int = 8) -> np.ndarray:
+    """Unit-length mean-pooled embeddings float32 ``[len(texts), hidden]`` of texts given as token ids (no special
+    tokens: the model's own are put around each, as it would for one text). The encoder's for encoder-decoder
+    models; special tokens are left out of the mean.
+
+    A text longer than the model (a "sentence" of 700 words without a full stop, a log file) is never truncated: it
+    is embedded in pieces that fit, and its embedding is the mean over all its tokens, every piece's hidden states
+    summed. An empty text gets a zero vector."""
     import torch
 
-    rows: list[np.ndarray] = []
     backbone: Any = model.model.get_encoder() if model.architecture == "encoder-decoder" else model.model
-    if model.tokenizer.pad_token_id is None:  # GPT-2 style: no padding token, one text at a time
-        batch_size = 1
-    for first in range(0, len(texts), batch_size):
-        enc = model.tokenizer(list(texts[first : first + batch_size]), return_tensors="pt", padding=True,
-                              truncation=False, return_special_tokens_mask=True, verbose=False)
-        special = enc.pop("special_tokens_mask").to(model.device)
-        inputs = {k: v.to(model.device) for k, v in enc.items()
-                  if k in ("input_ids", "token_type_ids", "attention_mask")}
-        with torch.inference_mode():
-            hidden = backbone(**inputs).last_hidden_state
-        keep = (inputs["attention_mask"] * (1 - special)).unsqueeze(-1).float()
-        pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1.0)
-        rows.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-    return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+    template = model.single
+    room = max(1, model.max_length - len(template.prefix) - len(template.suffix))
+    pieces: list[tuple[int, list[int]]] = []  # (text index, content ids of one piece)
+    for index, ids in enumerate(texts):
+        ids = [int(i) for i in ids]
+        pieces.extend((index, ids[start : start + room]) for start in range(0, len(ids), room))
+    pieces.sort(key=lambda piece: len(piece[1]))  # similar lengths in one batch: little padding
+    pad = model.tokenizer.pad_token_id
+    if pad is None:  # GPT-2 style: no padding token, one piece at a time
+        batch_size, pad = 1, 0
+    hidden_size = int(getattr(backbone.config, "hidden_size", 0) or getattr(backbone.config, "d_model", 0))
+    sums = torch.zeros((len(texts), hidden_size), dtype=torch.float32)
+    counts = torch.zeros(len(texts), dtype=torch.float32)
+    with plain_attention(model):
+        for first in range(0, len(pieces), batch_size):
+            _embed_batch(model, backbone, template, pieces[first : first + batch_size], pad, sums, counts)
+    pooled = sums / counts.clamp(min=1.0).unsqueeze(-1)
+    return torch.nn.functional.normalize(pooled, dim=-1).numpy().astype(np.float32)
 
 
-def top_candidates(a_vectors: np.ndarray, b_vectors: np.ndarray, k: int) -> list[list[int]]:
-    """For each A window, the ``k`` B windows with the highest cosine similarity (best first)."""
-    if len(a_vectors) == 0 or len(b_vectors) == 0:
-        return [[] for _ in range(len(a_vectors))]
-    similarity = a_vectors @ b_vectors.T
-    k = min(k, similarity.shape[1])
-    best = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    return [row.tolist() for row in best]
+@contextlib.contextmanager
+def plain_attention(model: AttentionModel) -> Iterator[None]:
+    """The model's own fastest attention (SDPA) while embeddings are made (no attention weights are read then),
+    mia's capture again after."""
+    before = model.model.config._attn_implementation
+    try:
+        model.model.set_attn_implementation("sdpa")
+    except (ValueError, ImportError):  # a model type without SDPA keeps what it has
+        yield
+        return
+    try:
+        yield
+    finally:
+        model.model.set_attn_implementation(before)
+
+
+def _embed_batch(model: AttentionModel, backbone: Any, template: Any, batch: list[tuple[int, list[int]]], pad: int,
+                 sums: Any, counts: Any) -> None:
+    """Add one batch of pieces' summed hidden states (content tokens only) and token counts to their texts'."""
+    import torch
+
+    rows = [template.wrap(ids) for _, ids in batch]
+    width = max(len(row) for row in rows)
+    input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=model.device)
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=model.device)
+    keep = torch.zeros(input_ids.shape, dtype=torch.float32, device=model.device)
+    for row, (_, ids) in enumerate(batch):
+        keep[row, len(template.prefix) : len(template.prefix) + len(ids)] = 1.0
+    with torch.inference_mode():
+        hidden = backbone(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+    summed = (hidden * keep.unsqueeze(-1)).sum(1).cpu()
+    for row, (index, ids) in enumerate(batch):
+        sums[index] += summed[row]
+        counts[index] += len(ids)

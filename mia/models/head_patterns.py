@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from mia.models.attention import AttentionModel, Block, CaptureRequest
+from mia.models.attention import AttentionModel
+from mia.models.blocks import Block, CaptureRequest
 from mia.models.encoding import EncodedPair
 from mia.text.pairs import token_labels
 

@@ -27,6 +27,7 @@ PAIR_ONLY: tuple[Offset, ...] = ((0, 0),)
 DIAGONAL_CONTEXT: tuple[Offset, ...] = ((0, 0), (-1, -1), (1, 1))
 # the diagonal two steps each way, and the neighbours one word apart after an insertion or deletion on one side
 WIDE_CONTEXT: tuple[Offset, ...] = ((0, 0), (-1, -1), (1, 1), (-2, -2), (2, 2), (1, 2), (2, 1), (-1, -2), (-2, -1))
+OffsetFamily = Literal["pair", "diagonal", "wide"]
 CONTEXTS: dict[str, tuple[Offset, ...]] = {"pair": PAIR_ONLY, "diagonal": DIAGONAL_CONTEXT, "wide": WIDE_CONTEXT}
 
 

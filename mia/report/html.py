@@ -54,17 +54,19 @@ class HtmlReport:
         return Path(path)
 
 
-def render_html(data: Any, model: Any = None, pairs: Any = (), **options: Any) -> HtmlReport:
-    """The page for report data (:func:`~mia.report.report_data.report_data`), or for a
-    :class:`~mia.detector.detector.Detector` and optional ``pairs`` (detected here; ``options`` go to
-    :func:`~mia.report.report_data.detector_report`)::
+def report_page(detector: Any, model: Any = None, pairs: Any = (), **options: Any) -> HtmlReport:
+    """Detect in ``pairs`` with ``detector`` (:func:`~mia.report.report_data.detector_report`; ``options`` go there)
+    and render the page, in one call for a notebook::
 
-        render_html(Detector.load("minilm-reuse"), pairs=[Pair("0", a, b)])  # displays inline in Jupyter
+        report_page(Detector.load("minilm-reuse"), pairs=[Pair("0", a, b)])  # displays inline in Jupyter
     """
-    if not isinstance(data, dict):
-        from mia.report.report_data import detector_report
+    from mia.report.report_data import detector_report
 
-        data = detector_report(data, model, pairs, **options)
+    return render_html(detector_report(detector, model, pairs, **options))
+
+
+def render_html(data: dict[str, Any]) -> HtmlReport:
+    """The page for report data (:func:`~mia.report.report_data.report_data`, or ``mia report --format json``)."""
     title = f"mia report: {data['detector'].get('name') or data['detector']['model']}"
     page = (_asset("report.html")
             .replace("{{TITLE}}", html.escape(title))

@@ -18,10 +18,13 @@ import numpy as np
 from mia._version import __version__
 from mia.detector.detection import Detection, DetectionError
 from mia.detector.detector import Detector
+from mia.detector.documents import Candidates
 from mia.detector.scoring import transform_features
+from mia.evaluate.evaluation import headline_text
 from mia.heads.ranking import head_summaries
 from mia.io import jsonable
-from mia.models.attention import AttentionModel, Block, CaptureRequest, PairFeatures
+from mia.models.attention import AttentionModel
+from mia.models.blocks import Block, CaptureRequest, PairFeatures
 from mia.models.encoding import PairTooLong
 from mia.models.layout import offset_label
 from mia.progress import Progress, no_progress
@@ -46,7 +49,9 @@ def detector_card(detector: Detector, name: str) -> dict[str, Any]:
         "relation": meta.get("relation", ""), "threshold": round(detector.threshold, 4), "decode": detector.decode,
         "data": {k: v for k, v in (meta.get("data") or {}).items() if isinstance(v, (str, int, float))},
         "split": {k: (meta.get("split") or {}).get(k) for k in ("train", "validation", "test")},
-        "evaluated_on": metrics.get("evaluated_on"), "scorers": metrics.get("scorers") or {},
+        "evaluated_on": metrics.get("evaluated_on"), "headline": headline_text(metrics),
+        "word_level": metrics.get("word_level") or {},
+        "token_level": metrics.get("token_level") or metrics.get("scorers") or {},
         "trained_with": meta.get("trained_with"), "training_seconds": meta.get("training_seconds"),
     }
 
@@ -131,10 +136,10 @@ def pair_data(detector: Detector, model: AttentionModel, found: Detection | Dete
         links = [link for link in found.links if phrase.a_start <= link.a_start and link.a_end <= phrase.a_end
                  and phrase.b_start <= link.b_start and link.b_end <= phrase.b_end]
         record = phrase.to_dict()
-        record["links"] = [[link.a_index, link.b_index, round(link.probability, 4)] for link in links]
+        record["links"] = [[link.a_token, link.b_token, round(link.probability, 4)] for link in links]
         if features is not None and links:
             n_b = features.shape[1]
-            rows = features.rows(np.array([link.a_index * n_b + link.b_index for link in links]),
+            rows = features.rows(np.array([link.a_token * n_b + link.b_token for link in links]),
                                  detector.layout.offsets)
             share = contributions(detector, rows)
             order = np.argsort(-share, kind="stable")[:CONTRIBUTING]
@@ -143,7 +148,7 @@ def pair_data(detector: Detector, model: AttentionModel, found: Detection | Dete
         phrases.append(record)
     entry["phrases"] = phrases
     if features is not None and found.links:
-        query = "b_index" if model.layout.directions[0] == "b->a" else "a_index"
+        query = "b_token" if model.layout.directions[0] == "b->a" else "a_token"
         best: dict[int, float] = {}
         for link in found.links:
             token = getattr(link, query)
@@ -161,16 +166,17 @@ def report_data(detector: Detector, model: AttentionModel | None, detections: It
                                       for found in progress(detections, "report", total)]
     return jsonable({"mia_version": __version__, "detector": detector_card(detector, name),
                      "heads": heads_data(detector), "pairs": pairs, "qk_cap": QK_CAP,
-                     "contribution_rule": "per phrase: mean over its linked token pairs of weight x standardised "
-                                          "feature, summed over each head's columns (log-odds units)"})
+                     "contribution_rule": "per phrase: mean over its links (each word link's best token pair) of "
+                                          "weight x standardised feature, summed over each head's columns (log-odds "
+                                          "units)"})
 
 
 def detector_report(detector: Detector, model: AttentionModel | None = None, pairs: Sequence[Pair] = (), *,
-                    min_phrase_tokens: int = 2, threshold: float | None = None, candidates: int | None = None,
+                    min_phrase_words: int = 2, threshold: float | None = None, candidates: Candidates = "sentences",
                     name: str = "") -> dict[str, Any]:
     """Detect in ``pairs`` (the model loaded from the detector when not given) and return the report data."""
     if pairs and model is None:
         model = detector.load_model()
     found = [] if model is None else detector.iter_detect(
-        model, list(pairs), threshold=threshold, min_phrase_tokens=min_phrase_tokens, candidates=candidates)
+        model, list(pairs), threshold=threshold, min_phrase_words=min_phrase_words, candidates=candidates)
     return report_data(detector, model if pairs else None, found, name=name, total=len(pairs))

@@ -99,15 +99,22 @@ def examples_text(examples: HeadExamples) -> str:
 
 
 def training_report(detector: Detector) -> str:
-    """The held-out metrics of a detector beside the baselines, as text."""
-    metrics = detector.metadata.get("metrics", {})
-    data = detector.metadata.get("data", {})
-    split = detector.metadata.get("split", {})
-    title = (
-        f"held-out test: {split.get('test', '?')} pairs, {data.get('test_token_pairs', '?')} token pairs "
-        f"({data.get('test_positives', '?')} linked); threshold {metrics.get('threshold', float('nan')):.3f}"
-    )
-    return metrics_table(metrics.get("scorers", {}), title=title)
+    """The held-out measures of a detector beside the baselines, as text: the headline (word level, its decoded
+    links), then the token level."""
+    from mia.evaluate.evaluation import DETECTOR_ROW, WORD_COLUMNS, headline_text
+
+    metrics = detector.metadata.get("metrics") or {}
+    word = {DETECTOR_ROW.format(decode=metrics.get("decode", detector.decode)) if name == "detector" else name: row
+            for name, row in (metrics.get("word_level") or {}).items()}
+    token = metrics.get("token_level") or metrics.get("scorers") or {}
+    parts = [headline_text(metrics)]
+    if word:
+        parts += ["", metrics_table(word, title=f"word level ({metrics.get('words', 'regex')} words), held out",
+                                    columns=WORD_COLUMNS)]
+    if token:
+        threshold = metrics.get("threshold", detector.threshold)
+        parts += ["", metrics_table(token, title=f"token level (secondary), threshold {threshold:.3f}")]
+    return "\n".join(parts)
 
 
 def detection_text(detection: Detection | DetectionError, *, context: int = 30) -> str:
@@ -117,7 +124,8 @@ def detection_text(detection: Detection | DetectionError, *, context: int = 30) 
     pair = detection.pair
     if isinstance(detection, DetectionError):
         return f"pair {printable(pair.id)}: error: {printable(detection.error)}"
-    lines = [f"pair {printable(pair.id)}: {len(detection.phrases)} phrases, {len(detection.links)} linked token pairs"]
+    lines = [f"pair {printable(pair.id)}: {len(detection.phrases)} phrases, {len(detection.links)} linked words "
+             f"({detection.decode}, {detection.words} words)"]
     windows = detection.windows
     if windows and not windows.get("whole", True):
         lines[0] += (f" (run as {windows['window_pairs_run']} of {windows['window_pairs_all']} window pairs: "
@@ -128,7 +136,7 @@ def detection_text(detection: Detection | DetectionError, *, context: int = 30) 
         where_a = a_lines.label(phrase.a_start, phrase.a_end)
         where_b = b_lines.label(phrase.b_start, phrase.b_end)
         lines.append(
-            f"  [{phrase.score:.2f}, {phrase.tokens} tokens] A[{phrase.a_start}:{phrase.a_end}]{where_a} "
+            f"  [{phrase.score:.2f}, {phrase.words} words] A[{phrase.a_start}:{phrase.a_end}]{where_a} "
             f"~ B[{phrase.b_start}:{phrase.b_end}]{where_b}  {printable(repr(phrase.a_text))}"
         )
         if document:

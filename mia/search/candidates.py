@@ -1,82 +1,59 @@
-"""Candidate window pairs: which windows of two documents are worth the attention detector.
+"""Candidate window pairs across a collection: the sentence rules of :mod:`mia.detector.candidates`, found with
+approximate nearest-neighbour indexes because every sentence of every document cannot be compared with every other.
 
-Documents are cut into windows exactly as long texts are (:mod:`mia.text.windows`: runs of whole sentences that
-fit the model, one sentence of overlap). Candidates are found between **sentences** and mapped to the window
-pair of the two sentences' home windows (the window where each sits most centrally): a reused passage of 2-4
-sentences is a small part of a window, and both a window's shingle set and its mean-pooled embedding are mostly
-the rest of the window, so matching whole windows would dilute exactly the signal we look for.
+Documents are cut into windows exactly as long texts are (:mod:`mia.text.windows`) and candidates are found between
+**sentences** and mapped to the window pair of the two sentences' home windows (:mod:`mia.detector.documents`):
 
-Two families (each optional, settings recorded in the search summary):
-
-* ``shingles``: MinHash LSH (``datasketch``) over each sentence's word shingles (lower-cased words, ``shingle``
-  words each); sentences with fewer than ``min_words`` words take no part (they recur everywhere: "I see.");
+* ``shingles``: MinHash LSH (``datasketch``) over each sentence's word shingles, tuned for the Jaccard similarity
+  ``lsh_threshold`` the exact rule uses for one pair of texts; sentences with fewer than ``min_words`` words take
+  no part;
 * ``embeddings``: the ``neighbours`` nearest sentences by the model's own mean-pooled embeddings in an HNSW index
-  (``faiss``), kept when the cosine similarity is at least ``min_similarity``, and mutual nearest neighbours kept
-  from ``mutual_similarity`` up (a copy with a third of its words changed is often its source's nearest sentence
-  at a similarity of only 0.5-0.7).
+  (``faiss``), kept from a cosine of ``min_similarity``, and mutual nearest neighbours from ``mutual_similarity``.
 
 The defaults were chosen on planted-reuse runs with seed 7 (``benchmarks/search_benchmark.py``), never on the
-seed-0 run the README reports.
-
-A document is never paired with itself; within one collection each unordered pair of documents is considered once
-(the window of the document that comes first by id is the A side).
+seed-0 run the README reports. A document is never paired with itself; within one collection each unordered pair
+of documents is considered once (the window of the document that comes first by id is the A side).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-Family = Literal["shingles", "embeddings"]
-FAMILIES: tuple[Family, ...] = ("shingles", "embeddings")
-_WORD = re.compile(r"\w+")
+from mia.detector.candidates import FAMILIES, CandidateOptions, Family, sentence_words, shingles
+
 SCHEME = "affine32"  # datasketch's MinHash scheme: 32-bit hash values
+__all__ = ["FAMILIES", "CandidateOptions", "Family", "SCHEME", "check_candidate_options", "embedding_pairs",
+           "shingle_pairs", "signatures", "word_counts"]
 
 
-@dataclass(frozen=True)
-class CandidateOptions:
-    """Which candidate families run, and their settings (recorded in the search summary)."""
+def check_candidate_options(options: CandidateOptions) -> None:
+    """Raise :class:`MiaError` for settings the candidate families cannot run with (checked before any work)."""
+    from mia.errors import MiaError
 
-    families: tuple[Family, ...] = FAMILIES
-    shingle: int = 3  # words per shingle
-    word_chars: int = 1  # shorter words are left out of shingles
-    num_perm: int = 64  # MinHash permutations
-    lsh_threshold: float = 0.3  # Jaccard similarity datasketch tunes its bands and rows for
-    min_words: int = 6  # shorter sentences take no part in the shingles family
-    embedding_min_words: int = 2  # nor in the embeddings family
-    neighbours: int = 3  # nearest sentences per sentence
-    min_similarity: float = 0.75  # cosine similarity a neighbour needs
-    mutual_similarity: float = 0.5  # cosine similarity mutual nearest neighbours need
-    hnsw_m: int = 32  # faiss HNSW links per node
-    ef_search: int = 64  # faiss HNSW search breadth
-    seed: int = 1  # MinHash seed
+    unknown = [f for f in options.families if f not in FAMILIES]
+    if unknown or not options.families:
+        raise MiaError(f"candidate families must be one or more of {', '.join(FAMILIES)}, got {options.families}")
+    for name in ("shingle", "word_chars", "num_perm", "min_words", "embedding_min_words", "neighbours", "hnsw_m",
+                 "ef_search"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise MiaError(f"candidate setting {name} must be a whole number from 1, got {value!r}")
+    for name in ("lsh_threshold", "min_similarity", "mutual_similarity"):
+        value = getattr(options, name)
+        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise MiaError(f"candidate setting {name} must be between 0 and 1, got {value!r}")
+    if "shingles" in options.families:
+        from datasketch import MinHashLSH
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "families": list(self.families)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CandidateOptions:
-        names = set(cls.__dataclass_fields__)
-        values = {k: v for k, v in data.items() if k in names}
-        if "families" in values:
-            values["families"] = tuple(values["families"])
-        return cls(**values)
-
-
-def sentence_words(text: str, min_chars: int = 1) -> list[str]:
-    """The lower-cased words of ``text`` that have at least ``min_chars`` characters."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) >= min_chars]
-
-
-def shingles(words: Sequence[str], size: int) -> set[bytes]:
-    """The word ``size``-grams of ``words`` (as bytes, what MinHash hashes); one shingle for a shorter sentence."""
-    if len(words) <= size:
-        return {" ".join(words).encode("utf-8")}
-    return {" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+        try:
+            MinHashLSH(threshold=options.lsh_threshold, num_perm=options.num_perm)
+        except ValueError:
+            raise MiaError(f"--lsh-threshold {options.lsh_threshold} is too high for {options.num_perm} MinHash "
+                           "permutations (the LSH needs at least 2 bands); lower it, or index with more "
+                           "--num-perm") from None
 
 
 def signatures(texts: Sequence[str], options: CandidateOptions) -> np.ndarray:
@@ -85,7 +62,8 @@ def signatures(texts: Sequence[str], options: CandidateOptions) -> np.ndarray:
 
     if not texts:
         return np.zeros((0, options.num_perm), np.uint32)
-    sets = [shingles(sentence_words(t, options.word_chars), options.shingle) for t in texts]
+    sets = [{shingle.encode("utf-8") for shingle in shingles(sentence_words(t, options.word_chars), options.shingle)}
+            for t in texts]
     hashes = MinHash.bulk(sets, num_perm=options.num_perm, seed=options.seed, scheme=SCHEME)
     return np.stack([np.asarray(h.hashvalues, dtype=np.uint32) for h in hashes])
 

@@ -46,6 +46,8 @@ def read_documents(path: str | Path, *, flag: str = "--docs") -> list[Document]:
 def check_unique(documents: Sequence[Document], where: str) -> Sequence[Document]:
     seen: set[str] = set()
     for document in documents:
+        if not document.id:
+            raise MiaError(f"{where}: a document has an empty id; every document needs one")
         if document.id in seen:
             raise MiaError(f"{where}: document id {document.id!r} appears twice; ids must be unique")
         seen.add(document.id)

@@ -1,24 +1,28 @@
 """The search index: every document's windows and sentences, their MinHash signatures and embeddings.
 
 Built once (``mia index``), reused by ``search --index``, and updated by adding documents (the new documents'
-rows are appended; nothing is recomputed for the others). On disk it is a folder of plain files, nothing pickled:
+rows are appended; nothing is recomputed for the others). In memory:
 
-* ``index.json``: format, settings (model, fingerprint, window size, shingle settings), the documents' ids,
-  lengths and text hashes, and the sha256 of the two other files;
-* ``documents.jsonl``: ``{"id", "text"}`` per document;
-* ``arrays.npz``: ``windows`` int64 ``[W, 3]`` (document, first char, end char), ``sentences`` int64 ``[S, 4]``
-  (document, first char, end char, home window), ``words`` int64 ``[S]`` (words per sentence), ``signatures``
-  uint32 ``[S, P]`` (datasketch's ``affine32`` MinHash), ``vectors`` float32 ``[S, D]``.
+* ``documents``: the texts, as read;
+* each document's tokens, made once when it is added: ``token_ids`` int64 ``[T]`` and ``token_spans`` int64
+  ``[T, 2]`` (character spans in the document) of all documents in a row, ``document_tokens`` int64 ``[D, 2]``
+  (each document's first and end row in them);
+* ``windows`` int64 ``[W, 3]`` (document, first char, end char) and ``window_tokens`` int64 ``[W, 2]`` (first and
+  end token within the document), ``sentences`` int64 ``[S, 4]`` (document, first char, end char, home window),
+  ``words`` int64 ``[S]`` (words per sentence), ``signatures`` uint32 ``[S, P]`` (datasketch's ``affine32``
+  MinHash), ``vectors`` float32 ``[S, D]``.
 
-The LSH tables and the HNSW graph are rebuilt from the arrays when a search needs them.
+A window pair reaches a worker as the two windows' token ids, and sentences are embedded from theirs: no text is
+tokenised twice.
+
+On disk (:mod:`mia.search.index_file`): a folder of plain files, nothing pickled, updated atomically as a whole.
+The LSH tables and the HNSW graph are rebuilt from the arrays when a search needs them. The settings an index was
+built with (model, window size, shingle and MinHash settings) are its own: every later search and update uses them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,18 +30,18 @@ from typing import Any
 import numpy as np
 
 from mia.errors import MiaError
-from mia.io import parse_json, write_bytes_atomic, write_jsonl
+from mia.io import check_writable_folder
 from mia.models.attention import AttentionModel
-from mia.models.encoding import text_token_spans, window_sizes
+from mia.models.encoding import TextTokens
 from mia.progress import Progress, no_progress
 from mia.search.candidates import SCHEME, CandidateOptions, signatures, word_counts
 from mia.search.documents import Document, check_unique
+from mia.search.index_file import INDEX_FILE, read_generation, write_generation
 from mia.text.corpus import split_sentences
 from mia.text.windows import Window, plan_windows
 
-FORMAT = 1
-INDEX_FILE, DOCUMENTS_FILE, ARRAYS_FILE = "index.json", "documents.jsonl", "arrays.npz"
-Embed = Callable[[Sequence[str]], np.ndarray]  # unit-length embeddings [n, dim] of n texts
+Embed = Callable[[Sequence[TextTokens]], np.ndarray]  # unit-length embeddings [n, dim] of n texts (their tokens)
+OWNED = ("shingle", "word_chars", "num_perm", "seed")  # candidate settings an index's signatures depend on
 
 
 @dataclass
@@ -51,38 +55,61 @@ class SearchIndex:
     words: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     signatures: np.ndarray | None = None
     vectors: np.ndarray | None = None
+    token_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    token_spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    document_tokens: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    window_tokens: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    state: str | None = None  # the manifest this index was read from (an update checks it is still there)
 
     @property
     def ids(self) -> list[str]:
         return [d.id for d in self.documents]
 
-    def window_text(self, window: int) -> str:
-        doc, start, end = self.windows[window]
-        return self.documents[doc].text[start:end]
+    def tokens_of(self, doc: int) -> TextTokens:
+        """A document's tokens, as made when it was added."""
+        start, end = self.document_tokens[doc].tolist()
+        return TextTokens(self.documents[doc].text, self.token_ids[start:end], self.token_spans[start:end])
+
+    def window(self, window: int) -> TextTokens:
+        """A window's tokens (a range of its document's)."""
+        doc, char_start, char_end = self.windows[window].tolist()
+        start, end = self.window_tokens[window].tolist()
+        return self.tokens_of(doc).part(start, end, char_start, char_end)
 
     def window_span(self, window: int) -> tuple[str, int, int]:
         """``(document id, first char, end char)`` of a window."""
         doc, start, end = self.windows[window].tolist()
         return self.documents[doc].id, start, end
 
-    def sentence_texts(self) -> list[str]:
-        return [self.documents[d].text[s:e] for d, s, e, _ in self.sentences]
+    def sentence_tokens(self, rows: Sequence[int] | None = None) -> list[TextTokens]:
+        """The tokens of sentences (rows of ``sentences``; default all): the document's tokens that start inside
+        the sentence."""
+        chosen = range(len(self.sentences)) if rows is None else rows
+        found = []
+        for row in chosen:
+            doc, start, end, _ = self.sentences[row].tolist()
+            tokens = self.tokens_of(doc)
+            first, last = np.searchsorted(tokens.spans[:, 0], [start, end], side="left")
+            found.append(tokens.part(int(first), int(last), start, end))
+        return found
 
 
 def index_settings(model: AttentionModel, options: CandidateOptions) -> dict[str, Any]:
     """What an index depends on: the model (its windows and embeddings) and the shingle settings."""
     return {"model": model.name, "fingerprint": model.fingerprint,
-            "window_tokens": min(window_sizes(model.tokenizer, model.architecture, model.max_length)),
+            "window_tokens": min(model.window_sizes()),
             "shingle": options.shingle, "word_chars": options.word_chars, "num_perm": options.num_perm,
             "seed": options.seed, "minhash_scheme": SCHEME}
 
 
-def document_units(model: AttentionModel, text: str, size: int) -> tuple[list[Window], list[tuple[int, int, int]]]:
-    """A document's windows and its sentences ``(first char, end char, home window)``: the home is the window that
-    holds the sentence whole with the widest margin (for a sentence longer than a window: the one overlapping most)."""
-    spans = text_token_spans(model.tokenizer, text)
+def document_units(model: AttentionModel, text: str, size: int
+                   ) -> tuple[TextTokens, list[Window], list[tuple[int, int, int]]]:
+    """A document's tokens (its one tokenisation), windows and sentences ``(first char, end char, home window)``:
+    the home is the window that holds the sentence whole with the widest margin (for a sentence longer than a
+    window: the one overlapping most)."""
+    tokens = model.tokens(text)
     sentences = split_sentences(text)
-    windows = plan_windows(spans, sentences, size) if len(spans) else []
+    windows = plan_windows(tokens.spans, sentences, size) if len(tokens) else []
     units: list[tuple[int, int, int]] = []
     for start, end in sentences:
         if not windows:
@@ -90,7 +117,28 @@ def document_units(model: AttentionModel, text: str, size: int) -> tuple[list[Wi
         margins = [min(start - w.char_start, w.char_end - end) if w.char_start <= start and end <= w.char_end
                    else min(end, w.char_end) - max(start, w.char_start) - 10**9 for w in windows]
         units.append((start, end, int(np.argmax(margins))))
-    return windows, units
+    return tokens, windows, units
+
+
+def with_tokens(index: SearchIndex, model: AttentionModel) -> SearchIndex:
+    """``index`` with its documents' tokens (an index of format 1 stored none: each document is tokenised once
+    here, and its windows found among the tokens)."""
+    if len(index.document_tokens) == len(index.documents):
+        return index
+    ids, spans, bounds, window_tokens = [], [], [], np.zeros((len(index.windows), 2), np.int64)
+    total = 0
+    for doc, document in enumerate(index.documents):
+        tokens = model.tokens(document.text)
+        ids.append(tokens.ids)
+        spans.append(tokens.spans)
+        bounds.append((total, total + len(tokens)))
+        total += len(tokens)
+        rows = np.flatnonzero(index.windows[:, 0] == doc)
+        window_tokens[rows, 0] = np.searchsorted(tokens.spans[:, 0], index.windows[rows, 1], side="left")
+        window_tokens[rows, 1] = np.searchsorted(tokens.spans[:, 1], index.windows[rows, 2], side="right")
+    return replace(index, token_ids=np.concatenate(ids) if ids else np.zeros(0, np.int64),
+                   token_spans=np.concatenate(spans) if spans else np.zeros((0, 2), np.int64),
+                   document_tokens=np.array(bounds, np.int64).reshape(-1, 2), window_tokens=window_tokens)
 
 
 def add_documents(
@@ -104,6 +152,7 @@ def add_documents(
     index without them, it embeds the sentences already there too."""
     if embed is None and index.vectors is not None:
         raise MiaError("this index holds embeddings: give embed to add documents to it")
+    index = with_tokens(index, model)
     known = {d.id: d.digest for d in index.documents}
     changed = [d.id for d in documents if d.id in known and known[d.id] != d.digest]
     if changed:
@@ -113,28 +162,40 @@ def add_documents(
     if not new:
         return index, 0
     size = int(index.settings["window_tokens"])
-    windows, sentences = [index.windows], [index.sentences]
-    first_doc, first_window = len(index.documents), len(index.windows)
-    texts: list[str] = []
+    windows, window_tokens, sentences = [index.windows], [index.window_tokens], [index.sentences]
+    ids, spans, bounds = [index.token_ids], [index.token_spans], [index.document_tokens]
+    first_doc, first_window, first_token = len(index.documents), len(index.windows), len(index.token_ids)
+    added: list[TextTokens] = []
     for number, document in enumerate(progress(new, "windows", len(new))):
-        doc_windows, units = document_units(model, document.text, size)
+        tokens, doc_windows, units = document_units(model, document.text, size)
         doc = first_doc + number
+        ids.append(tokens.ids)
+        spans.append(tokens.spans)
+        bounds.append(np.array([[first_token, first_token + len(tokens)]], np.int64))
+        first_token += len(tokens)
         windows.append(np.array([(doc, w.char_start, w.char_end) for w in doc_windows], np.int64).reshape(-1, 3))
+        window_tokens.append(np.array([(w.start, w.end) for w in doc_windows], np.int64).reshape(-1, 2))
         sentences.append(np.array([(doc, s, e, first_window + w) for s, e, w in units], np.int64).reshape(-1, 4))
-        texts.extend(document.text[s:e] for s, e, _ in units)
+        for start, end, _ in units:
+            first, last = np.searchsorted(tokens.spans[:, 0], [start, end], side="left")
+            added.append(tokens.part(int(first), int(last), start, end))
         first_window += len(doc_windows)
+    texts = [part.text for part in added]
     added_signatures = signatures(texts, options)
     vectors = None
     if embed is not None:
         old = index.vectors if index.vectors is not None or not len(index.sentences) else \
-            embed(index.sentence_texts())
-        added = embed(texts).astype(np.float32)
-        vectors = added if old is None else np.concatenate([old.astype(np.float32), added])
+            embed(index.sentence_tokens())
+        fresh = embed(added).astype(np.float32)
+        parts = [part.astype(np.float32) for part in (old, fresh) if part is not None and len(part)]
+        vectors = np.concatenate(parts) if parts else None
     old_signatures = index.signatures if index.signatures is not None else np.zeros((0, options.num_perm), np.uint32)
     return replace(
-        index, documents=[*index.documents, *new], windows=np.concatenate(windows), sentences=np.concatenate(sentences),
+        index, documents=[*index.documents, *new], windows=np.concatenate(windows),
+        window_tokens=np.concatenate(window_tokens), sentences=np.concatenate(sentences),
         words=np.concatenate([index.words, word_counts(texts)]),
         signatures=np.concatenate([old_signatures, added_signatures]), vectors=vectors,
+        token_ids=np.concatenate(ids), token_spans=np.concatenate(spans), document_tokens=np.concatenate(bounds),
     ), len(new)
 
 
@@ -142,7 +203,9 @@ def add_documents(
 
 
 def arrays_of(index: SearchIndex) -> dict[str, np.ndarray]:
-    arrays = {"windows": index.windows, "sentences": index.sentences, "words": index.words}
+    arrays = {"windows": index.windows, "sentences": index.sentences, "words": index.words,
+              "token_ids": index.token_ids, "token_spans": index.token_spans,
+              "document_tokens": index.document_tokens, "window_tokens": index.window_tokens}
     if index.signatures is not None:
         arrays["signatures"] = index.signatures
     if index.vectors is not None:
@@ -151,22 +214,10 @@ def arrays_of(index: SearchIndex) -> dict[str, np.ndarray]:
 
 
 def save_index(index: SearchIndex, folder: str | Path) -> Path:
-    """Write the index folder (each file atomically, ``index.json`` last, naming the others' hashes)."""
+    """Write ``index`` into ``folder`` as a new generation, switched in by one rename (:mod:`mia.search.index_file`);
+    refused when the folder's index changed since ``index`` was read from it."""
     folder = Path(folder)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays_of(index))  # type: ignore[arg-type]
-    arrays = buffer.getvalue()
-    documents = [json.dumps({"id": d.id, "text": d.text}, ensure_ascii=False) for d in index.documents]
-    documents_bytes = ("\n".join(documents) + "\n").encode("utf-8") if documents else b""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(arrays, folder / ARRAYS_FILE)
-    write_bytes_atomic(documents_bytes, folder / DOCUMENTS_FILE)
-    record = {"format": FORMAT, "settings": index.settings,
-              "documents": [{"id": d.id, "chars": len(d.text), "sha256": d.digest} for d in index.documents],
-              "windows": len(index.windows), "sentences": len(index.sentences),
-              "sha256": {ARRAYS_FILE: hashlib.sha256(arrays).hexdigest(),
-                         DOCUMENTS_FILE: hashlib.sha256(documents_bytes).hexdigest()}}
-    write_jsonl([record], folder / INDEX_FILE)
+    write_generation(folder, index.settings, index.documents, arrays_of(index), expected_state=index.state)
     return folder
 
 
@@ -175,41 +226,46 @@ def is_index(folder: str | Path) -> bool:
 
 
 def check_index_destination(folder: str | Path, flag: str = "--out") -> bool:
-    """True when ``folder`` holds an index (to be updated); False when it is new or empty. Anything else is refused:
-    mia writes into no folder it did not make."""
+    """True when ``folder`` holds an index (to be updated); False when it is new or empty. Anything else is refused
+    before any work: a file, a broken link, a path under a file, a folder mia cannot write, a folder holding other
+    things (mia writes into no folder it did not make)."""
     path = Path(folder)
+    if not str(folder).strip():
+        raise MiaError(f"{flag} is empty; give a folder for the index")
+    if path.is_symlink() and not path.exists():
+        raise MiaError(f"{flag} {path} is a broken symbolic link")
     if is_index(path):
+        check_writable_folder(path, flag=flag, target=path)
         return True
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise MiaError(f"{flag} {path} exists and is not a mia index; give a new or empty folder")
+    check_writable_folder(path if path.exists() else path.parent, flag=flag, target=path)
     return False
 
 
 def load_index(folder: str | Path, flag: str = "--index") -> SearchIndex:
-    """Read and check an index folder (hashes, shapes); no pickle is ever loaded."""
+    """Read and check an index folder (every field, hash, shape and span); no pickle is ever loaded."""
     path = Path(folder)
     if not is_index(path):
         raise MiaError(f"{flag} {path}: not a mia index (no {INDEX_FILE}); build one with `mia index`")
-    record = parse_json((path / INDEX_FILE).read_text(encoding="utf-8"), f"{flag} {path / INDEX_FILE}")
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise MiaError(f"{flag} {path}: index format {record.get('format') if isinstance(record, dict) else '?'} "
-                       f"is not {FORMAT}; build the index again with this mia")
-    data = {name: (path / name).read_bytes() for name in (ARRAYS_FILE, DOCUMENTS_FILE)}
-    for name, raw in data.items():
-        if hashlib.sha256(raw).hexdigest() != record["sha256"].get(name):
-            raise MiaError(f"{flag} {path}: {name} does not match {INDEX_FILE} (changed or half-written); "
-                           "build the index again")
-    documents = [Document(str(r["id"]), str(r["text"])) for r in _json_lines(data[DOCUMENTS_FILE], path)]
-    with np.load(io.BytesIO(data[ARRAYS_FILE]), allow_pickle=False) as npz:
-        arrays = {name: npz[name] for name in npz.files}
-    index = SearchIndex(record["settings"], documents, arrays["windows"], arrays["sentences"], arrays["words"],
-                        arrays.get("signatures"), arrays.get("vectors"))
-    if len(index.documents) != len(record["documents"]) or len(index.words) != len(index.sentences):
-        raise MiaError(f"{flag} {path}: the index files disagree on their sizes; build the index again")
-    return index
+    data = read_generation(path, flag)
+    arrays = data.arrays
+    tokens = {name: arrays[name] for name in ("token_ids", "token_spans", "document_tokens", "window_tokens")
+              if name in arrays}
+    return SearchIndex(data.record.settings, data.documents, arrays["windows"], arrays["sentences"], arrays["words"],
+                       arrays.get("signatures"), arrays.get("vectors"), **tokens, state=data.state)
 
 
-def _json_lines(raw: bytes, path: Path) -> Iterable[dict[str, Any]]:
-    for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
-        if line.strip():
-            yield parse_json(line, f"{path / DOCUMENTS_FILE}:{number}")
+def check_settings(index: SearchIndex, given: dict[str, Any]) -> None:
+    """Raise when a setting the user gave (``given``: name -> value, None for not given) differs from the one
+    ``index`` was built with (its signatures depend on it): an index's settings are its own."""
+    for name, value in given.items():
+        if value is not None and index.settings.get(name) != value:
+            raise MiaError(f"--{name.replace('_', '-')} {value}: the index was built with {index.settings.get(name)}; "
+                           "an index keeps its own settings (leave the option out, or build a new index)")
+
+
+def index_options(index: SearchIndex, options: CandidateOptions) -> CandidateOptions:
+    """``options`` with the settings ``index`` was built with (its signatures depend on them)."""
+    return replace(options, **{name: index.settings[name] for name in OWNED})
+

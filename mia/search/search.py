@@ -16,32 +16,45 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.decoding import Decode
+from mia.detector.detection import SparseScores, decoded
+from mia.detector.passages import PassageRule
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
+from mia.models.encoding import TextTokens
 from mia.progress import Progress, no_progress
-from mia.search.candidates import CandidateOptions, embedding_pairs, shingle_pairs
+from mia.search.candidates import CandidateOptions, check_candidate_options, embedding_pairs, shingle_pairs
 from mia.search.documents import Document, check_unique
 from mia.search.engine import Engine, EngineName, InProcessEngine, WindowJob, WorkerSpec, start_engine
-from mia.search.index import Embed, SearchIndex, add_documents, index_settings
-from mia.search.passages import (
-    DEFAULT_GAP,
-    DEFAULT_MIN_LONGEST,
-    DEFAULT_MIN_TOKENS,
-    DocumentPhrase,
-    Passage,
-    merge_passages,
-)
+from mia.search.index import OWNED, Embed, SearchIndex, add_documents, index_options, index_settings
+from mia.search.passages import Passage
+from mia.text.pairs import Pair
 
 EMBED_BATCH = 64
 
 
 @dataclass(frozen=True)
 class SearchOptions:
+    """The candidate families, the detector's decoding and passage rule (None: the detector's own) and the batch
+    size of the workers' tasks."""
+
     candidates: CandidateOptions = field(default_factory=CandidateOptions)
-    gap: int = DEFAULT_GAP  # characters between phrases of one passage, on each side
-    min_passage_tokens: int = DEFAULT_MIN_TOKENS
-    min_longest_phrase: int = DEFAULT_MIN_LONGEST
+    rule: PassageRule | None = None
+    decode: Decode | None = None
+    threshold: float | None = None
     batch_size: int = 8  # window pairs per task sent to a worker
+
+
+@dataclass(frozen=True)
+class Settings:
+    """:class:`SearchOptions` with the detector's own filled in, and the probability token pairs are kept from."""
+
+    candidates: CandidateOptions
+    rule: PassageRule
+    decode: Decode
+    threshold: float
+    floor: float
+    batch_size: int
 
 
 @dataclass
@@ -50,8 +63,6 @@ class SearchResult:
 
     passages: list[Passage]
     summary: dict[str, Any]
-    window_pairs: list[tuple[tuple[str, int, int], tuple[str, int, int]]] = field(default_factory=list)
-    """The window pairs scored: ``((A id, first char, end char), (B id, first char, end char))``."""
 
     def records(self) -> list[dict[str, Any]]:
         return [p.to_dict() for p in self.passages]
@@ -119,55 +130,102 @@ def search(
     index: SearchIndex, engine: Engine, *, against: SearchIndex | None = None,
     options: SearchOptions = SearchOptions(), progress: Progress = no_progress,
 ) -> SearchResult:
-    """Passages of ``index``'s documents reused in one another (or in ``against``'s documents)."""
+    """Passages of ``index``'s documents reused in one another (or in ``against``'s documents).
+
+    The shingle and MinHash settings are ``index``'s own (``options.candidates`` gives the rest); ``against`` must
+    have been built with the same ones."""
     other = index if against is None else against
+    if any(other.settings.get(name) != index.settings.get(name) for name in (*OWNED, "fingerprint")):
+        raise MiaError("the two collections were indexed with different models or shingle settings; index --against "
+                       "with the settings of the index")
+    if any(len(part.document_tokens) != len(part.documents) for part in (index, other)):
+        raise MiaError("the index holds no tokens of its documents (format 1): pass it through build_index first")
+    settings = resolved(replace(options, candidates=index_options(index, options.candidates)),
+                        engine.spec.detector, engine.spec.threshold)
+    check_candidate_options(settings.candidates)
     started = time.perf_counter()
-    window_pairs, sentence_pairs = candidate_window_pairs(index, against, options.candidates)
+    window_pairs, sentence_pairs = candidate_window_pairs(index, against, settings.candidates)
     candidates_seconds = time.perf_counter() - started
     keys = sorted(window_pairs)
-    jobs: list[WindowJob] = [(n, index.window_text(wa), other.window_text(wb)) for n, (wa, wb) in enumerate(keys)]
-    batches = [jobs[i : i + options.batch_size] for i in range(0, len(jobs), options.batch_size)]
-    found: dict[tuple[int, int], list[DocumentPhrase]] = {}
+    jobs: list[WindowJob] = [(n, index.window(wa), other.window(wb)) for n, (wa, wb) in enumerate(keys)]
+    batches = [jobs[i : i + settings.batch_size] for i in range(0, len(jobs), settings.batch_size)]
+    found: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}  # document pair -> (keys, values)
     errors: list[str] = []
     started = time.perf_counter()
     for results in progress(engine.score(batches), "window pairs", len(batches)):
-        for key, phrases, error in results:
+        for key, rows, cols, values, error in results:
             if error:
                 errors.append(error)
+                continue
             wa, wb = keys[key]
-            (da, sa, _), (db, sb, _) = index.windows[wa].tolist(), other.windows[wb].tolist()  # Python ints
-            found.setdefault((da, db), []).extend(
-                (a0 + sa, a1 + sa, b0 + sb, b1 + sb, tokens, score) for a0, a1, b0, b1, tokens, score in phrases)
+            da, db = int(index.windows[wa, 0]), int(other.windows[wb, 0])
+            rows = rows.astype(np.int64) + int(index.window_tokens[wa, 0])  # tokens of the whole documents
+            cols = cols.astype(np.int64) + int(other.window_tokens[wb, 0])
+            n_b = int(other.document_tokens[db, 1] - other.document_tokens[db, 0])
+            found.setdefault((da, db), []).append((rows * n_b + cols, values))
     scoring_seconds = time.perf_counter() - started
     passages: list[Passage] = []
-    for (da, db), phrases in sorted(found.items()):
-        a_doc, b_doc = index.documents[da], other.documents[db]
-        passages.extend(merge_passages(a_doc.id, a_doc.text, b_doc.id, b_doc.text, phrases, max_gap=options.gap,
-                                       min_tokens=options.min_passage_tokens, min_longest=options.min_longest_phrase))
+    for (da, db), parts in sorted(found.items()):
+        passages.extend(document_passages(index, other, da, db, parts, settings))
     passages.sort(key=lambda p: (p.a_id, p.b_id, p.a_start, p.b_start))
-    families = {f: sum(f in found_by for found_by in window_pairs.values()) for f in options.candidates.families}
+    families = {f: sum(f in found_by for found_by in window_pairs.values()) for f in settings.candidates.families}
     summary = {
         "documents": len(index.documents), "against": None if against is None else len(against.documents),
         "windows": len(index.windows) + (0 if against is None else len(against.windows)),
         "sentences": len(index.sentences) + (0 if against is None else len(against.sentences)),
         "index": index.settings,
-        "candidates": {**options.candidates.to_dict(), "sentence_pairs": sentence_pairs,
+        "candidates": {**settings.candidates.to_dict(), "sentence_pairs": sentence_pairs,
                        "window_pairs_by_family": families, "window_pairs": len(keys),
                        "window_pairs_without_candidates": all_window_pairs(index, against)},
         "window_pairs_scored": len(keys) - len(errors), "window_pair_errors": len(errors),
         "first_errors": errors[:5], "passages": len(passages),
-        "passage_rule": {"gap_chars": options.gap, "min_tokens": options.min_passage_tokens,
-                         "min_longest_phrase": options.min_longest_phrase},
+        "decoding": {"decode": settings.decode, "words": "regex", "threshold": settings.threshold},
+        "passage_rule": settings.rule.to_dict(),
         "engine": engine.describe(),
         "seconds": {"candidates": round(candidates_seconds, 2), "scoring": round(scoring_seconds, 2)},
     }
-    return SearchResult(passages, summary, [(index.window_span(wa), other.window_span(wb)) for wa, wb in keys])
+    return SearchResult(passages, summary)
+
+
+def resolved(options: SearchOptions, detector_name: str, threshold: float | None) -> Settings:
+    """``options`` with what it leaves to the detector filled in from the detector the workers run."""
+    from mia.detector.detector import Detector, kept_floor
+
+    detector = Detector.load(detector_name)
+    decode = options.decode or detector.decode
+    limit = options.threshold if options.threshold is not None else (
+        threshold if threshold is not None else detector.threshold)
+    return Settings(options.candidates, options.rule or detector.passage_rule, decode, limit,
+                    kept_floor(decode, limit), options.batch_size)
+
+
+def document_passages(index: SearchIndex, other: SearchIndex, da: int, db: int,
+                      parts: list[tuple[np.ndarray, np.ndarray]], options: Settings) -> list[Passage]:
+    """The passages of one document pair from its scored window pairs, as ``detect`` makes them for two documents:
+    each token pair's highest probability over the window pairs, decoded into word links, phrases, passages."""
+    a_doc, b_doc = index.documents[da], other.documents[db]
+    a_tokens, b_tokens = index.tokens_of(da), other.tokens_of(db)
+    key = np.concatenate([k for k, _ in parts])
+    value = np.concatenate([v for _, v in parts]).astype(np.float32)
+    order = np.lexsort((-value, key))  # by key, highest first: the first of each key is its maximum
+    key, value = key[order], value[order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    key, value = key[first], value[first]
+    n_b = max(len(b_tokens), 1)
+    scores = SparseScores((len(a_tokens), len(b_tokens)), key // n_b, key % n_b, value, options.floor)
+    detection = decoded(Pair(f"{a_doc.id}|{b_doc.id}", a_doc.text, b_doc.text), scores,
+                        (a_tokens.spans, b_tokens.spans), threshold=options.threshold, decode=options.decode,
+                        passages=options.rule)
+    return [Passage(a_doc.id, p.a_start, p.a_end, b_doc.id, p.b_start, p.b_end, p.score,
+                    a_doc.text[p.a_start : p.a_end], b_doc.text[p.b_start : p.b_end], p.words, p.phrases, p.longest)
+            for p in detection.passages]
 
 
 def engine_embed(engine: Engine, progress: Progress = no_progress) -> Embed:
-    """Embeddings by the engine's workers, in batches (for :func:`add_documents`)."""
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        batches = [texts[i : i + EMBED_BATCH] for i in range(0, len(texts), EMBED_BATCH)]
+    """Embeddings by the engine's workers, from the texts' tokens, in batches (for :func:`add_documents`)."""
+    def embed(texts: Sequence[TextTokens]) -> np.ndarray:
+        ids = [text.ids for text in texts]
+        batches = [ids[i : i + EMBED_BATCH] for i in range(0, len(ids), EMBED_BATCH)]
         rows: Iterable[np.ndarray] = progress(engine.embed(batches), "embeddings", len(batches))
         parts = [np.asarray(r, np.float32) for r in rows if len(r)]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
@@ -206,22 +264,15 @@ def build_index(documents: Sequence[Document], engine: Engine, model: AttentionM
                          progress=progress)
 
 
-def index_options(index: SearchIndex, options: CandidateOptions) -> CandidateOptions:
-    """``options`` with the shingle settings an index was built with (its signatures depend on them)."""
-    keep = {name: index.settings[name] for name in ("shingle", "word_chars", "num_perm", "seed")
-            if name in index.settings}
-    return replace(options, **keep)
-
-
 def search_documents(
     documents: Sequence[Document | tuple[str, str]], *, against: Sequence[Document | tuple[str, str]] | None = None,
     detector: str = "minilm-reuse", options: SearchOptions = SearchOptions(), engine: EngineName = "local",
     workers: int = 1, address: str | None = None, threads: int = 1, device: str = "auto",
-    threshold: float | None = None, min_phrase_tokens: int = 2, progress: Progress = no_progress,
+    threshold: float | None = None, progress: Progress = no_progress,
 ) -> SearchResult:
     """Search documents (:class:`~mia.search.documents.Document` or ``(id, text)`` pairs) in memory, start to end:
     an engine started and closed, the indexes built on the way (not saved)."""
-    spec = WorkerSpec(detector, threshold=threshold, min_phrase_tokens=min_phrase_tokens, device=device,
+    spec = WorkerSpec(detector, threshold=threshold, device=device,
                       threads=threads)
     started = time.perf_counter()
     with open_engine(spec, engine=engine, workers=workers, address=address) as (running, model):

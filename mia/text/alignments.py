@@ -38,7 +38,10 @@ def parse_pharaoh_line(line: str, *, where: str) -> tuple[list[WordLink], list[W
 
 
 def _read_lines(path: str | Path, flag: str) -> list[str]:
-    return read_text(path, f"{flag} {path}").splitlines()
+    """The file's lines, split at line ends only (a U+2028 or U+0085 inside a sentence does not start a new one)."""
+    text = read_text(path, f"{flag} {path}")
+    lines = text.split("\n")
+    return lines[:-1] if text.endswith("\n") or not text else lines
 
 
 def _word_char_spans(words: list[str]) -> list[tuple[int, int]]:
@@ -96,6 +99,7 @@ def import_alignments(
     return pairs
 
 
-def pharaoh_line(linked: np.ndarray) -> str:
-    """``i-j`` links of a bool word-pair matrix ``[n_a_words, n_b_words]``, sorted."""
-    return " ".join(f"{i}-{j}" for i, j in zip(*np.nonzero(linked)))
+def pharaoh_line(linked: np.ndarray | Iterable[tuple[int, int]]) -> str:
+    """``i-j`` links, sorted, of a bool word-pair matrix ``[n_a_words, n_b_words]`` or of word index pairs."""
+    pairs = zip(*np.nonzero(linked)) if isinstance(linked, np.ndarray) else sorted(linked)
+    return " ".join(f"{i}-{j}" for i, j in pairs)

@@ -67,7 +67,7 @@ def noisy_copy_pair(
     sentence_of: list[int] = []  # the copied sentence each word of A belongs to (-1: extra text)
     for position, index in enumerate(order.tolist()):
         start, end = sentences[index]
-        edited = _edited(paragraph, start, end, rng, noise, vocabulary)
+        edited = edited_words(paragraph, start, end, rng, noise, vocabulary)
         words.extend(edited)
         sentence_of.extend([index] * len(edited))
         if extra and noise.extra_sentences and rng.random() < noise.extra_sentences and position < len(order):
@@ -88,7 +88,7 @@ def noisy_copy_pair(
     return Pair(id=pair_id, a=" ".join(pieces), b=paragraph, links=link_tuple, phrases=phrases)
 
 
-def _edited(paragraph: str, start: int, end: int, rng: np.random.Generator, noise: Noise,
+def edited_words(paragraph: str, start: int, end: int, rng: np.random.Generator, noise: Noise,
             vocabulary: Sequence[str]) -> list[tuple[str, Span | None]]:
     """One sentence's words after deletions, substitutions, swaps and insertions."""
     import re

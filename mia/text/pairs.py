@@ -44,6 +44,7 @@ class Pair:
     links: tuple[Link, ...] = field(default_factory=tuple)
     possible: tuple[Link, ...] = field(default_factory=tuple)  # optional "possible" links (alignment sets)
     phrases: tuple[Link, ...] = field(default_factory=tuple)  # optional gold phrase span pairs (copied sentences)
+    names: tuple[str, str] | None = None  # optional names of the two documents (file names; PAN output uses them)
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -53,6 +54,8 @@ class Pair:
             record["possible"] = [list(link) for link in self.possible]
         if self.phrases:
             record["phrases"] = [list(link) for link in self.phrases]
+        if self.names:
+            record["names"] = list(self.names)
         return record
 
     @classmethod
@@ -64,13 +67,18 @@ class Pair:
             if not isinstance(record.get(key), str):
                 raise MiaError(f'{where}: "{key}" must be a string')
         pair_id = record.get("id")
-        if not isinstance(pair_id, (str, int)):
+        if isinstance(pair_id, bool) or not isinstance(pair_id, (str, int)):
             raise MiaError(f'{where}: "id" must be a string')
+        names = record.get("names")
+        if names is not None and (not isinstance(names, list) or len(names) != 2
+                                  or not all(isinstance(n, str) and n.strip() for n in names)):
+            raise MiaError(f'{where}: "names" must be two non-empty strings (the documents\' names)')
         a, b = record["a"], record["b"]
         links = _parse_links(record.get("links", []), a, b, where=where, key="links")
         possible = _parse_links(record.get("possible", []), a, b, where=where, key="possible")
         phrases = _parse_links(record.get("phrases", []), a, b, where=where, key="phrases")
-        return cls(id=str(pair_id), a=a, b=b, links=links, possible=possible, phrases=phrases)
+        return cls(id=str(pair_id), a=a, b=b, links=links, possible=possible, phrases=phrases,
+                   names=None if names is None else (names[0], names[1]))
 
 
 def _parse_links(raw_links: Any, a: str, b: str, *, where: str, key: str) -> tuple[Link, ...]:

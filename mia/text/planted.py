@@ -7,7 +7,7 @@ changed by :mod:`mia.text.noise` (the evaluation rates). Sources and targets are
 so every source offset stays valid after planting. Gold passages are character spans in the final documents.
 
 The gold standard of the corpus-search benchmark (``benchmarks/search_benchmark.py``, scored by
-:mod:`mia.search.gold`).
+:mod:`mia.testing`).
 """
 
 from __future__ import annotations

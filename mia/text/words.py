@@ -76,6 +76,11 @@ def span_holding(spans: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.where(inside, position, -1)
 
 
+def overlap(start: int, end: int, other_start: int, other_end: int) -> int:
+    """Characters two spans ``[start, end)`` and ``[other_start, other_end)`` share."""
+    return max(0, min(end, other_end) - max(start, other_start))
+
+
 def in_context(text: str, start: int, end: int, context: int, *, marks: tuple[str, str] = ("[", "]")) -> str:
     """``…before[span]after…``: ``text[start:end]`` between ``marks`` with ``context`` characters each side, on
     one line (every run of whitespace one space)."""

@@ -27,15 +27,21 @@
       kv("training data", [d.source, d.corpus || d.pairs_file, d.copies].filter(Boolean).join(" · ")),
       kv("pairs", `${det.split.train ?? "–"} train · ${det.split.validation ?? "–"} validation · ${det.split.test ?? "–"} test`),
       kv("threshold", fmt(det.threshold)), kv("decoding", det.decode), kv("trained with", det.trained_with)));
-    const names = Object.keys(det.scorers || {});
-    if (!names.length) return;
-    const cols = ["average_precision", "roc_auc", "precision", "recall", "f1"];
-    const table = el("table", {}, el("tr", {}, el("th", {}, "held-out test pairs"), cols.map((c) => el("th", {}, c.replace("_", " ")))));
-    for (const name of names) {
-      table.append(el("tr", { class: name === "detector" ? "best" : null }, el("td", {}, name === "detector" ? "detector" : `baseline: ${name}`),
-        cols.map((c) => el("td", {}, fmt(det.scorers[name][c])))));
-    }
-    $("card-body").append(table, el("p", { class: "note" }, `Measured on ${det.evaluated_on || "the held-out test pairs"}; the baselines on the same token pairs.`));
+    $("card-body").append(el("p", { class: "headline" }, det.headline));
+    const table = (title, rows, cols) => {
+      const names = Object.keys(rows || {});
+      if (!names.length) return null;
+      const t = el("table", {}, el("tr", {}, el("th", {}, title), cols.map((c) => el("th", {}, c.replace("_", " ")))));
+      for (const name of names) {
+        t.append(el("tr", { class: name === "detector" ? "best" : null }, el("td", {}, name === "detector" ? `detector (${det.decode})` : `baseline: ${name}`),
+          cols.map((c) => el("td", {}, fmt(rows[name][c])))));
+      }
+      return t;
+    };
+    const word = table("word level (held-out)", det.word_level, ["precision", "recall", "f1"]);
+    const token = table("token level (secondary)", det.token_level, ["average_precision", "roc_auc", "precision", "recall", "f1"]);
+    for (const t of [word, token]) if (t) $("card-body").append(t);
+    $("card-body").append(el("p", { class: "note" }, `Measured on ${det.evaluated_on || "the held-out test pairs"}; the baselines on the same pairs. The word level is what detect prints: the detector's decoded links.`));
   })();
 
   // --- heads: heatmaps, card, sortable table ---------------------------------------------------------------
@@ -154,7 +160,7 @@
     if (!on) return;
     const ph = current.phrases[k];
     const heads = (ph.heads || []).map((h) => `${h.head} (${h.contribution >= 0 ? "+" : ""}${fmt(h.contribution, 2)})`).join(", ");
-    $("phrase-info").replaceChildren(el("p", {}, el("b", {}, `phrase ${k + 1}: score ${fmt(ph.score)}`), ` · ${ph.tokens} tokens · A ${ph.a[0]}–${ph.a[1]} · B ${ph.b[0]}–${ph.b[1]}`),
+    $("phrase-info").replaceChildren(el("p", {}, el("b", {}, `phrase ${k + 1}: score ${fmt(ph.score)}`), ` · ${ph.words} linked words · A ${ph.a[0]}–${ph.a[1]} · B ${ph.b[0]}–${ph.b[1]}`),
       el("p", {}, heads ? `heads that contributed most: ${heads}` : "contributing heads: computed for pairs that fit the model whole"));
   }
   function showQK(k) {
@@ -168,7 +174,7 @@
     const qText = query ? current.b : current.a, kText = query ? current.a : current.b;
     const word = (spans, text, i) => text.slice(spans[i][0], spans[i][1]);
     const target = link[1 - query];
-    box.replaceChildren(el("h3", {}, `Token “${word(qSpans, qText, link[query])}” (${qk.direction}): each top head's attention over the other text, top 8 tokens, with the query-key score before the softmax. Gold partner: “${word(kSpans, kText, target)}”.`),
+    box.replaceChildren(el("h3", {}, `Token “${word(qSpans, qText, link[query])}” (${qk.direction}): each top head's attention over the other text, top 8 tokens, with the query-key score before the softmax. Linked partner: “${word(kSpans, kText, target)}”.`),
       el("div", { class: "qk-grid" }, qk.heads.map((name, h) => {
         const weights = qk.weights[h][row], scores = qk.scores[h][row];
         const order = weights.map((w, j) => j).sort((x, y) => weights[y] - weights[x]).slice(0, 8);

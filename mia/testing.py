@@ -1,4 +1,5 @@
-"""Scoring a search against planted passages (:mod:`mia.text.planted`), the rules of the planted-reuse benchmark.
+"""For benchmarks and tests only (no command uses it): scoring a search against planted passages
+(:mod:`mia.text.planted`), the rules of the planted-reuse benchmark.
 
 * A gold passage is **found** when one output passage between its two documents covers at least half of it on
   both sides (the source span and the target span), whichever document the output names first.
@@ -19,13 +20,10 @@ from typing import Any
 
 from mia.search.passages import Passage
 from mia.text.planted import PlantedPassage
+from mia.text.words import overlap
 
 Span = tuple[str, int, int]  # (document id, first char, end char)
 RUN_WORDS = 5
-
-
-def overlap(start: int, end: int, other_start: int, other_end: int) -> int:
-    return max(0, min(end, other_end) - max(start, other_start))
 
 
 def covers(a: Span, b: Span, gold: PlantedPassage, share: float) -> bool:

@@ -155,6 +155,6 @@ def head_summary(
         "weight_interval": rounded(centred_interval(weight_of(coef), weight_draws)),
         "weight_interval_percentile": rounded(interval(weight_draws)),
         "weight_interval_rule": "the refits' 2.5th-97.5th percentile spread around their median, placed around "
-                                "the weight (refits on fewer rows inflate strong weights: see mia.detector.bootstrap)",
+                                "the weight (refits on fewer rows inflate strong weights: see mia.heads.bootstrap)",
         f"weight_top{top}_share": rounded(top_share(weight_draws, top)),
     }

@@ -1,0 +1,84 @@
+"""Choosing the passage rule for documents on the PAN development pairs' ``choose`` half (never the ``report`` half).
+
+    python benchmarks/pan_choose.py --out benchmarks/results/pan-choose.json
+
+The detector runs once per pair and variant (verbatim, obfuscated: see ``pan_benchmark.py``) with every phrase kept;
+then each passage rule of a grid (gap, the fewest linked words a phrase needs to take part, the fewest linked words
+of a passage and of its longest phrase) merges those phrases, and PAN's plagdet is computed per variant. The rule
+with the best mean plagdet over the two variants is printed and written; it goes into the detector's record
+(``documents.passages``) by hand, with this command beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from pan_benchmark import halves, obfuscated, read_dev  # noqa: E402
+
+from mia.detector.detection import DetectionError  # noqa: E402
+from mia.detector.detector import Detector  # noqa: E402
+from mia.detector.passages import PassageRule, merge_passages  # noqa: E402
+from mia.evaluate.pan import pan_scores  # noqa: E402
+from mia.text.noise import corpus_vocabulary  # noqa: E402
+
+GRID = {"gap": (100, 200, 300), "min_phrase": (1, 2, 3, 4), "min_words": (8, 14, 20, 30),
+        "min_longest": (8, 12, 16, 20, 25)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs-file", default="../shared/corpora/pan13-none-dev.jsonl.gz")
+    parser.add_argument("--detector", default="minilm-reuse")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/pan-choose.json")
+    args = parser.parse_args()
+    pairs = halves(read_dev(args.pairs_file))["choose"][: args.limit]
+    detector = Detector.load(args.detector)
+    model = detector.load_model(device="cpu")
+    vocabulary = corpus_vocabulary([p.a for p in pairs])
+    rng = np.random.default_rng(args.seed)
+    variants = {"verbatim": pairs, "obfuscated": [obfuscated(p, rng, vocabulary) for p in pairs]}
+    everything = PassageRule(gap=max(GRID["gap"]), min_words=0, min_longest=0)
+    phrases: dict[str, list] = {}
+    for name, chosen in variants.items():
+        phrases[name] = []
+        for detection in detector.iter_detect(model, chosen, passages=everything):
+            if isinstance(detection, DetectionError):
+                continue
+            phrases[name].append((detection.pair, [(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score)
+                                                   for p in detection.phrases]))
+        print(f"{name}: {len(phrases[name])} pairs detected", flush=True)
+    results = []
+    for gap, min_phrase, min_words, min_longest in itertools.product(*GRID.values()):
+        rule = PassageRule(gap=gap, min_words=min_words, min_longest=min_longest, min_phrase=min_phrase)
+        row = {"rule": rule.to_dict()}
+        for name, found in phrases.items():
+            cases = [(pair.id, *link) for pair, _ in found for link in pair.links]
+            detections = [(pair.id, p.a_start, p.a_end, p.b_start, p.b_end) for pair, spans in found
+                          for p in merge_passages(spans, rule)]
+            row[name] = pan_scores(cases, detections).to_dict()
+        row["mean_plagdet"] = float(np.mean([row[name]["plagdet"] for name in phrases]))
+        results.append(row)
+    results.sort(key=lambda r: -r["mean_plagdet"])
+    best = results[0]
+    print("best:", json.dumps(best, indent=1))
+    default = next(r for r in results if r["rule"] == PassageRule().to_dict())
+    print("mia's defaults:", json.dumps(default, indent=1))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"command": " ".join(["python", *sys.argv]), "pairs": len(pairs),
+                                          "best": best, "defaults": default, "top": results[:10]}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

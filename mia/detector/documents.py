@@ -1,0 +1,86 @@
+"""Documents: the window pairs of two long texts that the detector scores, chosen by sentence candidates.
+
+Each text is cut into windows (:mod:`mia.text.windows`) and into sentences, each sentence with its *home* window
+(the one that holds it whole with the widest margin). The candidate families (:mod:`mia.detector.candidates`)
+propose sentence pairs; their home windows are the window pairs scored. ``all`` scores every window pair (the
+exhaustive reference). Corpus search chooses its window pairs by the same rules across a collection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from mia.detector.candidates import CandidateOptions, embedding_pairs, sentence_words, shingle_pairs
+from mia.models.attention import AttentionModel
+from mia.models.encoding import TextTokens
+from mia.text.windows import Window
+
+Candidates = Literal["sentences", "all"]
+CANDIDATES: tuple[Candidates, ...] = ("sentences", "all")
+Sentence = tuple[int, int, int]  # (first char, end char, home window)
+
+
+def sentence_homes(sentences: Sequence[tuple[int, int]], windows: Sequence[Window]) -> list[Sentence]:
+    """Each sentence ``(first char, end char)`` with its home window: the one that holds it whole with the widest
+    margin (for a sentence longer than a window: the one overlapping most)."""
+    homes: list[Sentence] = []
+    if not windows:
+        return homes
+    for start, end in sentences:
+        margins = [min(start - w.char_start, w.char_end - end) if w.char_start <= start and end <= w.char_end
+                   else min(end, w.char_end) - max(start, w.char_start) - 10**9 for w in windows]
+        homes.append((start, end, int(np.argmax(margins))))
+    return homes
+
+
+def sentence_tokens(tokens: TextTokens, sentences: Sequence[Sentence]) -> list[TextTokens]:
+    """Each sentence's tokens: those of the text that start inside it."""
+    found = []
+    for start, end, _ in sentences:
+        first, last = np.searchsorted(tokens.spans[:, 0], [start, end], side="left")
+        found.append(tokens.part(int(first), int(last), start, end))
+    return found
+
+
+def sentences_key(tokens: TextTokens, sentences: Sequence[Sentence]) -> str:
+    """A key for a text's sentence embeddings: its SHA-1 and its sentences' spans."""
+    digest = hashlib.sha1(tokens.text.encode("utf-8", "surrogatepass"))
+    digest.update(np.asarray([s[:2] for s in sentences], np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def candidate_window_pairs(
+    model: AttentionModel, a: TextTokens, b: TextTokens, a_sentences: Sequence[Sentence],
+    b_sentences: Sequence[Sentence], options: CandidateOptions = CandidateOptions(),
+) -> tuple[list[tuple[int, int]], dict[str, Any]]:
+    """The window pairs ``(a window, b window)`` the candidate families propose for two texts, and the counts
+    (sentence pairs per family, window pairs per family)."""
+    from mia.models.embedding import embed_tokens
+    from mia.models.embedding_cache import EmbeddingCache
+
+    a_parts, b_parts = sentence_tokens(a, a_sentences), sentence_tokens(b, b_sentences)
+    cache = getattr(model, "sentence_embeddings", None) or EmbeddingCache()
+    found: dict[tuple[int, int], set[str]] = {}
+    counts: dict[str, Any] = {"sentence_pairs": {}, "window_pairs_by_family": {}}
+    for family in options.families:
+        if family == "shingles":
+            pairs = shingle_pairs([p.text for p in a_parts], [p.text for p in b_parts], options)
+        else:
+            def embedded(tokens: TextTokens, sentences: Sequence[Sentence], parts: list[TextTokens]) -> np.ndarray:
+                return cache.get(sentences_key(tokens, sentences), lambda: embed_tokens(model, [p.ids for p in parts]))
+
+            vectors = np.concatenate([embedded(a, a_sentences, a_parts), embedded(b, b_sentences, b_parts)])
+            a_words = np.array([len(sentence_words(p.text)) for p in a_parts], dtype=np.int64)
+            b_words = np.array([len(sentence_words(p.text)) for p in b_parts], dtype=np.int64)
+            pairs = embedding_pairs(vectors[: len(a_parts)], vectors[len(a_parts) :], options,
+                                    a_usable=a_words >= options.embedding_min_words,
+                                    b_usable=b_words >= options.embedding_min_words)
+        counts["sentence_pairs"][family] = len(pairs)
+        for i, j in pairs:
+            found.setdefault((a_sentences[i][2], b_sentences[j][2]), set()).add(family)
+        counts["window_pairs_by_family"][family] = sum(family in by for by in found.values())
+    return sorted(found), counts

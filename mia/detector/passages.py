@@ -1,0 +1,101 @@
+"""Passages: the phrases found between two texts, merged when they lie close together on both sides.
+
+Phrases of fewer than ``min_phrase`` linked words take no part (a word linked to the same word nearby would widen
+a passage past its copy). The gap rule: two phrases belong to one passage when the text between them is at most
+``gap`` characters **in A and in B** (overlapping phrases have a gap of 0; the order on the two sides does not
+matter, so a block of shuffled sentences comes out as one passage). Passages are the connected groups of that
+relation; a passage's span on each side runs from its first phrase's start to its last phrase's end. A passage is
+kept when its phrases hold at least ``min_words`` linked words in all and its longest phrase at least
+``min_longest`` (common short phrases, "said Gatsby", "I don't know", recur between unrelated texts). ``detect``,
+``evaluate`` and ``search`` apply this one rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_GAP = 300
+DEFAULT_MIN_WORDS = 14  # 15 tokens before phrases counted decoded word links (0.95 regex words per MiniLM token)
+DEFAULT_MIN_LONGEST = 8
+# a phrase as the rule reads it: (a_start, a_end, b_start, b_end, linked words, score)
+PhraseSpan = tuple[int, int, int, int, int, float]
+
+
+@dataclass(frozen=True)
+class PassageRule:
+    """The gap rule and the filter (recorded with every result)."""
+
+    gap: int = DEFAULT_GAP
+    min_words: int = DEFAULT_MIN_WORDS
+    min_longest: int = DEFAULT_MIN_LONGEST
+    min_phrase: int = 1
+
+    def to_dict(self) -> dict[str, int]:
+        return {"gap_chars": self.gap, "min_words": self.min_words, "min_longest_phrase": self.min_longest,
+                "min_phrase_words": self.min_phrase}
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage of reuse: character spans in A and B, the mean link probability of its phrases weighted by their
+    linked words, its linked words, phrases, and the linked words of its longest phrase."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    score: float
+    words: int
+    phrases: int
+    longest: int
+
+    def to_dict(self, a_text: str, b_text: str) -> dict[str, Any]:
+        return {"a": [self.a_start, self.a_end], "b": [self.b_start, self.b_end],
+                "a_text": a_text[self.a_start : self.a_end], "b_text": b_text[self.b_start : self.b_end],
+                "score": round(self.score, 4), "words": self.words, "phrases": self.phrases}
+
+
+def gap(start: int, end: int, other_start: int, other_end: int) -> int:
+    """Characters between two spans (0 when they overlap or touch)."""
+    return max(0, max(start, other_start) - min(end, other_end))
+
+
+def group_phrases(phrases: Sequence[PhraseSpan], max_gap: int) -> list[list[PhraseSpan]]:
+    """The connected groups of phrases under the gap rule (module docstring), each in A order. A sweep along A: only
+    phrases within ``max_gap`` of each other in A are compared in B."""
+    unique = sorted(set(phrases))
+    parent = list(range(len(unique)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    active: list[int] = []  # phrases whose A end is within reach of the next A start
+    for i, p in enumerate(unique):
+        active = [j for j in active if unique[j][1] + max_gap >= p[0]]
+        for j in active:
+            q = unique[j]
+            if gap(p[0], p[1], q[0], q[1]) <= max_gap and gap(p[2], p[3], q[2], q[3]) <= max_gap:
+                parent[root(j)] = root(i)
+        active.append(i)
+    groups: dict[int, list[PhraseSpan]] = {}
+    for i, p in enumerate(unique):
+        groups.setdefault(root(i), []).append(p)
+    return list(groups.values())
+
+
+def merge_passages(phrases: Sequence[PhraseSpan], rule: PassageRule = PassageRule()) -> list[Passage]:
+    """The passages the phrases of two texts form under ``rule``, in A order."""
+    passages = []
+    for group in group_phrases([p for p in phrases if p[4] >= rule.min_phrase], rule.gap):
+        words, longest = sum(p[4] for p in group), max(p[4] for p in group)
+        if words < rule.min_words or longest < rule.min_longest:
+            continue
+        score = sum(p[4] * p[5] for p in group) / max(words, 1)
+        passages.append(Passage(min(p[0] for p in group), max(p[1] for p in group), min(p[2] for p in group),
+                                max(p[3] for p in group), float(score), words, len(group), longest))
+    return sorted(passages, key=lambda p: (p.a_start, p.b_start))
