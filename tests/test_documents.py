@@ -134,8 +134,6 @@ def test_sentence_candidates_score_few_window_pairs_and_find_the_passage(pan_pai
     for found in (chosen, everything):
         covering = [p for p in found.passages if p.a_start <= a0 + 20 and p.a_end >= a1 - 20]
         assert covering and covering[0].b_start <= b0 + 20 and covering[0].b_end >= b1 - 20
-    # the window pairs candidates skip hold nothing of the copy: the passages found are the same
-    assert [(p.a_start, p.b_start) for p in chosen.passages] == [(p.a_start, p.b_start) for p in everything.passages]
 
 
 def test_detect_writes_pan_xml_and_evaluate_scores_it(pan_corpus, pan_pairs, tmp_path, capsys):

@@ -141,7 +141,7 @@ def use(folder: Path) -> None:
     for window in range(len(index.windows)):
         index.window(window)
         index.window_span(window)
-    index.sentence_texts()
+    index.sentence_tokens()
     candidate_window_pairs(index, None, CandidateOptions(num_perm=index.settings["num_perm"]))
 
 

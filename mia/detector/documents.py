@@ -9,6 +9,7 @@ exhaustive reference). Corpus search chooses its window pairs by the same rules 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -22,6 +23,28 @@ from mia.text.windows import Window
 Candidates = Literal["sentences", "all"]
 CANDIDATES: tuple[Candidates, ...] = ("sentences", "all")
 Sentence = tuple[int, int, int]  # (first char, end char, home window)
+
+
+MAX_UNIT_WORDS = 40  # a longer "sentence" (a list, a page without full stops) is compared in pieces of this many words
+_WORD = re.compile(r"\S+")
+
+
+def candidate_units(text: str, sentences: Sequence[tuple[int, int]], max_words: int = MAX_UNIT_WORDS
+                    ) -> list[tuple[int, int]]:
+    """The spans candidates compare: each sentence, or for one of more than ``max_words`` words, pieces of
+    ``max_words`` words overlapping by half (so a copy inside a page without full stops still has a piece of its
+    own to match)."""
+    units: list[tuple[int, int]] = []
+    step = max(1, max_words // 2)
+    for start, end in sentences:
+        words = [match.span() for match in _WORD.finditer(text, start, end)]
+        if len(words) <= max_words:
+            units.append((start, end))
+            continue
+        for first in range(0, len(words) - step, step):
+            piece = words[first : first + max_words]
+            units.append((piece[0][0], piece[-1][1]))
+    return units
 
 
 def sentence_homes(sentences: Sequence[tuple[int, int]], windows: Sequence[Window]) -> list[Sentence]:

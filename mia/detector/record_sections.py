@@ -97,13 +97,18 @@ def _metrics(value: Any, where: Field) -> None:
     metrics = _object(value, where)
     if metrics.get("threshold") is not None and not _number(metrics["threshold"]):
         raise DetectorFileError(f"{where / 'threshold'} must be a number")
-    for level in ("scorers", "word_level", "token_level"):
+    for level in ("scorers", "word_level", "token_level", "phrase_level"):
         if level not in metrics:
             continue
         for name, row in _object(metrics[level], where / level).items():
-            for key, number in _object(row, where / level / name).items():
+            row = _object(row, where / level / name)
+            for key, number in row.items():
                 if number is not None and not _number(number):
                     raise DetectorFileError(f"{where / level / name / key} must be a number, got {number!r}")
+            if level in ("word_level", "phrase_level"):  # what the headline and the card read
+                for key in ("precision", "recall", "f1"):
+                    if not _number(row.get(key)) or not 0.0 <= row[key] <= 1.0:
+                        raise DetectorFileError(f"{where / level / name / key} must be a number in [0, 1]")
 
 
 def _data(value: Any, where: Field) -> None:

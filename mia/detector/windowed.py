@@ -26,7 +26,7 @@ import numpy as np
 
 from mia.detector.candidates import CandidateOptions
 from mia.detector.detection import SparseScores
-from mia.detector.documents import CANDIDATES, Candidates, candidate_window_pairs, sentence_homes
+from mia.detector.documents import CANDIDATES, Candidates, candidate_units, candidate_window_pairs, sentence_homes
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 from mia.models.blocks import PairFeatures
@@ -130,8 +130,9 @@ def plan_pair(model: AttentionModel, pair: Pair | EncodedPair, *, candidates: Ca
     if candidates == "all":
         chosen = [(i, j) for i in range(len(a_windows)) for j in range(len(b_windows))]
     else:
-        chosen, counts = candidate_window_pairs(model, a, b, sentence_homes(a_sentences, a_windows),
-                                                sentence_homes(b_sentences, b_windows), candidate_options)
+        chosen, counts = candidate_window_pairs(
+            model, a, b, sentence_homes(candidate_units(pair.a, a_sentences), a_windows),
+            sentence_homes(candidate_units(pair.b, b_sentences), b_windows), candidate_options)
     return WindowedPair(pair, a.spans, b.spans, a_windows, b_windows, chosen, None, (size_a, size_b), candidates,
                         (a, b), counts)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.documents import candidate_units, sentence_homes
 from mia.errors import MiaError
 from mia.io import check_writable_folder
 from mia.models.attention import AttentionModel
@@ -104,20 +105,13 @@ def index_settings(model: AttentionModel, options: CandidateOptions) -> dict[str
 
 def document_units(model: AttentionModel, text: str, size: int
                    ) -> tuple[TextTokens, list[Window], list[tuple[int, int, int]]]:
-    """A document's tokens (its one tokenisation), windows and sentences ``(first char, end char, home window)``:
-    the home is the window that holds the sentence whole with the widest margin (for a sentence longer than a
-    window: the one overlapping most)."""
+    """A document's tokens (its one tokenisation), windows and candidate units ``(first char, end char, home
+    window)`` (:mod:`mia.detector.documents`: sentences, long ones in pieces; the home is the window that holds the
+    unit whole with the widest margin), as ``detect`` makes them for two documents."""
     tokens = model.tokens(text)
     sentences = split_sentences(text)
     windows = plan_windows(tokens.spans, sentences, size) if len(tokens) else []
-    units: list[tuple[int, int, int]] = []
-    for start, end in sentences:
-        if not windows:
-            break
-        margins = [min(start - w.char_start, w.char_end - end) if w.char_start <= start and end <= w.char_end
-                   else min(end, w.char_end) - max(start, w.char_start) - 10**9 for w in windows]
-        units.append((start, end, int(np.argmax(margins))))
-    return tokens, windows, units
+    return tokens, windows, sentence_homes(candidate_units(text, sentences), windows)
 
 
 def with_tokens(index: SearchIndex, model: AttentionModel) -> SearchIndex:
