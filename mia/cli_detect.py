@@ -131,6 +131,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
     from mia.detector.detector import Detector
     from mia.evaluate.evaluation import evaluate_detector
     from mia.io import jsonable
+    from mia.report.text import evaluation_text, passage_evaluation_text
     from mia.text.pairs import read_pairs
 
     check_output(config.out, {"--pairs": config.pairs, **detector_files(config.detector)})
@@ -152,7 +153,12 @@ def run_evaluate(config: EvaluateConfig) -> int:
             batch_size=config.batch_size, include_trained=config.include_trained,
             decode=config.decode or detector.decode, candidates=config.candidates, progress=progress,
         )
-    text = json.dumps(jsonable(evaluation.to_dict()), indent=2) if config.format == "json" else evaluation.text()
+    if config.format == "json":
+        text = json.dumps(jsonable(evaluation.to_dict()), indent=2)
+    elif config.gold == "passages":
+        text = passage_evaluation_text(evaluation)
+    else:
+        text = evaluation_text(evaluation)
     write_or_print(text, config.out)
     return 0
 

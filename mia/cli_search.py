@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from mia.cli_common import progress, require_extra, say, threads_capped, workers_capped
 from mia.cli_options import DETECTOR_HELP, DEVICE_HELP, PASSAGE_HELP, ReadsFiles, option, positive, probability, share
+from mia.detector.candidates import CandidateOptions
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.errors import MiaError
-from mia.search.candidates import CandidateOptions
 
 DEFAULTS = CandidateOptions()
 DOCS_HELP = "a folder of .txt files (the id is the file name without .txt) or a JSONL file with id and text"
@@ -27,7 +27,7 @@ NUM_PERM_HELP = (f"MinHash permutations (default {DEFAULTS.num_perm}; an existin
 def families(value: str) -> tuple[str, ...]:
     import argparse
 
-    from mia.search.candidates import FAMILIES
+    from mia.detector.candidates import FAMILIES
 
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     unknown = [name for name in names if name not in FAMILIES]

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from mia.cli import main
+from mia.detector.candidates import CandidateOptions
 from mia.detector.folder import shipped_folder
 from mia.errors import MiaError, Terminated
-from mia.search.candidates import CandidateOptions
 from mia.search.documents import Document
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
 from tests.optional import need
@@ -168,15 +168,20 @@ def test_ray_address_check_accepts_a_port_that_answers():
 # --- 2. an index update that fails leaves the previous index usable --------------------------------------------
 
 
+def an_update(tmp_path: Path, minilm) -> tuple[Path, SearchIndex, dict, SearchIndex]:
+    """An index of one document on disk, its files, and the index with a second document added (not yet saved)."""
+    folder = tmp_path / "ix"
+    save_index(small_index(minilm, DOCS[:1]), folder)
+    old = load_index(folder)
+    bigger, _ = add_documents(old, [Document(*DOCS[1])], minilm, options=CandidateOptions(), embed=fake_embed)
+    return folder, old, tree(folder), bigger
+
+
 @pytest.mark.parametrize("failing_write", [1, 2, 3])
 def test_full_disk_during_an_index_update_keeps_the_old_index(tmp_path, minilm, monkeypatch, failing_write):
     import mia.search.index_file as index_file
 
-    folder = tmp_path / "ix"
-    save_index(small_index(minilm, DOCS[:1]), folder)
-    old = load_index(folder)
-    files_before = tree(folder)
-    bigger, _ = add_documents(old, [Document(*DOCS[1])], minilm, options=CandidateOptions(), embed=fake_embed)
+    folder, old, files_before, bigger = an_update(tmp_path, minilm)
     real = index_file.write_bytes_atomic
     calls = {"n": 0}
 
@@ -197,11 +202,7 @@ def test_sigterm_between_the_steps_of_an_index_update_keeps_the_old_index(tmp_pa
     import mia.search.index_file as index_file
     from mia.cli import sigterm_as_exception
 
-    folder = tmp_path / "ix"
-    save_index(small_index(minilm, DOCS[:1]), folder)
-    old = load_index(folder)
-    files_before = tree(folder)
-    bigger, _ = add_documents(old, [Document(*DOCS[1])], minilm, options=CandidateOptions(), embed=fake_embed)
+    folder, old, files_before, bigger = an_update(tmp_path, minilm)
     real = index_file.write_bytes_atomic
 
     def then_terminate(data: bytes, path) -> None:

@@ -10,9 +10,8 @@ import pytest
 
 from mia.cli import main
 from mia.search.search import SearchResult, search_documents
-from mia.testing import found_gold, passage_spans
+from mia.testing import found_gold, passage_spans, plant_reuse
 from mia.text.corpus import read_paragraphs
-from mia.text.planted import plant_reuse
 from tests.optional import need
 
 

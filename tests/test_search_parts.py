@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mia.detector.candidates import CandidateOptions
 from mia.detector.passages import PassageRule, group_phrases, merge_passages
 from mia.errors import MiaError
-from mia.search.candidates import CandidateOptions, embedding_pairs, shingle_pairs, signatures
+from mia.search.candidates import embedding_pairs, shingle_pairs, signatures
 from mia.search.documents import Document, read_documents
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
 from mia.search.passages import Passage, write_results
-from mia.testing import covers_half, longest_common_run, score_search
-from mia.text.planted import PlantedPassage
+from mia.testing import PlantedPassage, covers_half, longest_common_run, score_search
 from tests.optional import need
 
 # --- documents -------------------------------------------------------------------------------------------------

@@ -214,7 +214,9 @@ def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys)
     assert evaluation.windowed == 1 and evaluation.token_pairs == len(plan_pair(minilm, pair).a_spans) * len(
         plan_pair(minilm, pair).b_spans)
     assert evaluation.token["detector"]["average_precision"] > evaluation.token["same token"]["average_precision"]
-    assert "run as window pairs" in evaluation.text()
+    from mia.report.text import evaluation_text
+
+    assert "run as window pairs" in evaluation_text(evaluation)
     short = [Pair(f"s{k}", "It rained. We stayed in.", "We stayed in. It rained.",
                   ((0, 9, 14, 23), (10, 23, 0, 13))) for k in range(4)]
     detector = train_detector(minilm, [pair, *short], TrainOptions(seed=0, offsets=((0, 0),), test_fraction=0.2,

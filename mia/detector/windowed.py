@@ -171,12 +171,16 @@ def iter_window_batches(
     planned: WindowedPair, model: AttentionModel, batch_size: int = 1,
 ) -> Iterator[tuple[list[tuple[int, int]], list[EncodedPair]]]:
     """The window pairs to run, ``batch_size`` at a time: their ``(a window, b window)`` indices and encodings
-    (the whole pair when it fits)."""
+    (the whole pair when it fits). Batches of more than one are made of window pairs of similar length (sorted by
+    their tokens), so that little of a batch is padding."""
     if planned.whole is not None:
         yield [(0, 0)], [planned.whole]
         return
-    for first in range(0, len(planned.window_pairs), batch_size):
-        indices = planned.window_pairs[first : first + batch_size]
+    order = planned.window_pairs
+    if batch_size > 1:
+        order = sorted(order, key=lambda ij: planned.a_windows[ij[0]].tokens + planned.b_windows[ij[1]].tokens)
+    for first in range(0, len(order), batch_size):
+        indices = order[first : first + batch_size]
         yield indices, [model.assemble(planned.sub_pair(i, j), *planned.window_tokens(i, j)) for i, j in indices]
 
 

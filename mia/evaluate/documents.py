@@ -17,7 +17,6 @@ from mia.detector.documents import Candidates
 from mia.detector.passages import PassageRule
 from mia.errors import MiaError
 from mia.evaluate.document_baselines import DOCUMENT_BASELINES
-from mia.evaluate.metrics import metrics_table
 from mia.evaluate.pan import Case, pan_scores
 from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress
@@ -52,15 +51,6 @@ class PassageEvaluation:
         return {"headline": PAN_HEADLINE, "pairs": self.pairs, "cases": self.cases, "scorers": self.scorers,
                 "window_pairs_run": self.window_pairs_run, "window_pairs_all": self.window_pairs_all,
                 "seconds": self.seconds, "failed_pairs": self.failed, "passage_rule": self.rule}
-
-    def text(self) -> str:
-        return "\n".join([
-            self.headline(), "",
-            metrics_table(self.scorers, title=f"PAN's measures on {self.pairs} document pairs, {self.cases} gold "
-                          "passages (character level, macro-averaged over passages)", columns=PAN_COLUMNS),
-            "", f"detector: {self.window_pairs_run} window pairs scored of {self.window_pairs_all} "
-            f"({', '.join(f'{k} {v:.1f} s' for k, v in self.seconds.items())})",
-        ])
 
 
 def evaluate_passages(

@@ -21,7 +21,7 @@ from mia.detector.detection import decoded
 from mia.detector.detector import Detector
 from mia.detector.documents import Candidates
 from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
-from mia.evaluate.metrics import f1_score, metrics_table, ranking_metrics
+from mia.evaluate.metrics import f1_score, ranking_metrics
 from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores
 from mia.evaluate.string_match import WORD_BASELINES
@@ -156,32 +156,6 @@ class Evaluation:
             "token_level": self.token,
             "phrase_level": self.phrase,
         }
-
-    def text(self) -> str:
-        lines = [
-            self.headline(),
-            f"{self.pairs} pairs evaluated ({self.excluded_trained} left out: the detector was fit or tuned on "
-            f"them; {self.windowed} longer than the model, run as window pairs); threshold {self.threshold:.3f}",
-            "",
-            metrics_table(
-                {DETECTOR_ROW.format(decode=self.decode) if k == "detector" else k: v for k, v in self.word.items()},
-                title=f"word level ({self.word_scheme} words): {self.word_pairs} word pairs, "
-                f"{self.word_positives} linked; the detector's links as detect prints them",
-                columns=WORD_COLUMNS + ((("aer", "AER"),) if self.with_aer else ()),
-            ),
-            "",
-            metrics_table(self.word_per_pair, title="word level, per pair averaged (gold: sure + possible)",
-                          columns=WORD_COLUMNS),
-            "",
-            metrics_table(self.phrase, title=f"phrase level: {self.phrase_counts.get('gold', 0)} gold phrases "
-                          f"(found: covered >= 90% on both sides by one phrase of >= {PHRASE_MIN_WORDS} words)",
-                          columns=WORD_COLUMNS),
-            "",
-            metrics_table(self.token, title=f"token level (secondary): {self.token_pairs} token pairs, "
-                          f"{self.token_positives} linked; detector at threshold {self.threshold:.3f}, its word-level "
-                          f"AP {self.word_detector_ap:.3f}"),
-        ]
-        return "\n".join(lines)
 
 
 HEADLINE = ("word-level precision, recall and F1 of the detector's decoded links (what detect prints) on held-out "

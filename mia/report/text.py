@@ -8,6 +8,8 @@ import numpy as np
 
 from mia.detector.detection import Detection, DetectionError
 from mia.detector.detector import Detector
+from mia.evaluate.documents import PAN_COLUMNS, PassageEvaluation
+from mia.evaluate.evaluation import DETECTOR_ROW, PHRASE_MIN_WORDS, WORD_COLUMNS, Evaluation, headline_text
 from mia.evaluate.metrics import metrics_table
 from mia.heads.ablation import AblationResult
 from mia.heads.examples import HeadExamples
@@ -101,8 +103,6 @@ def examples_text(examples: HeadExamples) -> str:
 def training_report(detector: Detector) -> str:
     """The held-out measures of a detector beside the baselines, as text: the headline (word level, its decoded
     links), then the token level."""
-    from mia.evaluate.evaluation import DETECTOR_ROW, WORD_COLUMNS, headline_text
-
     metrics = detector.metadata.get("metrics") or {}
     word = {DETECTOR_ROW.format(decode=metrics.get("decode", detector.decode)) if name == "detector" else name: row
             for name, row in (metrics.get("word_level") or {}).items()}
@@ -169,3 +169,39 @@ class LineIndex:
 def in_context(text: str, start: int, end: int, context: int) -> str:
     """``…before[phrase]after…`` on one line, control characters escaped."""
     return printable(words.in_context(text, start, end, context))
+
+
+def evaluation_text(evaluation: Evaluation) -> str:
+    """An evaluation as text: the headline, then word, per-pair, phrase and token level."""
+    e = evaluation
+    words = {DETECTOR_ROW.format(decode=e.decode) if k == "detector" else k: v for k, v in e.word.items()}
+    return "\n".join([
+        e.headline(),
+        f"{e.pairs} pairs evaluated ({e.excluded_trained} left out: the detector was fit or tuned on them; "
+        f"{e.windowed} longer than the model, run as window pairs); threshold {e.threshold:.3f}",
+        "",
+        metrics_table(words, title=f"word level ({e.word_scheme} words): {e.word_pairs} word pairs, {e.word_positives} "
+                      "linked; the detector's links as detect prints them",
+                      columns=WORD_COLUMNS + ((("aer", "AER"),) if e.with_aer else ())),
+        "",
+        metrics_table(e.word_per_pair, title="word level, per pair averaged (gold: sure + possible)",
+                      columns=WORD_COLUMNS),
+        "",
+        metrics_table(e.phrase, title=f"phrase level: {e.phrase_counts.get('gold', 0)} gold phrases (found: covered >= "
+                      f"90% on both sides by one phrase of >= {PHRASE_MIN_WORDS} words)", columns=WORD_COLUMNS),
+        "",
+        metrics_table(e.token, title=f"token level (secondary): {e.token_pairs} token pairs, {e.token_positives} "
+                      f"linked; detector at threshold {e.threshold:.3f}, its word-level AP {e.word_detector_ap:.3f}"),
+    ])
+
+
+def passage_evaluation_text(evaluation: PassageEvaluation) -> str:
+    """A passage evaluation as text: the headline, PAN's measures per scorer, what the detector's run cost."""
+    e = evaluation
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in e.seconds.items())
+    return "\n".join([
+        e.headline(), "",
+        metrics_table(e.scorers, title=f"PAN's measures on {e.pairs} document pairs, {e.cases} gold passages "
+                      "(character level, macro-averaged over passages)", columns=PAN_COLUMNS),
+        "", f"detector: {e.window_pairs_run} window pairs scored of {e.window_pairs_all} ({seconds})",
+    ])

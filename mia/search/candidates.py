@@ -22,11 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.candidates import FAMILIES, CandidateOptions, Family, sentence_words, shingles
+from mia.detector.candidates import FAMILIES, CandidateOptions, sentence_words, shingles
 
 SCHEME = "affine32"  # datasketch's MinHash scheme: 32-bit hash values
-__all__ = ["FAMILIES", "CandidateOptions", "Family", "SCHEME", "check_candidate_options", "embedding_pairs",
-           "shingle_pairs", "signatures", "word_counts"]
 
 
 def check_candidate_options(options: CandidateOptions) -> None:

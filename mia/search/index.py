@@ -29,13 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.candidates import CandidateOptions
 from mia.detector.documents import candidate_units, sentence_homes
 from mia.errors import MiaError
 from mia.io import check_writable_folder
 from mia.models.attention import AttentionModel
 from mia.models.encoding import TextTokens
 from mia.progress import Progress, no_progress
-from mia.search.candidates import SCHEME, CandidateOptions, signatures, word_counts
+from mia.search.candidates import SCHEME, signatures, word_counts
 from mia.search.documents import Document, check_unique
 from mia.search.index_file import INDEX_FILE, read_generation, write_generation
 from mia.text.corpus import split_sentences

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.candidates import CandidateOptions
 from mia.detector.decoding import Decode
 from mia.detector.detection import SparseScores, decoded
 from mia.detector.passages import PassageRule
@@ -23,7 +24,7 @@ from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 from mia.models.encoding import TextTokens
 from mia.progress import Progress, no_progress
-from mia.search.candidates import CandidateOptions, check_candidate_options, embedding_pairs, shingle_pairs
+from mia.search.candidates import check_candidate_options, embedding_pairs, shingle_pairs
 from mia.search.documents import Document, check_unique
 from mia.search.engine import Engine, EngineName, InProcessEngine, WindowJob, WorkerSpec, start_engine
 from mia.search.index import OWNED, Embed, SearchIndex, add_documents, index_options, index_settings
