@@ -54,6 +54,11 @@ def test_refits_give_intervals_that_hold_zero_only_for_noise():
                                              refits=20, rng=np.random.default_rng(2), max_rows=1000)
     np.testing.assert_array_equal(draws, again)  # reproducible with a seed
     assert bootstrap.top_share(draws, k=1).tolist() == [1.0, 0.0]
+    inputs = pipeline[0].transform(transform_features(features, "log")).astype(np.float32)  # as training keeps them
+    shared = bootstrap.bootstrap_coefficients(inputs, labels, weights, pair_index, pipeline, transform="log",
+                                              refits=20, rng=np.random.default_rng(2), max_rows=1000,
+                                              standardised=True)
+    np.testing.assert_allclose(shared, draws, rtol=1e-6, atol=1e-9)  # one reused buffer, the same refits
 
 
 def test_refits_need_two_pairs():
@@ -69,3 +74,17 @@ def test_centred_interval_keeps_the_spread_around_the_estimate():
     draws = np.array([[4.0, -1.0], [4.5, 0.0], [5.0, 1.0]])
     centred = bootstrap.centred_interval(np.array([3.4, 0.2]), draws, level=1.0)
     np.testing.assert_allclose(centred, [[2.9, 3.9], [-0.8, 1.2]])  # refits biased upward: the shift is dropped
+
+
+def test_head_auc_is_each_columns_own_roc_auc():
+    from mia.detector.training import SampledSet
+    from mia.heads.description import head_auc
+
+    rng = np.random.default_rng(3)
+    labels = rng.random(500) < 0.3
+    features = np.round(rng.random((500, 4)) + labels[:, None] * np.array([0.5, 0.0, -0.2, 0.1]), 1).astype(np.float16)
+    weights = rng.uniform(1, 4, 500).astype(np.float32)
+    auc = head_auc(SampledSet(features, labels, weights, token_pairs=500, positives=int(labels.sum())))
+    expected = [roc_auc_score(labels, features[:, k].astype(np.float32), sample_weight=weights) for k in range(4)]
+    np.testing.assert_allclose(auc, expected, rtol=1e-9)
+    assert auc[0] > 0.8 and auc[2] < 0.5

@@ -51,3 +51,17 @@ def test_row_buffer_thins_uniformly_and_reweights():
     # every chunk is represented, about equally (rows kept with one probability)
     counts = np.bincount(features[:, 0].astype(int), minlength=10)
     assert counts.min() > 5
+
+
+def test_row_buffer_thins_one_chunk_larger_than_it_and_keeps_rows_in_place():
+    from mia.detector.sampling import RowBuffer
+
+    buffer = RowBuffer(max_rows=100, rng=np.random.default_rng(1), dtype=np.float32)
+    rows = np.arange(1000, dtype=np.float32)[:, None].repeat(3, 1)
+    buffer.add(rows, np.ones(1000, bool), np.ones(1000, np.float32), pair=7)
+    features, labels, weights, pairs = buffer.finish(3)
+    assert 0 < len(labels) <= 100 and features.dtype == np.float32
+    assert (np.diff(features[:, 0]) > 0).all()  # kept rows stay whole and in their order
+    assert (features == features[:, :1]).all() and (pairs == 7).all()
+    assert (weights == 1 / buffer.keep).all() and buffer.keep <= 0.125
+    assert np.shares_memory(features, buffer.features)  # handed out, not copied

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from mia.cli import main
+from mia.detector.detector import Detector
+from mia.detector.folder import resolve_detector
 from mia.search.search import SearchResult, search_documents
 from mia.testing import found_gold, passage_spans, plant_reuse
 from mia.text.corpus import read_paragraphs
@@ -106,7 +108,9 @@ def test_cli_search_index_and_update(tmp_path: Path, planted, in_process):
         (p.a_id, p.a_start, p.a_end, p.b_id, p.b_start, p.b_end, round(p.score, 4), p.a_text, p.b_text)
         for p in in_process.passages]
     summary = json.loads((tmp_path / "found.parquet.summary.json").read_text())
-    assert summary["passages"] == len(frame) and summary["passage_rule"]["gap_chars"] == 300
+    assert summary["passages"] == len(frame)
+    shipped_rule = Detector.load(resolve_detector(None)).passage_rule.to_dict()
+    assert summary["passage_rule"] == in_process.summary["passage_rule"] == shipped_rule  # the detector's own rule
 
     half = write_folder(tmp_path / "half", documents[:4])
     index = tmp_path / "index"

@@ -52,6 +52,16 @@ def test_chunked_fit_equals_pipeline_fit():
     np.testing.assert_allclose(chunked[0].mean_, reference[0].mean_, rtol=1e-5)
     np.testing.assert_allclose(chunked[0].scale_, reference[0].scale_, rtol=1e-5)
     np.testing.assert_allclose(chunked[-1].coef_, reference[-1].coef_, rtol=1e-3, atol=1e-4)
+    assert not sampled.standardised  # attention rows: the fit worked on a copy
+
+    inputs = transform_features(features, "log")  # rows kept as the regression's inputs: standardised in place
+    in_place = SampledSet(inputs, labels, weights, token_pairs=3000, positives=int(labels.sum()), inputs="log")
+    fitted = fit_pipeline(in_place, options, chunk_rows=257)
+    assert in_place.standardised and in_place.features is inputs
+    np.testing.assert_allclose(np.average(inputs, axis=0, weights=weights), 0, atol=1e-4)  # the weighted mean
+    np.testing.assert_allclose(fitted[-1].coef_, chunked[-1].coef_, rtol=1e-6)
+    with pytest.raises(ValueError, match="standardised"):
+        fit_pipeline(in_place, options)
 
 
 def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_pairs):

@@ -32,42 +32,64 @@ class Sampling:
 
 
 class RowBuffer:
-    """Sampled rows (float16 features, labels, weights, and the index of the text pair each row came from),
+    """Sampled rows (features as ``dtype``, labels, weights, and the index of the text pair each row came from),
     thinned uniformly to stay under ``max_rows``.
 
-    When the buffer outgrows ``max_rows`` every row is kept with probability 1/2, and later rows too; at the end
+    When the rows would outgrow ``max_rows`` every row is kept with probability 1/2, and later rows too; at the end
     each row has been kept with the same probability ``p`` and its weight is divided by ``p``. Memory stays
-    bounded however many pairs stream through.
+    bounded however many pairs stream through: the rows live in one array of ``max_rows`` rows, allocated on the
+    first rows and filled in order, so only the rows written occupy memory (the operating system commits pages on
+    first touch) and they are never copied into a second array; thinning compacts them in place, block by block.
     """
 
-    def __init__(self, max_rows: int, rng: np.random.Generator) -> None:
+    BLOCK = 8_192  # rows moved per step when thinning (a temporary of one block)
+
+    def __init__(self, max_rows: int, rng: np.random.Generator, dtype: type = np.float16) -> None:
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1; got {max_rows}")
         self.max_rows = max_rows
+        self.dtype = dtype
         self.rng = rng
         self.keep = 1.0
-        self.chunks: list[tuple[np.ndarray, ...]] = []
         self.rows = 0
+        self.features: np.ndarray | None = None  # [max_rows, F], rows [0, self.rows) written
+        self.labels = np.zeros(max_rows, bool)
+        self.weights = np.zeros(max_rows, np.float32)
+        self.pairs = np.zeros(max_rows, np.int32)
 
     def add(self, features: np.ndarray, labels: np.ndarray, weights: np.ndarray, pair: int = 0) -> None:
-        """Add rows of the text pair numbered ``pair`` (bootstrap refits resample text pairs, not rows)."""
-        chunk: tuple[np.ndarray, ...] = (features, labels, weights, np.full(len(labels), pair, np.int32))
-        if self.keep < 1.0:
-            kept = self.rng.random(len(labels)) < self.keep
-            chunk = tuple(part[kept] for part in chunk)
-        self.chunks.append(chunk)
-        self.rows += len(chunk[1])
-        while self.rows > self.max_rows:
+        """Add rows ``[n, F]`` of the text pair numbered ``pair`` (bootstrap refits resample text pairs, not rows)."""
+        if self.features is None:
+            self.features = np.empty((self.max_rows, features.shape[1]), self.dtype)
+        kept = np.flatnonzero(self.rng.random(len(labels)) < self.keep) if self.keep < 1.0 else np.arange(len(labels))
+        while self.rows + len(kept) > self.max_rows:
             self.keep /= 2
-            halves = [self.rng.random(len(chunk[1])) < 0.5 for chunk in self.chunks]
-            self.chunks = [tuple(part[kept] for part in chunk) for chunk, kept in zip(self.chunks, halves)]
-            self.rows = sum(len(chunk[1]) for chunk in self.chunks)
+            self._halve()
+            kept = kept[self.rng.random(len(kept)) < 0.5]
+        end = self.rows + len(kept)
+        self.features[self.rows : end] = features[kept]
+        self.labels[self.rows : end] = labels[kept]
+        self.weights[self.rows : end] = weights[kept]
+        self.pairs[self.rows : end] = pair
+        self.rows = end
+
+    def _halve(self) -> None:
+        """Keep each written row with probability 1/2, compacted to the front in order."""
+        kept = np.flatnonzero(self.rng.random(self.rows) < 0.5)
+        if self.features is not None:
+            for start in range(0, len(kept), self.BLOCK):  # kept[k] >= k: a block reads rows not yet overwritten
+                rows = kept[start : start + self.BLOCK]
+                self.features[start : start + len(rows)] = self.features[rows]
+        for column in (self.labels, self.weights, self.pairs):
+            column[: len(kept)] = column[kept]
+        self.rows = len(kept)
 
     def finish(self, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Features float16 ``[N, F]``, labels bool ``[N]``, weights float32 ``[N]``, pair index int32 ``[N]``."""
-        if not self.chunks:
-            return (np.zeros((0, n_features), np.float16), np.zeros(0, bool), np.zeros(0, np.float32),
-                    np.zeros(0, np.int32))
-        features, labels, weights, pairs = (np.concatenate([chunk[k] for chunk in self.chunks]) for k in range(4))
-        return features, labels, (weights / np.float32(self.keep)).astype(np.float32), pairs
+        """Features ``[N, F]`` (the buffer's dtype; a view of the buffer's array, not a copy), labels bool ``[N]``,
+        weights float32 ``[N]``, pair index int32 ``[N]``."""
+        n = self.rows
+        features = np.zeros((0, n_features), self.dtype) if self.features is None else self.features[:n]
+        return features, self.labels[:n].copy(), self.weights[:n] / np.float32(self.keep), self.pairs[:n].copy()
 
 
 def sample_token_pairs(

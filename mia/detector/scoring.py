@@ -74,21 +74,49 @@ def sums_of_blocks(blocks: torch.Tensor, weights: torch.Tensor, transform: Featu
 
 
 class HeadSums:
-    """A block sink that adds each pair's weighted, transformed blocks into ``sums[index]`` ``[offsets, n_a, n_b]``."""
+    """A block sink that adds each pair's weighted, transformed blocks into ``sums[index]`` ``[offsets, n_a, n_b]``.
+
+    Each block is transformed into one reused buffer and added to the sums by one matrix product in place (no
+    temporary per block); blocks that come transposed (``[heads, n_b, n_a]``) are summed in their own layout and
+    turned round once, when the sums are read."""
 
     def __init__(self, batch: Sequence[EncodedPair], weights: torch.Tensor, transform: FeatureTransform) -> None:
         import torch
 
         self.weights, self.transform = weights, transform
-        self.sums = [torch.zeros((weights.shape[0], len(item.a_spans), len(item.b_spans)), device=weights.device)
-                     for item in batch]
+        offsets, device = weights.shape[0], weights.device
+        self.straight = [torch.zeros((offsets, len(item.a_spans) * len(item.b_spans)), device=device) for item in batch]
+        self.turned: list[torch.Tensor | None] = [None] * len(batch)
+        self.shapes = [(len(item.a_spans), len(item.b_spans)) for item in batch]
+        self.buffers: dict[tuple[int, ...], torch.Tensor] = {}
 
     def __call__(self, index: int, block: Block) -> None:
         import torch
 
-        values = transform_block(block.values, self.transform)
-        summed = torch.tensordot(self.weights[:, block.column : block.column + len(values)], values, dims=1)
-        self.sums[index] += summed.transpose(-1, -2) if block.transposed else summed  # transpose the small sum
+        values = block.values
+        buffer = self.buffers.get(tuple(values.shape))
+        if buffer is None:
+            buffer = self.buffers.setdefault(tuple(values.shape), torch.empty(values.shape, device=values.device))
+        transform_block(values, self.transform, out=buffer)
+        weights = self.weights[:, block.column : block.column + len(values)]
+        if block.transposed:
+            if self.turned[index] is None:
+                self.turned[index] = torch.zeros_like(self.straight[index])
+            target = self.turned[index]
+        else:
+            target = self.straight[index]
+        target.addmm_(weights, buffer.reshape(len(values), -1))  # type: ignore[union-attr]
+
+    @property
+    def sums(self) -> list[torch.Tensor]:
+        """Per pair, the head sums ``[offsets, n_a, n_b]``."""
+        out = []
+        for straight, turned, (n_a, n_b) in zip(self.straight, self.turned, self.shapes):
+            summed = straight.reshape(-1, n_a, n_b)
+            if turned is not None:
+                summed = summed + turned.reshape(-1, n_b, n_a).transpose(-1, -2)
+            out.append(summed)
+        return out
 
 
 def iter_head_sums(

@@ -93,7 +93,12 @@ def split_pairs(pairs: Sequence[Pair], options: TrainOptions) -> Split:
 
 @dataclass
 class SampledSet:
-    """Sampled token pairs of several text pairs: features float16 ``[N, F]``, labels, weights ``[N]``."""
+    """Sampled token pairs of several text pairs: features ``[N, F]``, labels, weights ``[N]``.
+
+    ``features`` are float16 attention weights, or, when ``inputs`` names a transform, the regression's float32
+    inputs ``t(attention)`` (half the rows' memory is saved by never holding both); :func:`fit_pipeline`
+    standardises such inputs in place and sets ``standardised``.
+    """
 
     features: np.ndarray
     labels: np.ndarray
@@ -101,6 +106,8 @@ class SampledSet:
     token_pairs: int  # all token pairs of the text pairs (before sampling)
     positives: int
     pairs: np.ndarray | None = None  # int32 [N]: the text pair (index into the pairs given) each row came from
+    inputs: FeatureTransform | None = None  # None: attention weights; else the transform the features went through
+    standardised: bool = False  # the fit's scaler has been applied to the features (in place)
 
 
 def sampled_features(
@@ -113,41 +120,54 @@ def sampled_features(
     progress: Progress = no_progress,
     description: str = "features",
     offsets: tuple[Offset, ...] = PAIR_ONLY,
+    inputs: FeatureTransform | None = None,
 ) -> SampledSet:
     """Extract features of ``pairs`` (whole, or window pair by window pair) and keep every positive token pair
     and a weighted sample of negatives. Each token pair is taken once: from the window pair where both its tokens
-    are most central (labels follow the same link rule in every window pair)."""
-    buffer = RowBuffer(sampling.max_rows, rng)
+    are most central (labels follow the same link rule in every window pair).
+
+    ``inputs``: keep the rows as the regression's float32 inputs made with this transform (for a fit), instead of
+    float16 attention weights."""
+    buffer = RowBuffer(sampling.max_rows, rng, dtype=np.float16 if inputs is None else np.float32)
     token_pairs = positives = 0
     for number, planned in enumerate(progress(pairs, description, len(pairs))):
         for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
-            gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets, number)
+            gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets, number,
+                                               inputs=inputs)
             token_pairs += int(allowed.sum())
             positives += int((gold & allowed).sum())
     features_, labels, weights, pair_index = buffer.finish(model.layout.with_offsets(offsets).n_features)
-    return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives, pairs=pair_index)
+    return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives, pairs=pair_index,
+                      inputs=inputs)
 
 
 def sample_window_rows(
     planned: WindowedPair, a_index: int, b_index: int, features: PairFeatures, buffer: RowBuffer,
-    rng: np.random.Generator, sampling: Sampling, offsets: tuple[Offset, ...], number: int = 0,
+    rng: np.random.Generator, sampling: Sampling, offsets: tuple[Offset, ...], number: int = 0, *,
+    inputs: FeatureTransform | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Add one window pair's sampled rows to ``buffer``: every positive and weighted negatives among the token
-    pairs whose home is this window pair. Returns the window pair's gold labels and that home mask ``[n_a, n_b]``."""
+    """Add one window pair's sampled rows to ``buffer`` (as attention weights, or transformed by ``inputs``): every
+    positive and weighted negatives among the token pairs whose home is this window pair. Returns the window pair's
+    gold labels and that home mask ``[n_a, n_b]``."""
     gold = token_labels(features.pair, features.a_spans, features.b_spans)
     a_home, b_home = home_masks(planned, a_index, b_index, features)
     allowed = a_home[:, None] & b_home[None, :]
     index, weight = sample_token_pairs(gold, rng, sampling, allowed=allowed)
-    buffer.add(features.rows(index, offsets), gold.reshape(-1)[index], weight, number)
+    rows = features.rows(index, offsets)
+    if inputs is not None:
+        rows = transform_features(rows, inputs)
+    buffer.add(rows, gold.reshape(-1)[index], weight, number)
     return gold, allowed
 
 
-def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 65_536) -> Any:
+def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 8_192) -> Any:
     """Fit ``Pipeline(StandardScaler(), LogisticRegression())`` with the sampling weights.
 
     The steps are fitted one after the other to bound memory: the scaler with ``partial_fit`` over chunks of
-    rows (its weighted statistics make float64 temporaries as large as their input), then it scales the float32
-    transformed features in place, then the regression is fitted on them.
+    rows (its weighted statistics make float64 temporaries several times as large as their input: 8,192 rows x
+    1,296 columns make about 0.3 GB), then it scales the float32 inputs in place, then the regression (lbfgs keeps
+    float32) is fitted on them. Inputs are ``train.features`` themselves when they are already transformed
+    (``train.inputs``): they end standardised (``train.standardised``); else a float32 transformed copy.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -160,11 +180,19 @@ def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 
         LogisticRegression(C=options.regularization_c, max_iter=2000, random_state=options.seed),
     )
     scaler, regression = pipeline[0], pipeline[-1]
-    inputs = transform_features(train.features, options.transform)  # float32 [N, F], a new array
+    if train.standardised:
+        raise ValueError("these rows were standardised by an earlier fit")
+    if train.inputs is None:
+        inputs = transform_features(train.features, options.transform)  # float32 [N, F], a new array
+    elif train.inputs == options.transform:
+        inputs = train.features
+    else:
+        raise ValueError(f"rows transformed by {train.inputs!r}, the fit asks for {options.transform!r}")
     for start in range(0, len(inputs), chunk_rows):
         scaler.partial_fit(inputs[start : start + chunk_rows], sample_weight=train.weights[start : start + chunk_rows])
     for start in range(0, len(inputs), chunk_rows):
         inputs[start : start + chunk_rows] = scaler.transform(inputs[start : start + chunk_rows])
+    train.standardised = inputs is train.features
     regression.fit(inputs, train.labels, sample_weight=train.weights)
     return pipeline
 
@@ -208,7 +236,8 @@ def best_f1_threshold(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray
 @dataclass
 class TrainingRun:
     """What :func:`fit_detector` made: the detector (fitted, threshold chosen, its training recorded), the split,
-    each pair planned for the model (by id), and the training rows (for refits that describe its heads)."""
+    each pair planned for the model (by id), and the training rows (the fit's standardised float32 inputs, for the
+    refits that describe its heads)."""
 
     detector: Detector
     split: Split
@@ -250,7 +279,7 @@ def fit_detector(
     batch_size = options.batch_size
     train = sampled_features(model, [planned[p.id] for p in split.train], sampling=sampling, rng=rng,
                              batch_size=batch_size, progress=progress, description="train pairs",
-                             offsets=options.offsets)
+                             offsets=options.offsets, inputs=options.transform)
     validation = sampled_features(model, [planned[p.id] for p in split.validation], sampling=held_out(sampling),
                                   rng=rng, batch_size=batch_size, progress=progress,
                                   description="validation pairs", offsets=options.offsets)

@@ -36,10 +36,12 @@ def pair_counts(pair_index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def bootstrap_coefficients(
     features: np.ndarray, labels: np.ndarray, weights: np.ndarray, pair_index: np.ndarray, pipeline: Any, *,
     transform: FeatureTransform, refits: int, rng: np.random.Generator, max_rows: int = 50_000,
+    standardised: bool = False,
 ) -> np.ndarray:
     """Standardised weights of ``refits`` regressions fitted on resamples of the text pairs: float64 ``[refits, F]``.
 
-    ``features`` float16 ``[N, F]``, ``labels``, ``weights``, ``pair_index`` ``[N]``: the training rows;
+    ``features`` ``[N, F]``, ``labels``, ``weights``, ``pair_index`` ``[N]``: the training rows, float16 attention
+    weights, or (``standardised``) the main fit's own standardised float32 inputs, read as they are;
     ``pipeline``: the main fit (its scaler standardises every refit's rows; its regression's ``C`` and weights are
     the start of every refit).
     """
@@ -51,6 +53,7 @@ def bootstrap_coefficients(
         raise MiaError("bootstrap intervals need rows from at least 2 training pairs")
     scaler, regression = pipeline[0], pipeline[-1]
     draws = np.zeros((refits, features.shape[1]))
+    buffer: np.ndarray | None = None
     for refit in range(refits):
         for _ in range(100):  # a resample holding one class only is drawn again
             counts = pair_counts(pair_index, rng)
@@ -63,11 +66,17 @@ def bootstrap_coefficients(
         if len(drawn) > max_rows:  # a fresh uniform thinning per refit, weights scaled: its noise is in the interval
             scale = len(drawn) / max_rows
             drawn = np.sort(rng.choice(drawn, size=max_rows, replace=False))
-        x = scaler.transform(transform_features(features[drawn], transform)).astype(np.float32)
+        if standardised:  # gathered into one buffer reused by every refit (no second copy alive)
+            if buffer is None:
+                buffer = np.empty((min(max_rows, len(features)), features.shape[1]), features.dtype)
+            x = np.take(features, drawn, axis=0, out=buffer[:len(drawn)], mode="clip")  # "raise" buffers a copy
+        else:
+            x = scaler.transform(transform_features(features[drawn], transform)).astype(np.float32)
         model = clone(regression).set_params(warm_start=True)
         model.coef_, model.intercept_ = regression.coef_.copy(), regression.intercept_.copy()
         model.fit(x, labels[drawn], sample_weight=weights[drawn] * counts[drawn] * np.float32(scale))
         draws[refit] = model.coef_[0]
+        del x, model  # the next refit's rows are gathered without these alive
     return draws
 
 
@@ -75,16 +84,24 @@ def bootstrap_auc(
     features: np.ndarray, labels: np.ndarray, weights: np.ndarray, pair_index: np.ndarray, *,
     draws: int, rng: np.random.Generator,
 ) -> np.ndarray:
-    """Each column's weighted ROC AUC on ``draws`` resamples of the text pairs: float64 ``[draws, F]``.
-
-    Ties count one half, as in scikit-learn's ``roc_auc_score``.
-    """
+    """Each column's weighted ROC AUC on ``draws`` resamples of the text pairs: float64 ``[draws, F]``."""
     resamples = np.stack([pair_counts(pair_index, rng) for _ in range(draws)]) if draws else np.zeros((0, len(labels)))
-    result = np.full((draws, features.shape[1]), np.nan)
+    return column_auc(features, labels, weights, resamples)
+
+
+def column_auc(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each column of ``features`` ``[N, F]`` as a score: its weighted ROC AUC under each row of ``counts``
+    ``[D, N]`` (how often each row counts; ones for the plain AUC): float64 ``[D, F]``, NaN where a class is absent.
+
+    Each column is sorted once and every count vector is a weighted tally over its distinct values. Ties count one
+    half, as in scikit-learn's ``roc_auc_score``.
+    """
+    result = np.full((len(counts), features.shape[1]), np.nan)
+    labels = labels.astype(bool)
     for column in range(features.shape[1]):
         values, group = np.unique(features[:, column].astype(np.float32), return_inverse=True)
-        for draw, counts in enumerate(resamples):
-            w = weights * counts
+        for draw, count in enumerate(counts):
+            w = weights * count
             positive = np.bincount(group, weights=w * labels, minlength=len(values))
             negative = np.bincount(group, weights=w * ~labels, minlength=len(values))
             total_pos, total_neg = positive.sum(), negative.sum()

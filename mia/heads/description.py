@@ -20,8 +20,7 @@ import numpy as np
 
 from mia.detector.detector import Detector
 from mia.detector.training import SampledSet, TrainingRun, held_out, sampled_features
-from mia.evaluate.metrics import ranking_metrics
-from mia.heads.bootstrap import bootstrap_auc, bootstrap_coefficients, head_summary
+from mia.heads.bootstrap import bootstrap_auc, bootstrap_coefficients, column_auc, head_summary
 from mia.models.attention import AttentionModel
 from mia.models.head_patterns import pattern_scores
 from mia.progress import Progress, no_progress
@@ -44,10 +43,7 @@ class DescribeOptions:
 
 def head_auc(sample: SampledSet) -> np.ndarray:
     """Each feature's own ROC AUC as a one-feature detector, weighted; float64 ``[F]``."""
-    return np.array([
-        ranking_metrics(sample.labels, sample.features[:, k].astype(np.float32), sample.weights)[1]
-        for k in range(sample.features.shape[1])
-    ])
+    return column_auc(sample.features, sample.labels, sample.weights, np.ones((1, len(sample.labels))))[0]
 
 
 def pair_index(sample: SampledSet) -> np.ndarray:
@@ -69,7 +65,8 @@ def describe_heads(
     rng = np.random.default_rng([options.seed, 3])
     coef_draws = bootstrap_coefficients(
         run.train.features, run.train.labels, run.train.weights, pair_index(run.train), run.pipeline,
-        transform=detector.transform, refits=options.bootstrap, rng=rng, max_rows=options.bootstrap_rows)
+        transform=detector.transform, refits=options.bootstrap, rng=rng, max_rows=options.bootstrap_rows,
+        standardised=run.train.standardised)
     base = detector.layout.heads_per_offset  # AUC draws of the (i, j) columns; others NaN
     auc_draws = bootstrap_auc(test.features[:, :base], test.labels, test.weights, pair_index(test),
                               draws=options.bootstrap, rng=rng)

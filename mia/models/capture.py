@@ -80,11 +80,21 @@ def register() -> None:
     if _registered:
         return
     from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    from transformers.masking_utils import AttentionMaskInterface
 
     AttentionInterface.register(CAPTURE_IMPLEMENTATION, capturing_attention)
-    AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, eager_mask)
+    AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, capture_mask)
     _registered = True
+
+
+def capture_mask(*args: Any, **kwargs: Any) -> Any:
+    """The attention mask ``capturing_attention`` receives: transformers' boolean SDPA mask (True: attend), which is
+    None for a bidirectional input without padding (nothing to add to the scores); a causal mask is always made,
+    since this attention function does not know causality by itself."""
+    from transformers.masking_utils import sdpa_mask
+
+    kwargs["allow_is_causal_skip"] = False
+    return sdpa_mask(*args, **kwargs)
 
 
 def capturing_attention(
