@@ -1,4 +1,5 @@
-"""For benchmarks and tests only (no command uses it): the planted-reuse benchmark of corpus search.
+"""For benchmarks and tests only (no command uses it): a random BART to test and time the encoder-decoder path
+(:func:`build_random_bart`), and the planted-reuse benchmark of corpus search.
 
 * :func:`plant_reuse` cuts a corpus into ``documents`` documents of about ``words`` words (consecutive paragraphs, in
   corpus order) and plants ``passages`` reused passages: 2-4 consecutive sentences of a *source* document, shuffled,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -220,3 +222,35 @@ def longest_common_run(a: str, b: str) -> int:
 def _touches_noisy(p: Passage, grouped: dict[frozenset[str], list[PlantedPassage]]) -> bool:
     return any(g.noisy and touches((p.a_id, p.a_start, p.a_end), (p.b_id, p.b_start, p.b_end), g)
                for g in grouped.get(frozenset((p.a_id, p.b_id)), []))
+
+
+def build_random_bart(directory: Path, *, d_model: int = 32, layers: int = 2, heads: int = 4, ffn: int = 64,
+                      seed: int = 0) -> Path:
+    """A randomly initialised BART (``layers`` encoder and decoder layers) with a byte-level BPE tokenizer trained
+    on the packaged corpus, saved to ``directory`` and loadable like any local model (no weights can be fetched
+    here). The defaults are the tests' tiny model; the benchmark times a larger one."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from tokenizers.processors import RobertaProcessing
+    from transformers import BartConfig, BartModel, PreTrainedTokenizerFast
+
+    from mia.text.corpus import read_paragraphs
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(read_paragraphs()[:200], vocab_size=600, min_frequency=2, special_tokens=specials)
+    bpe.post_processor = RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")),
+                                           trim_offsets=True)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+        mask_token="<mask>", model_max_length=256,
+    )
+    config = BartConfig(
+        vocab_size=bpe.get_vocab_size(), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+        encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
+        max_position_embeddings=256, pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+    )
+    torch.manual_seed(seed)
+    BartModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
