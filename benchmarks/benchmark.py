@@ -311,7 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     trained = train_detector(model, main_pairs, TrainOptions(seed=0))
     train_seconds = time.perf_counter() - started
     data = trained.metadata["data"]
-    token_pairs = data["train_token_pairs"] + data["validation_token_pairs"] + data["test_token_pairs"]
+    test_ids = set(trained.metadata["split"]["test_ids"])  # the test pairs are measured, not sampled: count them
+    test_token_pairs = sum(len(e.a_spans) * len(e.b_spans)
+                           for e in map(model.encode, main_pairs) if e.pair.id in test_ids)
+    token_pairs = data["train_token_pairs"] + data["validation_token_pairs"] + test_token_pairs
 
     memory = peak_rss_training(args.corpus, args.model, args.memory_pairs)
     default_training = None if args.skip_default_training else peak_rss_default_training()

@@ -15,8 +15,9 @@ add documents without adding reuse; copy 0 is the corpus itself. Paragraphs with
 separators) are left out of every copy: repeated in many documents they would be real, unplanted reuse. (A first
 version kept digits: the copies then shared Gatsby's schedule "6:15-6:30 ... 7:15-8:15", and the search found it.)
 
-The search keeps every passage and the passage filter (linked words, longest phrase) is applied afterwards, the
-default and the settings of ``FILTERS`` side by side (the filter acts on each passage alone, so this equals
+The search merges phrases by the detector's own passage rule (its gap and its shortest phrase, as ``mia search``
+does) but keeps every passage; the rule's filter (linked words, longest phrase) is applied afterwards, the
+detector's own and the settings of ``FILTERS`` side by side (the filter acts on each passage alone, so this equals
 searching with each setting).
 
 Throughput (``--throughput N``): the first N candidate window pairs scored again by 1 worker with 1 torch thread,
@@ -31,13 +32,15 @@ import re
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mia.detector.passages import DEFAULT_MIN_LONGEST, DEFAULT_MIN_WORDS, PassageRule  # noqa: E402
+from mia.detector.detector import Detector  # noqa: E402
+from mia.detector.folder import resolve_detector  # noqa: E402
 from mia.search.engine import WorkerSpec, start_engine  # noqa: E402
 from mia.search.index import index_options  # noqa: E402
 from mia.search.passages import write_results  # noqa: E402
@@ -56,7 +59,7 @@ from mia.testing import (
 from mia.text.corpus import read_paragraphs  # noqa: E402
 
 WORD = re.compile(r"[A-Za-z]+")
-FILTERS = ((DEFAULT_MIN_WORDS, DEFAULT_MIN_LONGEST), (12, 8), (8, 6), (12, 10))  # (linked words, longest phrase)
+FILTERS = ((15, 8), (12, 8), (8, 6), (12, 10))  # (linked words, longest phrase), beside the detector's own
 
 
 def relabelled_paragraphs(paragraphs: list[str], copies: int, seed: int, *, keep: int = 0,
@@ -126,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(documents)} documents ({copies} relabelled copies of {args.corpus}), {len(gold)} planted passages "
           f"({sum(g.noisy for g in gold)} noisy)", flush=True)
     started = time.perf_counter()
-    options = SearchOptions(rule=PassageRule(min_words=1, min_longest=1))
+    rule = Detector.load(resolve_detector(args.detector)).passage_rule  # what `mia search` uses
+    filters = ((rule.min_words, rule.min_longest), *[f for f in FILTERS if f != (rule.min_words, rule.min_longest)])
+    options = SearchOptions(rule=replace(rule, min_words=1, min_longest=1))  # every passage kept, filtered below
     with open_engine(WorkerSpec(args.detector), workers=args.workers) as (engine, model):  # search_documents, opened up
         index, _ = build_index(as_documents([(d["id"], d["text"]) for d in documents]), engine, model,
                                options=options.candidates)
@@ -143,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         return score_search(gold, kept, window_pairs)
 
     record = {"command": " ".join(["python", *sys.argv]), "documents": len(documents), "relabelled_copies": copies,
-              "planted": len(gold), "wall_seconds": round(wall, 1), "scores": scored(*FILTERS[0]),
-              "filters": {f"{t} words, longest {lo}": brief(scored(t, lo)) for t, lo in FILTERS},
+              "planted": len(gold), "wall_seconds": round(wall, 1), "scores": scored(*filters[0]),
+              "passage_rule": rule.to_dict(),
+              "filters": {f"{t} words, longest {lo}": brief(scored(t, lo)) for t, lo in filters},
               "summary": result.summary}
     if args.throughput:
         jobs = [(n, index.window(a), index.window(b)) for n, (a, b) in enumerate(keys[: args.throughput])]
@@ -153,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             for w, t in ((1, 1), (2, 1), (1, 2))}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1))
-    kept = [p for p in result.passages if p.words >= FILTERS[0][0] and p.longest >= FILTERS[0][1]]
+    kept = [p for p in result.passages if p.words >= filters[0][0] and p.longest >= filters[0][1]]
     write_results(kept, Path(args.out).with_suffix(".passages.jsonl"), result.summary)  # to look at what was found
     print(json.dumps({k: v for k, v in record.items() if k != "summary"}, indent=1))
     print("window pairs scored:", result.summary["window_pairs_scored"], "of",

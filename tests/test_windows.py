@@ -223,3 +223,20 @@ def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys)
                                                                     validation_fraction=0.2))
     data = detector.metadata["data"]
     assert data["windowed_pairs"] == 1 and "skipped_too_long" not in data
+
+
+def test_window_pairs_scored_while_the_model_runs_equal_the_feature_path(minilm):
+    """The default's 9-offset head sums, taken in padded batches of window pairs, give each window pair the
+    probabilities its full feature tensor gives (the fast path and the reference path are the same detector)."""
+    from mia.detector.windowed import iter_window_features, iter_window_scores
+
+    detector = Detector.load("minilm-reuse")
+    pair = long_pair(minilm, factor=1.5)
+    planned = plan_pair(minilm, pair, candidates="all")
+    assert planned.whole is None and len(planned.window_pairs) >= 4
+    fast = {(i, j): p for i, j, _, p in iter_window_scores(planned, minilm, detector.window_scorer(minilm),
+                                                            batch_size=3)}
+    reference = {(i, j): detector.probabilities(f) for i, j, f in iter_window_features(planned, minilm)}
+    assert fast.keys() == reference.keys()
+    for key, probabilities in reference.items():
+        np.testing.assert_allclose(fast[key], probabilities, atol=1e-5)
