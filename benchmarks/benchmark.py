@@ -116,15 +116,8 @@ def paragraph_pair(corpus: str | None, words: int, model: AttentionModel) -> Pai
     Sentences are dropped from the end while the pair is too long for the model.
     """
     from mia.errors import MiaError
-    from mia.text.corpus import split_sentences
 
-    text = " ".join(read_paragraphs(corpus)[:40])
-    sentences, count = [], 0
-    for start, end in split_sentences(text):
-        sentences.append(text[start:end])
-        count += len(text[start:end].split())
-        if count >= words:
-            break
+    sentences = first_sentences(" ".join(read_paragraphs(corpus)[:40]), words)
     while len(sentences) > 2:
         pairs, _ = generate_pairs([" ".join(sentences)], seed=0)
         try:
@@ -143,57 +136,52 @@ def peak_rss_training(corpus: str | None, model: str, count: int) -> dict[str, f
         del probe
         pairs_file = Path(tmp) / "pairs.jsonl"
         write_pairs(pairs, pairs_file)
-        code = (
-            "import resource, sys; from mia.cli import main; code = main(sys.argv[1:]); "
-            "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
-            "raise SystemExit(code)"
-        )
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-c", code, "train", "--model", model, "--pairs", str(pairs_file),
-             "--out", str(Path(tmp) / "det"), "--device", "cpu"],
-            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        seconds = time.perf_counter() - started
-        if result.returncode != 0:
-            raise SystemExit(f"training run failed:\n{result.stderr[-2000:]}")
-        peak_kb = next(int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
-        return {"pairs": len(pairs), "peak_rss_mb": round(peak_kb / 1024, 1), "seconds": round(seconds, 1)}
+        run = child_mia(["train", "--model", model, "--pairs", str(pairs_file), "--out", str(Path(tmp) / "det"),
+                         "--device", "cpu"])
+        return {"pairs": len(pairs), **run}
+
+
+def child_mia(argv: list[str]) -> dict[str, float]:
+    """Run ``python -m mia ARGV`` in a child process: its peak RSS (MB, its own ``ru_maxrss``) and wall seconds."""
+    code = (
+        "import resource, sys; from mia.cli import main; code = main(sys.argv[1:]); "
+        "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+        "raise SystemExit(code)"
+    )
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"`mia {' '.join(argv)}` failed:\n{result.stderr[-2000:]}")
+    peak_kb = next(int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    return {"peak_rss_mb": round(peak_kb / 1024, 1), "seconds": round(seconds, 1)}
 
 
 def peak_rss_default_training() -> dict[str, float]:
     """Peak RSS (MB) and wall time of ``python -m mia train`` with every default, in a child process."""
     with tempfile.TemporaryDirectory() as tmp:
-        code = (
-            "import resource, sys; from mia.cli import main; code = main(sys.argv[1:]); "
-            "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
-            "raise SystemExit(code)"
-        )
-        started = time.perf_counter()
-        command = [sys.executable, "-c", code, "train", "--out", str(Path(tmp) / "det"), "--device", "cpu"]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
-        seconds = time.perf_counter() - started
-        if result.returncode != 0:
-            raise SystemExit(f"default training failed:\n{result.stderr[-2000:]}")
-        peak_kb = next(int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
-        return {"peak_rss_mb": round(peak_kb / 1024, 1), "seconds": round(seconds, 1)}
+        return child_mia(["train", "--out", str(Path(tmp) / "det"), "--device", "cpu"])
 
 
 def long_pair(corpus: str | None, words: int) -> Pair:
     """A pair longer than one model window: about ``words`` consecutive words of the corpus as B, A the same
     sentences shuffled (seed 0)."""
+    pairs, _ = generate_pairs([" ".join(first_sentences(" ".join(read_paragraphs(corpus)), words))], seed=0)
+    return pairs[0]
+
+
+def first_sentences(text: str, words: int) -> list[str]:
+    """The first sentences of ``text`` holding at least ``words`` words (all of them if it has fewer)."""
     from mia.text.corpus import split_sentences
 
-    text = " ".join(read_paragraphs(corpus))
     sentences, count = [], 0
     for start, end in split_sentences(text):
         sentences.append(text[start:end])
         count += len(text[start:end].split())
         if count >= words:
             break
-    pairs, _ = generate_pairs([" ".join(sentences)], seed=0)
-    return pairs[0]
+    return sentences
 
 
 def window_pair_rate(detector: Any, model: AttentionModel, pair: Pair, repeats: int) -> dict[str, Any]:

@@ -91,3 +91,25 @@ def test_notebook_and_shell_record_the_same_provenance(minilm):
     assert detector.metadata["data"]["corpus"] == "python-reference" and detector.metadata["data"]["pairs"] == 8
     plain = train_detector(minilm, data.pairs, TrainOptions(seed=0, relation="mine", offsets=((0, 0),)))
     assert plain.metadata["relation"] == "mine" and plain.metadata["data"]["source"] == "pairs given to train_detector"
+
+
+def test_the_threshold_is_chosen_on_weighted_validation_rows(minilm, small_pairs, monkeypatch):
+    """Negatives are sampled, so the validation F1 must count each row by its inverse sampling rate; the
+    threshold fit_detector records is best_f1_threshold's answer on exactly those weights."""
+    import numpy as np
+
+    import mia.detector.training as training
+
+    seen = []
+    original = training.best_f1_threshold
+
+    def spy(labels, scores, weights=None):
+        seen.append((labels, scores, weights))
+        return original(labels, scores, weights)
+
+    monkeypatch.setattr(training, "best_f1_threshold", spy)
+    run = training.fit_detector(minilm, small_pairs[:12], TrainOptions(seed=0))
+    (labels, scores, weights), = seen
+    assert weights is not None and len(weights) == len(labels)
+    assert weights[~labels].min() > 1.0 and np.allclose(weights[labels], 1.0)  # negatives stand for the unsampled
+    assert run.detector.threshold == original(labels, scores, weights) != original(labels, scores)
