@@ -18,6 +18,13 @@ def test_jsonl_corpus_reads_text_field(tmp_path):
     assert read_paragraphs(path) == ["One. Two.", "Three."]
 
 
+def test_jsonl_corpus_keeps_unicode_line_separators_inside_a_text(tmp_path):
+    path = tmp_path / "c.jsonl"
+    texts = ["one\u2028two", "three\u2029four\u0085five"]
+    path.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    assert read_paragraphs(path) == [" ".join(t.split()) for t in texts]
+
+
 def test_jsonl_corpus_error_names_line(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text(json.dumps({"text": "ok"}) + "\n" + json.dumps({"body": "x"}) + "\n")

@@ -48,7 +48,7 @@ def read_paragraphs(path: str | Path | None = None) -> list[str]:
 
 def _jsonl_texts(raw: str, path: Path) -> list[str]:
     texts = []
-    for number, line in enumerate(raw.splitlines(), start=1):
+    for number, line in enumerate(raw.split("\n"), start=1):  # "\n" only: U+2028 may sit inside a text
         if not line.strip():
             continue
         record: Any = parse_json(line, f"{path}:{number}")
