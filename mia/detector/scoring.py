@@ -64,13 +64,21 @@ def sums_of_blocks(blocks: torch.Tensor, weights: torch.Tensor, transform: Featu
     """Head sums ``[offsets, n_a, n_b]`` of head-major blocks ``[heads_per_offset, n_a, n_b]``."""
     import torch
 
-    sums = torch.zeros((weights.shape[0], *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
+    sums = torch.zeros((weights.shape[0], blocks[0].numel()), dtype=torch.float32, device=blocks.device)
     buffer = torch.empty((CHUNK, *blocks.shape[1:]), dtype=torch.float32, device=blocks.device)
     for start in range(0, blocks.shape[0], CHUNK):
         part = blocks[start : start + CHUNK]
-        values = transform_block(part, transform, out=buffer[: len(part)])
-        sums += torch.tensordot(weights[:, start : start + len(part)], values, dims=1)
-    return sums
+        add_weighted_block(sums, weights[:, start : start + len(part)], part, transform, buffer[: len(part)])
+    return sums.reshape(weights.shape[0], *blocks.shape[1:])
+
+
+def add_weighted_block(target: torch.Tensor, weights: torch.Tensor, block: torch.Tensor, transform: FeatureTransform,
+                       buffer: torch.Tensor) -> None:
+    """``target[k] += sum_h weights[k, h] * t(block[h])`` in place: ``target`` ``[offsets, cells]``, ``weights``
+    ``[offsets, heads]``, ``block`` ``[heads, ...]`` of ``cells`` values per head, transformed into ``buffer`` (its
+    shape) so no temporary is made."""
+    transform_block(block, transform, out=buffer)
+    target.addmm_(weights, buffer.reshape(len(block), -1))
 
 
 class HeadSums:
@@ -96,16 +104,13 @@ class HeadSums:
         values = block.values
         buffer = self.buffers.get(tuple(values.shape))
         if buffer is None:
-            buffer = self.buffers.setdefault(tuple(values.shape), torch.empty(values.shape, device=values.device))
-        transform_block(values, self.transform, out=buffer)
-        weights = self.weights[:, block.column : block.column + len(values)]
+            buffer = self.buffers[tuple(values.shape)] = torch.empty(values.shape, device=values.device)
+        target = self.straight[index]
         if block.transposed:
-            if self.turned[index] is None:
-                self.turned[index] = torch.zeros_like(self.straight[index])
-            target = self.turned[index]
-        else:
-            target = self.straight[index]
-        target.addmm_(weights, buffer.reshape(len(values), -1))  # type: ignore[union-attr]
+            turned = self.turned[index]
+            target = self.turned[index] = torch.zeros_like(target) if turned is None else turned
+        add_weighted_block(target, self.weights[:, block.column : block.column + len(values)], values,
+                           self.transform, buffer)
 
     @property
     def sums(self) -> list[torch.Tensor]:
