@@ -88,3 +88,14 @@ def test_head_auc_is_each_columns_own_roc_auc():
     expected = [roc_auc_score(labels, features[:, k].astype(np.float32), sample_weight=weights) for k in range(4)]
     np.testing.assert_allclose(auc, expected, rtol=1e-9)
     assert auc[0] > 0.8 and auc[2] < 0.5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_float16_values_rank_as_numpy_unique_does(seed):
+    rng = np.random.default_rng(seed)
+    column = (rng.standard_normal(3000) * 10.0 ** rng.integers(-6, 4, 3000)).astype(np.float16)
+    column[:50] = rng.choice(np.array([0.0, -0.0, np.inf, -np.inf, 65504.0, -65504.0, 6e-8], np.float16), 50)
+    n_values, group = bootstrap.value_ranks(column)
+    values, expected = np.unique(column.astype(np.float32), return_inverse=True)
+    assert n_values == len(values)
+    np.testing.assert_array_equal(group, expected)

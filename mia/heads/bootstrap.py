@@ -93,23 +93,46 @@ def column_auc(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, co
     """Each column of ``features`` ``[N, F]`` as a score: its weighted ROC AUC under each row of ``counts``
     ``[D, N]`` (how often each row counts; ones for the plain AUC): float64 ``[D, F]``, NaN where a class is absent.
 
-    Each column is sorted once and every count vector is a weighted tally over its distinct values. Ties count one
-    half, as in scikit-learn's ``roc_auc_score``.
+    Each column's rows are grouped by distinct value once (float16 columns by their bit pattern, without a sort)
+    and every count vector is a weighted tally over those values. Ties count one half, as in scikit-learn's
+    ``roc_auc_score``.
     """
     result = np.full((len(counts), features.shape[1]), np.nan)
     labels = labels.astype(bool)
+    counted = np.asarray(counts, np.float64) * weights  # [D, N]: each row's weight in each draw
+    positive_weight, negative_weight = counted * labels, counted * ~labels
+    block = 64  # columns copied out together: a strided column read is ~8 times slower than a contiguous one
     for column in range(features.shape[1]):
-        values, group = np.unique(features[:, column].astype(np.float32), return_inverse=True)
-        for draw, count in enumerate(counts):
-            w = weights * count
-            positive = np.bincount(group, weights=w * labels, minlength=len(values))
-            negative = np.bincount(group, weights=w * ~labels, minlength=len(values))
+        if column % block == 0:
+            columns = np.ascontiguousarray(features[:, column : column + block].T)  # [block, N]
+        n_values, group = value_ranks(columns[column % block])
+        for draw in range(len(counts)):
+            positive = np.bincount(group, weights=positive_weight[draw], minlength=n_values)
+            negative = np.bincount(group, weights=negative_weight[draw], minlength=n_values)
             total_pos, total_neg = positive.sum(), negative.sum()
             if total_pos == 0 or total_neg == 0:
                 continue
             below = np.cumsum(negative) - negative  # negative weight strictly below each value
             result[draw, column] = float((positive * (below + 0.5 * negative)).sum() / (total_pos * total_neg))
     return result
+
+
+def value_ranks(column: np.ndarray) -> tuple[int, np.ndarray]:
+    """The number of distinct values of ``column`` ``[N]`` and each row's rank among them, int ``[N]`` (equal values,
+    -0 and +0 too, share a rank), as ``np.unique(column, return_inverse=True)`` gives it.
+
+    A float16 column is ranked by its bit pattern mapped to an order-preserving 16-bit key (one tally over 65,536
+    keys, no sort: ~20 times faster on a column of 45,000 rows); other dtypes by ``np.unique``. NaN is not expected
+    (attention weights and their transforms are finite)."""
+    if column.dtype != np.float16:
+        values, group = np.unique(column.astype(np.float32), return_inverse=True)
+        return len(values), group.reshape(-1)
+    bits = (column + np.float16(0.0)).view(np.uint16).astype(np.int32)  # + 0 turns -0 into +0
+    magnitude = bits & 0x7FFF
+    key = np.where(bits & 0x8000, 0x7FFF - magnitude, 0x8000 + magnitude)  # negatives reversed, below positives
+    present = np.bincount(key, minlength=0x10000) > 0
+    rank = np.cumsum(present) - 1
+    return int(present.sum()), rank[key]
 
 
 def interval(draws: np.ndarray, level: float = 0.95) -> np.ndarray:
