@@ -186,3 +186,34 @@ def test_document_baselines_find_a_verbatim_copy(pan_pairs):
         assert any(p[0] <= a0 + 60 and p[1] >= a1 - 60 and abs(p[2] - b0) < 60 for p in found)
     assert ngram_passages("one two three four five six seven eight", "nine ten eleven") == []
     assert np.isfinite(len(tfidf_passages("", "")))
+
+
+def test_an_edited_document_embeds_only_its_new_sentences(pan_pairs, minilm, monkeypatch):
+    """An obfuscated copy of a suspicious document shares most sentences with the document: only the edited ones are
+    embedded again, and the passages are those a fresh cache gives."""
+    import mia.models.embedding as embedding
+    from mia.models.embedding_cache import EmbeddingCache
+
+    detector = Detector.load("minilm-reuse")
+    pair = pan_pairs[0]
+    embedded: list[int] = []
+    real = embedding.embed_tokens
+
+    def counting(model, texts, **kwargs):
+        embedded.append(len(texts))
+        return real(model, texts, **kwargs)
+
+    monkeypatch.setattr(embedding, "embed_tokens", counting)
+    monkeypatch.setattr(minilm, "sentence_embeddings", EmbeddingCache())
+    detector.detect(minilm, pair.a, pair.b)
+    first = sum(embedded)
+    middle = pair.a.index(" the ", len(pair.a) // 3)
+    edited = pair.a[:middle] + " a " + pair.a[middle + 5 :]  # one word changed in one sentence
+    embedded.clear()
+    cached = detector.detect(minilm, edited, pair.b)
+    assert first > 20 and 1 <= sum(embedded) <= 2
+    monkeypatch.setattr(minilm, "sentence_embeddings", EmbeddingCache())
+    fresh = detector.detect(minilm, edited, pair.b)
+    assert [(p.a_start, p.a_end, p.b_start, p.b_end) for p in cached.passages] == [
+        (p.a_start, p.a_end, p.b_start, p.b_end) for p in fresh.passages]
+    assert cached.passages

@@ -8,7 +8,6 @@ exhaustive reference). Corpus search chooses its window pairs by the same rules 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -69,13 +68,6 @@ def sentence_tokens(tokens: TextTokens, sentences: Sequence[Sentence]) -> list[T
     return found
 
 
-def sentences_key(tokens: TextTokens, sentences: Sequence[Sentence]) -> str:
-    """A key for a text's sentence embeddings: its SHA-1 and its sentences' spans."""
-    digest = hashlib.sha1(tokens.text.encode("utf-8", "surrogatepass"))
-    digest.update(np.asarray([s[:2] for s in sentences], np.int64).tobytes())
-    return digest.hexdigest()
-
-
 def candidate_window_pairs(
     model: AttentionModel, a: TextTokens, b: TextTokens, a_sentences: Sequence[Sentence],
     b_sentences: Sequence[Sentence], options: CandidateOptions = CandidateOptions(),
@@ -93,10 +85,7 @@ def candidate_window_pairs(
         if family == "shingles":
             pairs = shingle_pairs([p.text for p in a_parts], [p.text for p in b_parts], options)
         else:
-            def embedded(tokens: TextTokens, sentences: Sequence[Sentence], parts: list[TextTokens]) -> np.ndarray:
-                return cache.get(sentences_key(tokens, sentences), lambda: embed_tokens(model, [p.ids for p in parts]))
-
-            vectors = np.concatenate([embedded(a, a_sentences, a_parts), embedded(b, b_sentences, b_parts)])
+            vectors = cache.vectors([p.ids for p in a_parts + b_parts], lambda ids: embed_tokens(model, ids))
             a_words = np.array([len(sentence_words(p.text)) for p in a_parts], dtype=np.int64)
             b_words = np.array([len(sentence_words(p.text)) for p in b_parts], dtype=np.int64)
             pairs = embedding_pairs(vectors[: len(a_parts)], vectors[len(a_parts) :], options,
