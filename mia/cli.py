@@ -66,7 +66,8 @@ def run_generate(config: GenerateConfig) -> int:
     check_output(config.out, {"--corpus": config.corpus})
     data = generated_data(config.corpus, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model,
                           n_jobs=workers_capped(config.jobs, "--jobs"), copies=config.copies,
-                          noise=noise_of(config, EVALUATION_NOISE))
+                          noise=noise_of(config, EVALUATION_NOISE), documents=config.documents,
+                          document_words=config.document_words)
     if not data.pairs:
         raise MiaError("no paragraph has 2 or more sentences: no pairs to write")
     write_pairs(data.pairs, config.out)
@@ -89,14 +90,19 @@ def run_train(config: TrainConfig) -> int:
 
     if config.corpus and config.pairs:
         raise MiaError("give --corpus or --pairs, not both")
+    if config.pairs and config.documents:
+        raise MiaError("--documents puts generated pairs inside documents; it does not apply to --pairs")
     data_name = Path(config.pairs).stem if config.pairs else {"shuffled": "verbatim"}.get(config.copies, config.copies)
+    if config.documents and not config.pairs:
+        data_name += "-documents"
     destination = config.out if config.out is not None else str(default_detector_folder(config.model, data_name))
     state = check_detector_destination(destination)  # before any work, not after
     from mia.text.noise import TRAINING_NOISE
 
     data = (pair_file_data(config.pairs, limit=config.limit) if config.pairs else
             generated_data(config.corpus, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model,
-                           copies=config.copies, noise=noise_of(config, TRAINING_NOISE)))
+                           copies=config.copies, noise=noise_of(config, TRAINING_NOISE), documents=config.documents,
+                           document_words=config.document_words))
     set_threads(config.threads)
     model = load_model(config.model, device=config.device)
     say(f"training on {len(data.pairs)} pairs with {model}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from mia.detector.data import Copies
+from mia.detector.data import DOCUMENT_WORDS, Copies
 from mia.detector.decoding import Decode
 from mia.detector.documents import Candidates
 from mia.detector.folder import DEFAULT_DETECTOR
@@ -151,7 +151,8 @@ def _noise_help(name: str, what: str) -> str:
 
 @dataclass
 class NoiseConfig(ReadsFiles):
-    """The noise rates of generated noisy copies (``generate``: the evaluation mix; ``train``: the training mix)."""
+    """How pairs are generated: the noise rates of noisy copies (``generate``: the evaluation mix; ``train``: the
+    training mix), and the share put inside documents."""
 
     substitute: float | None = option(None, _noise_help("substitute", "share of words substituted"), type=share,
                                       kw_only=True)
@@ -162,6 +163,11 @@ class NoiseConfig(ReadsFiles):
                                 kw_only=True)
     extra_sentences: float | None = option(None, _noise_help("extra_sentences", "chance of unrelated text after each "
                                                              "copied sentence"), type=share, kw_only=True)
+    documents: float = option(0.0, "share of the generated pairs put inside documents: the copy and its paragraph "
+                              "each among unrelated paragraphs of the corpus, so that most token pairs have no copy "
+                              "(default 0)", type=share, kw_only=True)
+    document_words: int = option(DOCUMENT_WORDS, "words of unrelated paragraphs on each side of a pair put inside "
+                                 f"documents (default {DOCUMENT_WORDS})", type=positive, kw_only=True)
 
 
 # --- the commands' configs ----------------------------------------------------------------------------------

@@ -120,3 +120,54 @@ def test_non_verbatim_link_joins_every_overlapping_token():
     b_spans = spans_of(b, ["a", "large", "home"])
     labels = token_labels(pair, a_spans, b_spans)
     assert labels.tolist() == [[False, True, True], [False, True, True], [False, False, False]]
+
+
+# --- pairs planted inside documents ------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), words=st.integers(1, 600), copies=st.sampled_from(["shuffled", "mixed"]))
+def test_a_pair_planted_in_documents_keeps_its_links_and_shares_nothing_else(seed, words, copies):
+    from mia.detector.data import generated_data
+    from mia.text.corpus import read_paragraphs
+
+    plain = generated_data(None, seed=seed % 1000, limit=6, copies=copies).pairs
+    planted = generated_data(None, seed=seed % 1000, limit=6, copies=copies, documents=1.0,
+                             document_words=words).pairs
+    paragraphs = {p.strip() for p in read_paragraphs(None)}
+    assert [p.id for p in plain] == [p.id for p in planted]
+    for before, after in zip(plain, planted):
+        a_shift, b_shift = after.a.index(before.a), after.b.index(before.b)
+        assert len(after.a.split()) >= len(before.a.split()) + min(words, 1)
+        assert len(after.links) == len(before.links) and after.links
+        for (a0, a1, b0, b1), (c0, c1, d0, d1) in zip(before.links, after.links):
+            assert after.a[c0:c1] == before.a[a0:a1] and after.b[d0:d1] == before.b[b0:b1]
+            assert (c0 - a0, d0 - b0) == (a_shift, b_shift)
+        hosts_a = set(after.a.replace(before.a, "").split("\n\n")) & paragraphs
+        hosts_b = set(after.b.replace(before.b, "").split("\n\n")) & paragraphs
+        assert hosts_a and hosts_b and not hosts_a & hosts_b and before.b.strip() not in hosts_a | hosts_b
+
+
+def test_documents_share_is_recorded_and_made_again(tmp_path):
+    from mia.detector.data import generated_data, held_out_pairs
+
+    data = generated_data(None, seed=3, limit=10, copies="mixed", documents=0.5)
+    assert data.record["documents"]["pairs"] == 5
+    longer = [p for p, q in zip(data.pairs, generated_data(None, seed=3, limit=10, copies="mixed").pairs)
+              if len(p.a) > len(q.a)]
+    assert len(longer) == 5
+    ids = [p.id for p in data.pairs[:4]]
+    again = held_out_pairs({"data": data.record, "split": {"test_ids": ids}})
+    assert [p.to_dict() for p in again] == [p.to_dict() for p in data.pairs[:4]]
+
+
+def test_documents_is_refused_with_a_pair_file(tmp_path, capsys):
+    from mia.cli import main
+
+    path = tmp_path / "p.jsonl"
+    write_pairs([Pair("x", "One. Two.", "Two. One.", ((0, 4, 5, 9),))], path)
+    assert main(["train", "--pairs", str(path), "--documents", "0.5", "--out", str(tmp_path / "d")]) == 2
+    assert "--documents" in capsys.readouterr().err and not (tmp_path / "d").exists()

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from mia.errors import MiaError
 from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
 from mia.text.noise import EVALUATION_NOISE, Noise, mixed_copier, noisy_copier
-from mia.text.pairs import Pair, generate_pairs, read_pairs
+from mia.text.pairs import Pair, generate_pairs, plant_in_documents, read_pairs
 
 Copies = Literal["shuffled", "noisy", "mixed"]
+DOCUMENT_WORDS = 400  # words of unrelated paragraphs on each side of a pair planted in documents
 SHUFFLED_RELATION = "verbatim copy (sentence-shuffled paragraphs)"
 RELATIONS: dict[str, str] = {
     "shuffled": SHUFFLED_RELATION,
@@ -38,12 +41,21 @@ class TrainingData:
 
 def generated_data(
     corpus: str | Path | None = None, *, seed: int = 0, limit: int | None = None, spacy_model: str | None = None,
-    n_jobs: int = 1, copies: Copies = "shuffled", noise: Noise = EVALUATION_NOISE,
+    n_jobs: int = 1, copies: Copies = "shuffled", noise: Noise = EVALUATION_NOISE, documents: float = 0.0,
+    document_words: int = DOCUMENT_WORDS,
 ) -> TrainingData:
     """Copy pairs generated from a corpus (``None``: the packaged one): ``shuffled`` sentence copies, ``noisy``
-    ones (:mod:`mia.text.noise`, with ``noise``), or ``mixed`` (even paragraphs shuffled, odd ones noisy)."""
+    ones (:mod:`mia.text.noise`, with ``noise``), or ``mixed`` (even paragraphs shuffled, odd ones noisy).
+
+    ``documents``: the share of the pairs (chosen at random, seeded) whose copy and paragraph are each put inside
+    about ``document_words`` words of unrelated paragraphs (:func:`~mia.text.pairs.plant_in_documents`): document
+    pairs with one reused passage, longer than the model, so that training sees window pairs with nothing copied."""
     if copies not in RELATIONS:
         raise MiaError(f"unknown kind of copies {copies!r}: use shuffled, noisy or mixed")
+    if not 0.0 <= documents <= 1.0:
+        raise MiaError(f"--documents is a share of the pairs, from 0 to 1; got {documents}")
+    if document_words < 1:
+        raise MiaError(f"--document-words must be at least 1; got {document_words}")
     paragraphs = read_paragraphs(corpus)
     copier = {"shuffled": None, "noisy": noisy_copier, "mixed": mixed_copier}[copies]
     pairs, summary = generate_pairs(paragraphs, seed=seed, limit=limit, spacy_model=spacy_model, n_jobs=n_jobs,
@@ -52,6 +64,13 @@ def generated_data(
                               "seed": seed, "copies": copies, "generation": summary.to_dict()}
     if copies != "shuffled":
         record["noise"] = noise.to_dict()
+    if documents:
+        rng = np.random.default_rng([seed, 12])
+        chosen = set(rng.permutation(len(pairs))[: round(documents * len(pairs))].tolist())
+        pairs = [plant_in_documents(pair, paragraphs, int(pair.id[1:]), np.random.default_rng([seed, 13, k]),
+                                    words=document_words) if k in chosen else pair for k, pair in enumerate(pairs)]
+        record["documents"] = {"share": documents, "pairs": len(chosen), "words": document_words,
+                               "rule": "copy and paragraph each put among unrelated paragraphs of the corpus"}
     return TrainingData(pairs, record, relation=RELATIONS[copies], name="verbatim" if copies == "shuffled" else copies)
 
 
@@ -89,7 +108,9 @@ def held_out_pairs(metadata: dict[str, Any]) -> list[Pair]:
             raise MiaError(f"the detector's corpus {corpus} is not here to make its test pairs again" + hint)
         made = generated_data(corpus_path, seed=int(data.get("seed", 0)),
                               limit=int((data.get("generation") or {}).get("pairs", 0)) or None,
-                              copies=data.get("copies", "shuffled"), noise=Noise(**data.get("noise", {})))
+                              copies=data.get("copies", "shuffled"), noise=Noise(**data.get("noise", {})),
+                              documents=float((data.get("documents") or {}).get("share", 0.0)),
+                              document_words=int((data.get("documents") or {}).get("words", DOCUMENT_WORDS)))
         pairs = made.pairs
     elif source == "pair file" and Path(str(data.get("pairs_file"))).is_file():
         pairs = read_pairs(data["pairs_file"])

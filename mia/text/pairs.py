@@ -233,6 +233,44 @@ def generate_pairs(
     return pairs, summary
 
 
+def plant_in_documents(
+    pair: Pair, paragraphs: Sequence[str], own: int, rng: np.random.Generator, *, words: int = 400
+) -> Pair:
+    """The copy pair ``pair`` (B: paragraph ``own`` of ``paragraphs``, A: its copy) as a passage reused between two
+    documents: A's copy is put between unrelated paragraphs, B's paragraph too, each document about ``words`` words
+    around the passage, at a random paragraph boundary. The links (and ``possible``, ``phrases``) move with the texts,
+    so most token pairs of the result are "nothing here": the two documents share no other paragraph.
+
+    Host paragraphs are drawn from ``paragraphs`` other than ``own``, A's and B's disjoint."""
+    others = np.delete(np.arange(len(paragraphs)), own) if 0 <= own < len(paragraphs) else np.arange(len(paragraphs))
+    order = rng.permutation(others).tolist()
+
+    def hosts() -> list[str]:
+        chosen: list[str] = []
+        count = 0
+        while count < words and order:
+            text = paragraphs[order.pop()].strip()
+            if text:
+                chosen.append(text)
+                count += len(text.split())
+        return chosen
+
+    def place(text: str, host: list[str]) -> tuple[str, int]:
+        at = int(rng.integers(len(host) + 1))
+        before = "\n\n".join(host[:at])
+        offset = len(before) + (2 if at else 0)
+        return "\n\n".join([*host[:at], text, *host[at:]]), offset
+
+    a, a_shift = place(pair.a, hosts())
+    b, b_shift = place(pair.b, hosts())
+
+    def moved(links: tuple[Link, ...]) -> tuple[Link, ...]:
+        return tuple((a0 + a_shift, a1 + a_shift, b0 + b_shift, b1 + b_shift) for a0, a1, b0, b1 in links)
+
+    return Pair(id=pair.id, a=a, b=b, links=moved(pair.links), possible=moved(pair.possible),
+                phrases=moved(pair.phrases), names=pair.names)
+
+
 _SPLIT_CHUNK = 256  # paragraphs split per worker before the limit is checked again
 
 
