@@ -101,7 +101,7 @@ def column_auc(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, co
     labels = labels.astype(bool)
     counted = np.asarray(counts, np.float64) * weights  # [D, N]: each row's weight in each draw
     positive_weight, negative_weight = counted * labels, counted * ~labels
-    block = 64  # columns copied out together: a strided column read is ~8 times slower than a contiguous one
+    block = 64  # columns copied out together: reading strided columns one by one took half of the time
     for column in range(features.shape[1]):
         if column % block == 0:
             columns = np.ascontiguousarray(features[:, column : column + block].T)  # [block, N]
@@ -122,8 +122,8 @@ def value_ranks(column: np.ndarray) -> tuple[int, np.ndarray]:
     -0 and +0 too, share a rank), as ``np.unique(column, return_inverse=True)`` gives it.
 
     A float16 column is ranked by its bit pattern mapped to an order-preserving 16-bit key (one tally over 65,536
-    keys, no sort: ~20 times faster on a column of 45,000 rows); other dtypes by ``np.unique``. NaN is not expected
-    (attention weights and their transforms are finite)."""
+    keys, no sort); other dtypes by ``np.unique``. NaN is not expected (attention weights and their transforms are
+    finite)."""
     if column.dtype != np.float16:
         values, group = np.unique(column.astype(np.float32), return_inverse=True)
         return len(values), group.reshape(-1)

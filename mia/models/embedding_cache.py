@@ -31,7 +31,7 @@ class EmbeddingCache:
         if missing:
             made = make([np.frombuffer(key, dtype=np.int64) for key in missing])
             for key, vector in zip(missing, made):
-                self.items[key] = vector
+                self.items[key] = np.array(vector)  # a copy: a kept row must not hold its whole batch alive
         found = [self.items[key] for key in keys]
         for key in keys:
             self.items.move_to_end(key)
