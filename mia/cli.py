@@ -93,7 +93,7 @@ def run_train(config: TrainConfig) -> int:
     if config.pairs and config.documents:
         raise MiaError("--documents puts generated pairs inside documents; it does not apply to --pairs")
     data_name = Path(config.pairs).stem if config.pairs else {"shuffled": "verbatim"}.get(config.copies, config.copies)
-    if config.documents and not config.pairs:
+    if config.documents:  # --pairs with --documents was refused above
         data_name += "-documents"
     destination = config.out if config.out is not None else str(default_detector_folder(config.model, data_name))
     state = check_detector_destination(destination)  # before any work, not after

@@ -106,11 +106,12 @@ def held_out_pairs(metadata: dict[str, Any]) -> list[Pair]:
         corpus_path = None if corpus in (None, DEFAULT_CORPUS_NAME) else Path(str(corpus))
         if corpus_path is not None and not corpus_path.is_file():
             raise MiaError(f"the detector's corpus {corpus} is not here to make its test pairs again" + hint)
+        documents = data.get("documents") or {}
         made = generated_data(corpus_path, seed=int(data.get("seed", 0)),
                               limit=int((data.get("generation") or {}).get("pairs", 0)) or None,
                               copies=data.get("copies", "shuffled"), noise=Noise(**data.get("noise", {})),
-                              documents=float((data.get("documents") or {}).get("share", 0.0)),
-                              document_words=int((data.get("documents") or {}).get("words", DOCUMENT_WORDS)))
+                              documents=float(documents.get("share", 0.0)),
+                              document_words=int(documents.get("words", DOCUMENT_WORDS)))
         pairs = made.pairs
     elif source == "pair file" and Path(str(data.get("pairs_file"))).is_file():
         pairs = read_pairs(data["pairs_file"])
