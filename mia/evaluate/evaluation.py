@@ -1,11 +1,12 @@
 """Evaluate a detector like an alignment tool: token and word level, beside string baselines, on any pair file.
 
-Token level: average precision, ROC AUC, precision / recall / F1 at the threshold, for the detector and the
-token baselines (same token; run of >= 3 equal tokens). Word level (words: runs of letters/digits or single
-punctuation marks, or whitespace tokens): precision / recall / F1 of linked word pairs (micro-averaged over
-all pairs), and AER where the pairs carry possible links. A word pair is linked by the detector when any of
-their token pairs is; the gold word pairs follow the pair-file link rule applied to words. Pairs the detector
-was fit or tuned on are left out and counted.
+Token level: average precision, ROC AUC (over scores binned to 15 mantissa bits and tallied pair by pair, so
+memory does not grow with the token pairs; see :class:`~mia.evaluate.metrics.RankingTally`), precision / recall /
+F1 at the threshold, for the detector and the token baselines (same token; run of >= 3 equal tokens). Word level
+(words: runs of letters/digits or single punctuation marks, or whitespace tokens): precision / recall / F1 of
+linked word pairs (micro-averaged over all pairs), and AER where the pairs carry possible links. A word pair is
+linked by the detector when any of their token pairs is; the gold word pairs follow the pair-file link rule
+applied to words. Pairs the detector was fit or tuned on are left out and counted.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mia.detector.detection import decoded
 from mia.detector.detector import Detector
 from mia.detector.documents import Candidates
 from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
-from mia.evaluate.metrics import f1_score, ranking_metrics
+from mia.evaluate.metrics import RankingTally, f1_score
 from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores
 from mia.evaluate.string_match import WORD_BASELINES
@@ -217,7 +218,8 @@ def evaluate_detector(
     macro = {name: [0.0, 0.0] for name in scorers}
     phrase_totals = {name: PhraseCounts() for name in ("detector", "run of >= 3 words", "greedy string tiling (>= 3)")}
     token_scores = TestScores()
-    word_gold, word_detector, per_pair = [], [], []
+    word_ranking, word_pairs, word_positives = RankingTally(), 0, 0  # tallied pair by pair: nothing kept per word pair
+    per_pair: list[dict[str, Any]] = []
     for pair in progress(untrained, "evaluate", len(untrained)):
         planned = plan_pair(model, pair, candidates=candidates)
         windowed += planned.whole is None
@@ -226,7 +228,8 @@ def evaluate_detector(
         detection = decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                             decode=decode, words=word_scheme)
         token_scores.add(token_labels(pair, planned.a_spans, planned.b_spans), probabilities,
-                         [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans])
+                         [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans],
+                         threshold=threshold)
 
         a_words, b_words, scores = detection.word_scores()
         sure = token_labels(pair, a_words, b_words)
@@ -249,9 +252,9 @@ def evaluate_detector(
             phrase_totals[name].add(word_link_phrases(decisions[name], a_words, b_words, min_words=PHRASE_MIN_WORDS),
                                     gold)
         per_pair.append(row)
-        word_gold.append(sure.reshape(-1))
-        word_detector.append(scores.reshape(-1))
-    gold_all = np.concatenate(word_gold)
+        word_ranking.add(sure, scores)
+        word_pairs += sure.size
+        word_positives += int(np.count_nonzero(sure))
     return Evaluation(
         pairs=len(untrained),
         excluded_trained=len(pairs) - len(untrained),
@@ -259,9 +262,9 @@ def evaluate_detector(
         threshold=threshold,
         word_scheme=word_scheme,
         with_aer=with_aer,
-        token=token_scores.metrics(threshold),
+        token=token_scores.metrics(),
         word={name: totals[name].metrics(with_aer=with_aer) for name in scorers},
-        word_detector_ap=ranking_metrics(gold_all, np.concatenate(word_detector))[0],
+        word_detector_ap=word_ranking.metrics()[0],
         decode=decode,
         word_per_pair={name: _precision_recall_f1(*(total / len(untrained) for total in macro[name]))
                        for name in scorers},
@@ -270,6 +273,6 @@ def evaluate_detector(
         per_pair=per_pair,
         token_pairs=token_scores.token_pairs,
         token_positives=token_scores.positives,
-        word_pairs=int(gold_all.size),
-        word_positives=int(gold_all.sum()),
+        word_pairs=word_pairs,
+        word_positives=word_positives,
     )

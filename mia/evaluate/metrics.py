@@ -73,3 +73,91 @@ def metrics_table(
             cells.append(f"{value:7.3f}" if isinstance(value, float) and value == value else f"{'-':>7}")
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
     return "\n".join(lines)
+
+
+SCORE_BITS_DROPPED = 8  # streamed scores keep 15 of float32's 23 mantissa bits: relative steps of 2 ** -15
+MERGE_PENDING = 1 << 20  # distinct keys held unmerged before they are folded into the tally
+
+
+def score_keys(score: np.ndarray, *, drop_bits: int = SCORE_BITS_DROPPED) -> np.ndarray:
+    """Order-preserving uint32 keys of scores ``[N]`` (as float32; -0 and +0 equal): ``a < b`` gives ``key(a) <=
+    key(b)``, equal floats equal keys; the lowest ``drop_bits`` bits of the mantissa are dropped, so values within
+    a relative ``2 ** (drop_bits - 23)`` of each other may share a key (a tie). NaN is not expected."""
+    bits = (np.asarray(score, np.float32).reshape(-1) + np.float32(0.0)).view(np.uint32)
+    negative = (bits & np.uint32(0x80000000)) != 0
+    keys = np.where(negative, ~bits, bits | np.uint32(0x80000000))  # negatives reversed, below the positives
+    return keys >> np.uint32(drop_bits)
+
+
+class RankingTally:
+    """Average precision and ROC AUC of a score, added part by part (pair by pair), in memory bounded by the number
+    of distinct (binned) scores rather than the number of token pairs.
+
+    Each score is reduced to :func:`score_keys` (15 mantissa bits kept by default; ``drop_bits=0`` keeps every
+    float32 value apart, which is exactly scikit-learn's result); per key the weight of positives and negatives is
+    summed. AP is the step sum over distinct thresholds, as ``average_precision_score``; AUC counts ties one half,
+    as ``roc_auc_score``. Whole-part metrics of the binned scores do not depend on the order parts arrive in.
+    """
+
+    def __init__(self, *, drop_bits: int = SCORE_BITS_DROPPED) -> None:
+        self.drop_bits = drop_bits
+        self.keys: np.ndarray = np.zeros(0, np.uint32)  # sorted, distinct
+        self.positive: np.ndarray = np.zeros(0)  # float64 weight per key
+        self.negative: np.ndarray = np.zeros(0)
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending_size = 0
+
+    def add(self, labels: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """One part: bool labels and scores of the same shape (flattened), optional weights."""
+        labels = np.asarray(labels, bool).reshape(-1)
+        keys, group = np.unique(score_keys(score, drop_bits=self.drop_bits), return_inverse=True)
+        w = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+        group = group.reshape(-1)
+        positive = np.bincount(group, weights=w * labels, minlength=len(keys))
+        negative = np.bincount(group, weights=w * ~labels, minlength=len(keys))
+        self._pending.append((keys, positive, negative))
+        self._pending_size += len(keys)
+        if self._pending_size > MERGE_PENDING:
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        parts = [(self.keys, self.positive, self.negative), *self._pending]
+        keys, group = np.unique(np.concatenate([part[0] for part in parts]), return_inverse=True)
+        self.positive = np.bincount(group, weights=np.concatenate([part[1] for part in parts]), minlength=len(keys))
+        self.negative = np.bincount(group, weights=np.concatenate([part[2] for part in parts]), minlength=len(keys))
+        self.keys = keys
+        self._pending, self._pending_size = [], 0
+
+    def metrics(self) -> tuple[float, float]:
+        """Average precision and ROC AUC (NaN where only one class has weight)."""
+        self._merge()
+        total_positive, total_negative = float(self.positive.sum()), float(self.negative.sum())
+        if total_positive <= 0 or total_negative <= 0:
+            return float("nan"), float("nan")
+        below = np.cumsum(self.negative) - self.negative  # negative weight at strictly lower scores
+        auc = float((self.positive * (below + 0.5 * self.negative)).sum() / (total_positive * total_negative))
+        true_positive = np.cumsum(self.positive[::-1])  # thresholds from the highest score down
+        predicted = true_positive + np.cumsum(self.negative[::-1])
+        recall_step = self.positive[::-1] / total_positive
+        precision = np.divide(true_positive, predicted, out=np.zeros_like(predicted), where=predicted > 0)
+        return float((recall_step * precision).sum()), auc
+
+
+class DecisionCounts:
+    """Precision, recall and F1 of boolean decisions, added part by part."""
+
+    def __init__(self) -> None:
+        self.hits = self.predicted = self.actual = 0.0
+
+    def add(self, labels: np.ndarray, decision: np.ndarray) -> None:
+        labels, decision = np.asarray(labels, bool).reshape(-1), np.asarray(decision, bool).reshape(-1)
+        self.hits += int(np.count_nonzero(labels & decision))
+        self.predicted += int(np.count_nonzero(decision))
+        self.actual += int(np.count_nonzero(labels))
+
+    def metrics(self) -> tuple[float, float, float]:
+        precision = self.hits / self.predicted if self.predicted else 0.0
+        recall = self.hits / self.actual if self.actual else 0.0
+        return precision, recall, f1_score(precision, recall)
