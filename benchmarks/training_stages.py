@@ -3,13 +3,14 @@
     python benchmarks/training_stages.py      # about 2 minutes here; prints one line per stage
 
 The same data, model and options as `python -m mia train` with every default (packaged corpus, mixed copies,
-seed 0, 30 bootstrap refits). Each line: seconds since the start, the peak RSS so far (``ru_maxrss``), the stage and
-its own seconds. Nothing is written.
+seed 0, 30 bootstrap refits). Each line: seconds since the start, the peak RSS so far (``ru_maxrss``), the RSS now,
+the stage and its own seconds. Nothing is written.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import resource
 import sys
 import time
@@ -22,9 +23,19 @@ sys.path.insert(0, str(ROOT))
 STARTED = time.perf_counter()
 
 
+def resident_mb() -> float:
+    """The current RSS (Linux: /proc/self/statm), or NaN elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
 def report(message: str) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{time.perf_counter() - STARTED:7.1f} s  peak {peak:6.0f} MB  {message}", flush=True)
+    print(f"{time.perf_counter() - STARTED:7.1f} s  peak {peak:6.0f} MB  now {resident_mb():6.0f} MB  {message}",
+          flush=True)
 
 
 def timed(module: Any, name: str) -> None:

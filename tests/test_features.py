@@ -65,3 +65,32 @@ def test_row_buffer_thins_one_chunk_larger_than_it_and_keeps_rows_in_place():
     assert (features == features[:, :1]).all() and (pairs == 7).all()
     assert (weights == 1 / buffer.keep).all() and buffer.keep <= 0.125
     assert np.shares_memory(features, buffer.features)  # handed out, not copied
+
+
+def resident_bytes() -> int:
+    import os
+
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_released_rows_leave_memory_and_their_neighbours_intact():
+    import mmap
+    import sys
+
+    from mia.detector.sampling import releasable_rows, release_rows
+
+    if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_DONTNEED"):
+        pytest.skip("measured through /proc and madvise (Linux)")
+    rows = releasable_rows(16_384, 1_000, np.float32)  # 65.5 MB, nothing resident yet
+    before = resident_bytes()
+    rows[:] = 1.5
+    written = resident_bytes()
+    assert written - before > 60e6
+    view = rows[:12_000]  # a fit releases through the views it was handed
+    release_rows(view, 0, 11_999)
+    release_rows(view, 11_999, 12_000)  # a range of less than a page: nothing
+    assert written - resident_bytes() > 0.7 * 12_000 * 4_000
+    assert (rows[11_999:] == 1.5).all()  # rows outside the range, and those sharing its edge pages, are kept
+    assert (rows[:11_000] == 0).all()  # released rows read as zeros
+    release_rows(np.ones((100, 10)), 0, 100)  # an ordinary array: nothing happens

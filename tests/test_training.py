@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from mia.detector.scoring import transform_features
 from mia.detector.training import TrainOptions, split_pairs
 from mia.errors import MiaError
 from mia.text.pairs import Pair
@@ -62,6 +63,34 @@ def test_chunked_fit_equals_pipeline_fit():
     np.testing.assert_allclose(fitted[-1].coef_, chunked[-1].coef_, rtol=1e-6)
     with pytest.raises(ValueError, match="standardised"):
         fit_pipeline(in_place, options)
+
+
+def test_a_consuming_fit_is_the_same_fit_and_keeps_its_inputs_as_float16():
+    """Training's fit releases the attention rows as it reads them; the fit is unchanged and the rows left for the
+    refits are its standardised inputs, rounded to float16."""
+    import numpy as np
+
+    from mia.detector.sampling import RowBuffer
+    from mia.detector.training import SampledSet, fit_pipeline
+
+    rng = np.random.default_rng(3)
+    labels = rng.random(5000) < 0.2
+    attention = (rng.random((5000, 7)) * 0.1 + labels[:, None] * rng.random(7) * 0.2).astype(np.float16)
+    weights = np.where(labels, 1.0, rng.uniform(1, 5, 5000)).astype(np.float32)
+    buffer = RowBuffer(8000, rng)  # rows in a releasable map, as training keeps them
+    buffer.add(attention, labels, weights)
+    rows, labels, weights, _ = buffer.finish(7)
+    kept = SampledSet(attention.copy(), labels, weights, token_pairs=5000, positives=int(labels.sum()))
+    consumed = SampledSet(rows, labels, weights, token_pairs=5000, positives=int(labels.sum()))
+    options = TrainOptions(seed=0)
+    reference = fit_pipeline(kept, options, chunk_rows=999)
+    fitted = fit_pipeline(consumed, options, chunk_rows=999, consume=True)
+    np.testing.assert_array_equal(fitted[-1].coef_, reference[-1].coef_)
+    np.testing.assert_array_equal(fitted[0].scale_, reference[0].scale_)
+    assert consumed.standardised and consumed.inputs == "log" and consumed.features.dtype == np.float16
+    standardised = reference[0].transform(transform_features(attention, "log"))
+    np.testing.assert_array_equal(consumed.features, standardised.astype(np.float16))
+    assert not kept.standardised and (kept.features == attention).all()  # without consume: untouched
 
 
 def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_pairs):

@@ -20,7 +20,14 @@ from mia.detector.data import TrainingData, given_pairs
 from mia.detector.decoding import Decode
 from mia.detector.detector import Detector
 from mia.detector.record import FeatureTransform
-from mia.detector.sampling import RowBuffer, Sampling, sample_token_pairs
+from mia.detector.sampling import (
+    RowBuffer,
+    Sampling,
+    releasable_rows,
+    release_rows,
+    sample_token_pairs,
+    trim_heap,
+)
 from mia.detector.scoring import transform_features
 from mia.detector.windowed import COMBINE_RULE, WindowedPair, home_masks, iter_window_features, plan_pair
 from mia.errors import MiaError
@@ -96,8 +103,8 @@ class SampledSet:
     """Sampled token pairs of several text pairs: features ``[N, F]``, labels, weights ``[N]``.
 
     ``features`` are float16 attention weights, or, when ``inputs`` names a transform, the regression's float32
-    inputs ``t(attention)`` (half the rows' memory is saved by never holding both); :func:`fit_pipeline`
-    standardises such inputs in place and sets ``standardised``.
+    inputs ``t(attention)``; :func:`fit_pipeline` standardises such inputs in place and sets ``standardised``.
+    After a fit that consumed attention rows (training's), they are the standardised inputs rounded to float16.
     """
 
     features: np.ndarray
@@ -160,14 +167,20 @@ def sample_window_rows(
     return gold, allowed
 
 
-def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 8_192) -> Any:
+def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 8_192, consume: bool = False) -> Any:
     """Fit ``Pipeline(StandardScaler(), LogisticRegression())`` with the sampling weights.
 
     The steps are fitted one after the other to bound memory: the scaler with ``partial_fit`` over chunks of
     rows (its weighted statistics make float64 temporaries several times as large as their input: 8,192 rows x
-    1,296 columns make about 0.3 GB), then it scales the float32 inputs in place, then the regression (lbfgs keeps
-    float32) is fitted on them. Inputs are ``train.features`` themselves when they are already transformed
+    1,296 columns make about 0.3 GB), then the float32 inputs are scaled chunk by chunk, then the regression (lbfgs
+    keeps float32) is fitted on them. Inputs are ``train.features`` themselves when they are already transformed
     (``train.inputs``): they end standardised (``train.standardised``); else a float32 transformed copy.
+
+    ``consume`` (float16 attention rows only; what training does): the attention rows are handed back to the
+    operating system as their inputs are made (:func:`~mia.detector.sampling.release_rows`), and after the fit the
+    float32 inputs likewise as they are rounded into ``train.features``, which then holds the standardised inputs as
+    float16 (for the refits that describe the heads): the attention rows and the inputs are never whole in memory
+    together. The fit itself is the same as without ``consume``.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -182,18 +195,38 @@ def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 
     scaler, regression = pipeline[0], pipeline[-1]
     if train.standardised:
         raise ValueError("these rows were standardised by an earlier fit")
-    if train.inputs is None:
-        inputs = transform_features(train.features, options.transform)  # float32 [N, F], a new array
-    elif train.inputs == options.transform:
-        inputs = train.features
-    else:
+    if train.inputs not in (None, options.transform):
         raise ValueError(f"rows transformed by {train.inputs!r}, the fit asks for {options.transform!r}")
-    for start in range(0, len(inputs), chunk_rows):
-        scaler.partial_fit(inputs[start : start + chunk_rows], sample_weight=train.weights[start : start + chunk_rows])
-    for start in range(0, len(inputs), chunk_rows):
-        inputs[start : start + chunk_rows] = scaler.transform(inputs[start : start + chunk_rows])
+    if consume and train.inputs is not None:
+        raise ValueError("consume applies to attention rows (SampledSet.inputs None)")
+    rows = train.features
+    starts = range(0, len(rows), chunk_rows)
+
+    def inputs_of(start: int) -> np.ndarray:  # float32 [chunk, F]: the chunk transformed (a copy) or itself
+        chunk = rows[start : start + chunk_rows]
+        return chunk if train.inputs is not None else transform_features(chunk, options.transform)
+
+    for start in starts:
+        scaler.partial_fit(inputs_of(start), sample_weight=train.weights[start : start + chunk_rows])
+    inputs = rows if train.inputs is not None else releasable_rows(len(rows), rows.shape[1], np.float32)
+    small = max(chunk_rows // 8, 1)  # scaling is per element: smaller chunks give the same values, fewer temporaries
+    for start in range(0, len(rows), small):
+        chunk = rows[start : start + small]
+        inputs[start : start + small] = scaler.transform(
+            chunk if train.inputs is not None else transform_features(chunk, options.transform))
+        if consume:
+            release_rows(rows, start, start + small)
     train.standardised = inputs is train.features
     regression.fit(inputs, train.labels, sample_weight=train.weights)
+    if consume:  # the standardised inputs, rounded to float16, replace the attention rows (released above)
+        import torch
+
+        kept = releasable_rows(len(inputs), inputs.shape[1], np.float16)
+        for start in starts:  # torch rounds to float16 as numpy does, four times as fast
+            block = slice(start, start + chunk_rows)
+            torch.from_numpy(kept[block]).copy_(torch.from_numpy(inputs[block]))
+            release_rows(inputs, start, start + chunk_rows)
+        train.features, train.inputs, train.standardised = kept, options.transform, True
     return pipeline
 
 
@@ -236,8 +269,8 @@ def best_f1_threshold(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray
 @dataclass
 class TrainingRun:
     """What :func:`fit_detector` made: the detector (fitted, threshold chosen, its training recorded), the split,
-    each pair planned for the model (by id), and the training rows (the fit's standardised float32 inputs, for the
-    refits that describe its heads)."""
+    each pair planned for the model (by id), and the training rows (the fit's standardised inputs rounded to
+    float16, for the refits that describe its heads)."""
 
     detector: Detector
     split: Split
@@ -277,16 +310,19 @@ def fit_detector(
                         max_rows=min(options.max_rows, options.max_cells // columns))
     rng = np.random.default_rng([options.seed, 2])
     batch_size = options.batch_size
+    # float16 attention rows, consumed by the fit (half the memory of float32 inputs; see fit_pipeline)
     train = sampled_features(model, [planned[p.id] for p in split.train], sampling=sampling, rng=rng,
                              batch_size=batch_size, progress=progress, description="train pairs",
-                             offsets=options.offsets, inputs=options.transform)
-    validation = sampled_features(model, [planned[p.id] for p in split.validation], sampling=held_out(sampling),
-                                  rng=rng, batch_size=batch_size, progress=progress,
-                                  description="validation pairs", offsets=options.offsets)
-    pipeline = fit_pipeline(train, options)
+                             offsets=options.offsets)
+    trim_heap()
+    pipeline = fit_pipeline(train, options, consume=True)
     detector = detector_from_pipeline(
         pipeline, model, threshold=0.5, transform=options.transform, offsets=options.offsets
     )
+    # after the fit, so that its rows are not in memory during it (the generator draws in the same order as before)
+    validation = sampled_features(model, [planned[p.id] for p in split.validation], sampling=held_out(sampling),
+                                  rng=rng, batch_size=batch_size, progress=progress,
+                                  description="validation pairs", offsets=options.offsets)
     validation_probability = detector.link_probability(validation.features)
     detector.threshold = best_f1_threshold(validation.labels, validation_probability, validation.weights)
     detector.metadata = {

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mia.detector.detector import Detector
+from mia.detector.sampling import trim_heap
 from mia.detector.training import SampledSet, TrainingRun, held_out, sampled_features
 from mia.heads.bootstrap import bootstrap_auc, bootstrap_coefficients, column_auc, head_summary
 from mia.models.attention import AttentionModel
@@ -62,13 +63,15 @@ def describe_heads(
     test = sampled_features(model, test_items, sampling=held_out(run.sampling), rng=rng, progress=progress,
                             description="test pairs (head AUC)", offsets=detector.layout.offsets)
     auc = head_auc(test)
+    base = detector.layout.heads_per_offset  # AUC draws of the (i, j) columns; others NaN
+    test.features = np.ascontiguousarray(test.features[:, :base])  # all the draws read: the rest is freed
+    trim_heap()  # the refits' buffer comes next: freed memory goes back first
     rng = np.random.default_rng([options.seed, 3])
     coef_draws = bootstrap_coefficients(
         run.train.features, run.train.labels, run.train.weights, pair_index(run.train), run.pipeline,
         transform=detector.transform, refits=options.bootstrap, rng=rng, max_rows=options.bootstrap_rows,
         standardised=run.train.standardised)
-    base = detector.layout.heads_per_offset  # AUC draws of the (i, j) columns; others NaN
-    auc_draws = bootstrap_auc(test.features[:, :base], test.labels, test.weights, pair_index(test),
+    auc_draws = bootstrap_auc(test.features, test.labels, test.weights, pair_index(test),
                               draws=options.bootstrap, rng=rng)
     auc_draws = np.concatenate([auc_draws, np.full((len(auc_draws), len(auc) - base), np.nan)], axis=1)
     section = head_summary(detector.layout, detector.coef, coef_draws, auc, auc_draws)
