@@ -217,3 +217,34 @@ def test_an_edited_document_embeds_only_its_new_sentences(pan_pairs, minilm, mon
     assert [(p.a_start, p.a_end, p.b_start, p.b_end) for p in cached.passages] == [
         (p.a_start, p.a_end, p.b_start, p.b_end) for p in fresh.passages]
     assert cached.passages
+
+
+def test_a_floor_chosen_for_documents_decodes_window_pairs_only(pan_pairs, minilm, tmp_path):
+    import shutil
+
+    from mia.detector.folder import shipped_folder
+
+    folder = tmp_path / "floor"
+    shutil.copytree(shipped_folder() / "minilm-reuse", folder)
+    record = json.loads((folder / "detector.json").read_text())
+    record.setdefault("documents", {})["argmax_floor"] = 0.9
+    (folder / "detector.json").write_text(json.dumps(record))
+    strict, default = Detector.load(folder), Detector.load("minilm-reuse")
+    assert strict.document_floor == 0.9 and default.document_floor == 0.05
+    pair = pan_pairs[0]
+    high, low = strict.detect(minilm, pair.a, pair.b), default.detect(minilm, pair.a, pair.b)
+    assert high.windows is not None and (high.floor, low.floor) == (0.9, 0.05)
+    assert high.to_dict()["floor"] == 0.9
+    # a mutual best pair stays one among fewer candidates: the strict links are exactly the loose ones >= 0.9
+    assert {(k.a_word, k.b_word) for k in high.links} == {(k.a_word, k.b_word) for k in low.links
+                                                          if k.probability >= 0.9}
+    assert len(high.links) < len(low.links)
+    a, b = "It rained all day. We stayed in and read.", "We stayed in and read. It rained all day."
+    whole_strict, whole_default = strict.detect(minilm, a, b), default.detect(minilm, a, b)
+    assert whole_strict.floor == 0.05 and whole_strict.links == whole_default.links  # a pair that fits: unchanged
+
+    for bad in (0, 1.5, "high", True):
+        record["documents"]["argmax_floor"] = bad
+        (folder / "detector.json").write_text(json.dumps(record))
+        with pytest.raises(MiaError, match="argmax_floor"):
+            Detector.load(folder)

@@ -154,6 +154,20 @@ def test_held_out_pairs_of_the_shipped_detector_are_made_again():
         held_out_pairs({"data": {"source": "pairs given to train_detector"}, "split": {"test_ids": ["x"]}})
 
 
+def test_validation_pairs_of_the_shipped_detector_are_made_again_and_are_tuned_on():
+    from mia.detector.data import validation_pairs
+    from mia.text.pairs import pair_hash
+
+    detector = Detector.load("minilm-reuse")
+    pairs = validation_pairs(detector.metadata)
+    assert [p.id for p in pairs] == detector.metadata["split"]["validation_ids"]
+    assert {pair_hash(p) for p in pairs} <= set(detector.metadata["split"]["fit_or_tuned_on_hashes"])
+    assert not {p.id for p in pairs} & set(detector.metadata["split"]["test_ids"])
+    untuned = {**detector.metadata, "split": {**detector.metadata["split"], "fit_or_tuned_on_hashes": []}}
+    with pytest.raises(MiaError, match="differ"):
+        validation_pairs(untuned)
+
+
 def test_head_examples(minilm, small_pairs):
     from mia.heads.examples import head_examples, parse_head
 

@@ -92,34 +92,56 @@ def held_out_pairs(metadata: dict[str, Any]) -> list[Pair]:
     """A detector's own test pairs, made again from its recorded data (generated again from the recorded corpus,
     seed, copies and noise, or read again from the recorded pair file), checked by content hash: none was fitted
     or tuned on. Raises :class:`MiaError` (saying to give ``--pairs``) when they cannot be made again."""
-    from mia.text.noise import Noise
     from mia.text.pairs import pair_hash
 
-    data, split = metadata.get("data") or {}, metadata.get("split") or {}
+    split = metadata.get("split") or {}
     test_ids = split.get("test_ids")
     hint = "; give held-out pairs with --pairs"
     if not test_ids:
         raise MiaError("the detector records no test pairs" + hint)
+    by_id = {pair.id: pair for pair in recorded_pairs(metadata, hint)}
+    fitted = set(split.get("fit_or_tuned_on_hashes") or ())
+    chosen = [by_id[i] for i in test_ids if i in by_id and pair_hash(by_id[i]) not in fitted]
+    if len(chosen) < len(test_ids):
+        raise MiaError("the detector's test pairs made again differ from those it recorded" + hint)
+    return chosen
+
+
+def validation_pairs(metadata: dict[str, Any]) -> list[Pair]:
+    """A detector's own validation pairs (its threshold was chosen on them: what else is tuned for it is tuned on
+    them too), made again like :func:`held_out_pairs` and checked to be among the pairs it records as tuned on."""
+    from mia.text.pairs import pair_hash
+
+    split = metadata.get("split") or {}
+    ids = split.get("validation_ids")
+    if not ids:
+        raise MiaError("the detector records no validation pairs")
+    by_id = {pair.id: pair for pair in recorded_pairs(metadata, "")}
+    tuned = set(split.get("fit_or_tuned_on_hashes") or ())
+    chosen = [by_id[i] for i in ids if i in by_id and pair_hash(by_id[i]) in tuned]
+    if len(chosen) < len(ids):
+        raise MiaError("the detector's validation pairs made again differ from those it recorded")
+    return chosen
+
+
+def recorded_pairs(metadata: dict[str, Any], hint: str = "") -> list[Pair]:
+    """Every pair a detector's training data held, made again from its record (see :func:`held_out_pairs`)."""
+    from mia.text.noise import Noise
+
+    data = metadata.get("data") or {}
     source = str(data.get("source", ""))
     if source.startswith("generated "):
         corpus = data.get("corpus")
         corpus_path = None if corpus in (None, DEFAULT_CORPUS_NAME) else Path(str(corpus))
         if corpus_path is not None and not corpus_path.is_file():
-            raise MiaError(f"the detector's corpus {corpus} is not here to make its test pairs again" + hint)
+            raise MiaError(f"the detector's corpus {corpus} is not here to make its pairs again" + hint)
         documents = data.get("documents") or {}
         made = generated_data(corpus_path, seed=int(data.get("seed", 0)),
                               limit=int((data.get("generation") or {}).get("pairs", 0)) or None,
                               copies=data.get("copies", "shuffled"), noise=Noise(**data.get("noise", {})),
                               documents=float(documents.get("share", 0.0)),
                               document_words=int(documents.get("words", DOCUMENT_WORDS)))
-        pairs = made.pairs
-    elif source == "pair file" and Path(str(data.get("pairs_file"))).is_file():
-        pairs = read_pairs(data["pairs_file"])
-    else:
-        raise MiaError("the detector's training pairs cannot be made again here" + hint)
-    by_id = {pair.id: pair for pair in pairs}
-    fitted = set(split.get("fit_or_tuned_on_hashes") or ())
-    chosen = [by_id[i] for i in test_ids if i in by_id and pair_hash(by_id[i]) not in fitted]
-    if len(chosen) < len(test_ids):
-        raise MiaError("the detector's test pairs made again differ from those it recorded" + hint)
-    return chosen
+        return made.pairs
+    if source == "pair file" and Path(str(data.get("pairs_file"))).is_file():
+        return read_pairs(data["pairs_file"])
+    raise MiaError("the detector's training pairs cannot be made again here" + hint)

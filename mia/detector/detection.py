@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.decoding import Decode, decode_entries, decode_floor
+from mia.detector.decoding import ARGMAX_FLOOR, Decode, decode_entries, decode_floor
 from mia.detector.passages import Passage, PassageRule, merge_passages
 from mia.errors import MiaError
 from mia.text.pairs import Pair
@@ -129,6 +129,7 @@ class Detection:
     windows: dict[str, Any] | None = None  # how the pair was cut into windows (see mia.detector.windowed)
     passages: list[Passage] = field(default_factory=list)  # the phrases merged by the gap rule, filtered
     passage_rule: PassageRule = PassageRule()
+    floor: float = ARGMAX_FLOOR  # the argmax decodings' floor the links were decoded with
 
     def to_dict(self, *, token_links: bool = False) -> dict[str, Any]:
         """The record ``detect`` writes: ``links`` (decoded word links ``[a_start, a_end, b_start, b_end, p]``),
@@ -141,6 +142,8 @@ class Detection:
             "decode": self.decode,
             "words": self.words,
         }
+        if self.decode != "threshold":
+            record["floor"] = self.floor
         if token_links:
             record["threshold"] = round(self.threshold, 4)
             record["token_links"] = [link.to_list() for link in self.token_links()]
@@ -192,7 +195,7 @@ class Detection:
             words, pairs = self.word_spans, self.word_pairs()
         else:
             again = decoded(self.pair, self.probabilities, self.token_spans, threshold=limit, decode=decode,
-                            words=scheme)
+                            words=scheme, floor=self.floor)
             words, pairs = again.word_spans, again.word_pairs()
         matrix = np.zeros((len(words[0]), len(words[1])), bool)
         for i, j in pairs:
@@ -258,13 +261,15 @@ def word_entries(probabilities: np.ndarray | SparseScores, token_spans: tuple[np
 def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: tuple[np.ndarray, np.ndarray], *,
             threshold: float, decode: Decode, words: WordScheme = "regex", min_phrase_words: int = 1,
             windows: dict[str, Any] | None = None, gap: int = PHRASE_GAP,
-            passages: PassageRule = PassageRule()) -> Detection:
-    """The detection of one pair from its token probabilities: word pairs decoded by ``decode`` (the same links for
-    dense and for sparse probabilities kept at or above :func:`~mia.detector.decoding.decode_floor`), and the phrases
-    of at least ``min_phrase_words`` links they form."""
+            passages: PassageRule = PassageRule(), floor: float = ARGMAX_FLOOR) -> Detection:
+    """The detection of one pair from its token probabilities: word pairs decoded by ``decode`` (the argmax
+    decodings link no word pair below ``floor``; the same links for dense and for sparse probabilities kept at or
+    above :func:`~mia.detector.decoding.decode_floor`), and the phrases of at least ``min_phrase_words`` links they
+    form."""
     spans = (word_spans(pair.a, words), word_spans(pair.b, words))
-    entries = word_entries(probabilities, token_spans, spans, decode_floor(decode, threshold))
-    chosen = np.flatnonzero(decode_entries((entries.rows, entries.cols, entries.values), decode, threshold))
+    entries = word_entries(probabilities, token_spans, spans, decode_floor(decode, threshold, floor))
+    chosen = np.flatnonzero(decode_entries((entries.rows, entries.cols, entries.values), decode, threshold,
+                                           floor=floor))
     chosen = chosen[np.lexsort((entries.cols[chosen], entries.rows[chosen]))]
     (a_words, b_words) = spans
     links = [Link(int(a_words[i, 0]), int(a_words[i, 1]), int(b_words[j, 0]), int(b_words[j, 1]), float(p), int(i),
@@ -279,7 +284,8 @@ def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: t
     merged = merge_passages([(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score) for p in every], passages)
     return Detection(pair=pair, links=links, phrases=[p for p in every if p.words >= min_phrase_words],
                      probabilities=probabilities, token_spans=token_spans, word_spans=spans, threshold=threshold,
-                     decode=decode, words=words, windows=windows, passages=merged, passage_rule=passages)
+                     decode=decode, words=words, windows=windows, passages=merged, passage_rule=passages,
+                     floor=floor)
 
 
 def phrase_of(pair: Pair, spans: tuple[np.ndarray, np.ndarray], run: list[Link]) -> Phrase:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mia.detector.decoding import DECODERS, Decode, decode_floor
+from mia.detector.decoding import ARGMAX_FLOOR, DECODERS, Decode, decode_floor
 from mia.detector.detection import Detection, DetectionError, decoded
 from mia.detector.documents import Candidates
 from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
@@ -82,6 +82,17 @@ class Detector:
         if value not in DECODERS:
             raise MiaError(f"the detector records an unknown decoding {value!r}; use one of {', '.join(DECODERS)}")
         return value
+
+    @property
+    def document_floor(self) -> float:
+        """The argmax decodings' floor for pairs that run as window pairs: the one chosen for this detector on
+        document pairs (``documents.argmax_floor`` in its record, see ``benchmarks/choose_document_floor.py``), else
+        mia's default (:data:`~mia.detector.decoding.ARGMAX_FLOOR`, the floor of pairs that fit the model)."""
+        return float((self.metadata.get("documents") or {}).get("argmax_floor", ARGMAX_FLOOR))
+
+    def floor_for(self, *, windowed: bool) -> float:
+        """The argmax floor a pair is decoded with: :attr:`document_floor` when it runs as window pairs."""
+        return self.document_floor if windowed else ARGMAX_FLOOR
 
     @property
     def passage_rule(self) -> PassageRule:
@@ -227,7 +238,8 @@ class Detector:
                     probabilities = sparse_scores(planned, model, scorer, floor=kept, batch_size=batch_size)
                 yield decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                               decode=decode, words=words, min_phrase_words=min_phrase_words,
-                              windows=planned.settings(), passages=passages)
+                              windows=planned.settings(), passages=passages,
+                              floor=self.floor_for(windowed=planned.whole is None))
             except (MiaError, RuntimeError, ValueError) as error:
                 yield DetectionError(pair, " ".join(str(error).split()) or type(error).__name__)
 

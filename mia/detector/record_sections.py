@@ -52,6 +52,11 @@ def check_sections(metadata: dict[str, Any], *, layers: int, heads: int, feature
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise DetectorFileError(f"{Field(where, 'documents') / 'passages' / key} must be a whole number "
                                         f"from 0, got {value!r}")
+        floor = section.get("argmax_floor")
+        if floor is not None and (isinstance(floor, bool) or not isinstance(floor, (int, float))
+                                  or not 0 < floor <= 1):
+            raise DetectorFileError(f"{Field(where, 'documents') / 'argmax_floor'} must be a number in (0, 1], "
+                                    f"got {floor!r}")
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ def evaluate_detector(
         probabilities = dense_scores(planned, model, scorer, batch_size=batch_size)  # exact, every token pair
         # the detector's output exactly as `detect` makes it: its decoded word links
         detection = decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
-                            decode=decode, words=word_scheme)
+                            decode=decode, words=word_scheme, floor=detector.floor_for(windowed=planned.whole is None))
         token_scores.add(token_labels(pair, planned.a_spans, planned.b_spans), probabilities,
                          [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans],
                          threshold=threshold)

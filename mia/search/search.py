@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mia.detector.candidates import CandidateOptions
-from mia.detector.decoding import Decode
+from mia.detector.decoding import ARGMAX_FLOOR, Decode
 from mia.detector.detection import SparseScores, decoded
 from mia.detector.passages import PassageRule
 from mia.errors import MiaError
@@ -56,6 +56,7 @@ class Settings:
     threshold: float
     floor: float
     batch_size: int
+    argmax_floor: float = ARGMAX_FLOOR  # the detector's floor for documents (Detector.document_floor)
 
 
 @dataclass
@@ -180,7 +181,8 @@ def search(
                        "window_pairs_without_candidates": all_window_pairs(index, against)},
         "window_pairs_scored": len(keys) - len(errors), "window_pair_errors": len(errors),
         "first_errors": errors[:5], "passages": len(passages),
-        "decoding": {"decode": settings.decode, "words": "regex", "threshold": settings.threshold},
+        "decoding": {"decode": settings.decode, "words": "regex", "threshold": settings.threshold,
+                     "floor": settings.argmax_floor},
         "passage_rule": settings.rule.to_dict(),
         "engine": engine.describe(),
         "seconds": {"candidates": round(candidates_seconds, 2), "scoring": round(scoring_seconds, 2)},
@@ -197,7 +199,7 @@ def resolved(options: SearchOptions, detector_name: str, threshold: float | None
     limit = options.threshold if options.threshold is not None else (
         threshold if threshold is not None else detector.threshold)
     return Settings(options.candidates, options.rule or detector.passage_rule, decode, limit,
-                    kept_floor(decode, limit), options.batch_size)
+                    kept_floor(decode, limit), options.batch_size, detector.document_floor)
 
 
 def document_passages(index: SearchIndex, other: SearchIndex, da: int, db: int,
@@ -216,7 +218,7 @@ def document_passages(index: SearchIndex, other: SearchIndex, da: int, db: int,
     scores = SparseScores((len(a_tokens), len(b_tokens)), key // n_b, key % n_b, value, options.floor)
     detection = decoded(Pair(f"{a_doc.id}|{b_doc.id}", a_doc.text, b_doc.text), scores,
                         (a_tokens.spans, b_tokens.spans), threshold=options.threshold, decode=options.decode,
-                        passages=options.rule)
+                        passages=options.rule, floor=options.argmax_floor)
     return [Passage(a_doc.id, p.a_start, p.a_end, b_doc.id, p.b_start, p.b_end, p.score,
                     a_doc.text[p.a_start : p.a_end], b_doc.text[p.b_start : p.b_end], p.words, p.phrases, p.longest)
             for p in detection.passages]
