@@ -65,6 +65,7 @@ def test_evaluate_cli_text_and_json(trained_detector_dir, small_pairs, tmp_path,
     assert len(result["per_pair"]) == len(held_out)
     assert {"detector", "same word"} <= set(result["per_pair"][0])
     assert result["token_level"]["scorers"]["detector"]["average_precision"] > 0.3
+    assert result["word_level"]["floors"] == {"pairs that fit the model": 0.05, "window pairs": 0.05}
 
 
 def make_alignment_set(tmp_path, paragraphs, *, sentences=12):

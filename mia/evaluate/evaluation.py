@@ -116,6 +116,7 @@ class Evaluation:
     token_positives: int = 0
     word_pairs: int = 0
     word_positives: int = 0
+    floors: dict[str, float] = field(default_factory=dict)  # the argmax decodings' floors (see Detector.floor_for)
 
     def to_dict(self, *, per_pair: bool = True) -> dict[str, Any]:
         result = {
@@ -131,6 +132,7 @@ class Evaluation:
                 "linked": self.word_positives,
                 "detector_average_precision": self.word_detector_ap,
                 "decode": self.decode,
+                **({"floors": self.floors} if self.floors else {}),
                 "scorers": self.word,
                 "per_pair_averaged": {"protocol": PER_PAIR_PROTOCOL, "scorers": self.word_per_pair},
             },
@@ -153,6 +155,7 @@ class Evaluation:
             "evaluated_on": f"{self.pairs} held-out pairs ({self.word_pairs} word pairs, {self.word_positives} "
                             f"linked; {self.windowed} run as window pairs)",
             "pairs": self.pairs, "decode": self.decode, "words": self.word_scheme, "threshold": self.threshold,
+            **({"floors": self.floors} if self.floors else {}),
             "word_level": self.word,
             "token_level": self.token,
             "phrase_level": self.phrase,
@@ -275,4 +278,6 @@ def evaluate_detector(
         token_positives=token_scores.positives,
         word_pairs=word_pairs,
         word_positives=word_positives,
+        floors={} if decode == "threshold" else {"pairs that fit the model": detector.floor_for(windowed=False),
+                                                 "window pairs": detector.floor_for(windowed=True)},
     )
