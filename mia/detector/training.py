@@ -127,43 +127,33 @@ def sampled_features(
     progress: Progress = no_progress,
     description: str = "features",
     offsets: tuple[Offset, ...] = PAIR_ONLY,
-    inputs: FeatureTransform | None = None,
 ) -> SampledSet:
     """Extract features of ``pairs`` (whole, or window pair by window pair) and keep every positive token pair
-    and a weighted sample of negatives. Each token pair is taken once: from the window pair where both its tokens
-    are most central (labels follow the same link rule in every window pair).
-
-    ``inputs``: keep the rows as the regression's float32 inputs made with this transform (for a fit), instead of
-    float16 attention weights."""
-    buffer = RowBuffer(sampling.max_rows, rng, dtype=np.float16 if inputs is None else np.float32)
+    and a weighted sample of negatives, as float16 attention weights. Each token pair is taken once: from the window
+    pair where both its tokens are most central (labels follow the same link rule in every window pair)."""
+    buffer = RowBuffer(sampling.max_rows, rng, dtype=np.float16)
     token_pairs = positives = 0
     for number, planned in enumerate(progress(pairs, description, len(pairs))):
         for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
-            gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets, number,
-                                               inputs=inputs)
+            gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets, number)
             token_pairs += int(allowed.sum())
             positives += int((gold & allowed).sum())
     features_, labels, weights, pair_index = buffer.finish(model.layout.with_offsets(offsets).n_features)
-    return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives, pairs=pair_index,
-                      inputs=inputs)
+    return SampledSet(features_, labels, weights, token_pairs=token_pairs, positives=positives, pairs=pair_index)
 
 
 def sample_window_rows(
     planned: WindowedPair, a_index: int, b_index: int, features: PairFeatures, buffer: RowBuffer,
-    rng: np.random.Generator, sampling: Sampling, offsets: tuple[Offset, ...], number: int = 0, *,
-    inputs: FeatureTransform | None = None,
+    rng: np.random.Generator, sampling: Sampling, offsets: tuple[Offset, ...], number: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Add one window pair's sampled rows to ``buffer`` (as attention weights, or transformed by ``inputs``): every
-    positive and weighted negatives among the token pairs whose home is this window pair. Returns the window pair's
-    gold labels and that home mask ``[n_a, n_b]``."""
+    """Add one window pair's sampled rows to ``buffer`` (as attention weights): every positive and weighted
+    negatives among the token pairs whose home is this window pair. Returns the window pair's gold labels and that
+    home mask ``[n_a, n_b]``."""
     gold = token_labels(features.pair, features.a_spans, features.b_spans)
     a_home, b_home = home_masks(planned, a_index, b_index, features)
     allowed = a_home[:, None] & b_home[None, :]
     index, weight = sample_token_pairs(gold, rng, sampling, allowed=allowed)
-    rows = features.rows(index, offsets)
-    if inputs is not None:
-        rows = transform_features(rows, inputs)
-    buffer.add(rows, gold.reshape(-1)[index], weight, number)
+    buffer.add(features.rows(index, offsets), gold.reshape(-1)[index], weight, number)
     return gold, allowed
 
 
@@ -202,18 +192,16 @@ def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 
     rows = train.features
     starts = range(0, len(rows), chunk_rows)
 
-    def inputs_of(start: int) -> np.ndarray:  # float32 [chunk, F]: the chunk transformed (a copy) or itself
-        chunk = rows[start : start + chunk_rows]
+    def inputs_of(start: int, size: int) -> np.ndarray:  # float32 [size, F]: rows transformed (a copy) or as they are
+        chunk = rows[start : start + size]
         return chunk if train.inputs is not None else transform_features(chunk, options.transform)
 
     for start in starts:
-        scaler.partial_fit(inputs_of(start), sample_weight=train.weights[start : start + chunk_rows])
+        scaler.partial_fit(inputs_of(start, chunk_rows), sample_weight=train.weights[start : start + chunk_rows])
     inputs = rows if train.inputs is not None else releasable_rows(len(rows), rows.shape[1], np.float32)
     small = max(chunk_rows // 8, 1)  # scaling is per element: smaller chunks give the same values, fewer temporaries
     for start in range(0, len(rows), small):
-        chunk = rows[start : start + small]
-        inputs[start : start + small] = scaler.transform(
-            chunk if train.inputs is not None else transform_features(chunk, options.transform))
+        inputs[start : start + small] = scaler.transform(inputs_of(start, small))
         if consume:
             release_rows(rows, start, start + small)
     train.standardised = inputs is train.features
