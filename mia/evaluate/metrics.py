@@ -79,6 +79,16 @@ SCORE_BITS_DROPPED = 8  # streamed scores keep 15 of float32's 23 mantissa bits:
 MERGE_PENDING = 1 << 20  # distinct keys held unmerged before they are folded into the tally
 
 
+def auc_of_tallies(positive: np.ndarray, negative: np.ndarray) -> float:
+    """ROC AUC from the positive and negative weight at each distinct score, in ascending score order ``[K]``; ties
+    count one half, as in scikit-learn's ``roc_auc_score``. NaN where a class has no weight."""
+    total_positive, total_negative = float(positive.sum()), float(negative.sum())
+    if total_positive <= 0 or total_negative <= 0:
+        return float("nan")
+    below = np.cumsum(negative) - negative  # negative weight at strictly lower scores
+    return float((positive * (below + 0.5 * negative)).sum() / (total_positive * total_negative))
+
+
 def score_keys(score: np.ndarray, *, drop_bits: int = SCORE_BITS_DROPPED) -> np.ndarray:
     """Order-preserving uint32 keys of scores ``[N]`` (as float32; -0 and +0 equal): ``a < b`` gives ``key(a) <=
     key(b)``, equal floats equal keys; the lowest ``drop_bits`` bits of the mantissa are dropped, so values within
@@ -133,14 +143,12 @@ class RankingTally:
     def metrics(self) -> tuple[float, float]:
         """Average precision and ROC AUC (NaN where only one class has weight)."""
         self._merge()
-        total_positive, total_negative = float(self.positive.sum()), float(self.negative.sum())
-        if total_positive <= 0 or total_negative <= 0:
+        auc = auc_of_tallies(self.positive, self.negative)
+        if auc != auc:  # a class has no weight
             return float("nan"), float("nan")
-        below = np.cumsum(self.negative) - self.negative  # negative weight at strictly lower scores
-        auc = float((self.positive * (below + 0.5 * self.negative)).sum() / (total_positive * total_negative))
         true_positive = np.cumsum(self.positive[::-1])  # thresholds from the highest score down
         predicted = true_positive + np.cumsum(self.negative[::-1])
-        recall_step = self.positive[::-1] / total_positive
+        recall_step = self.positive[::-1] / float(self.positive.sum())
         precision = np.divide(true_positive, predicted, out=np.zeros_like(predicted), where=predicted > 0)
         return float((recall_step * precision).sum()), auc
 

@@ -21,6 +21,7 @@ import numpy as np
 from mia.detector.record import FeatureTransform
 from mia.detector.scoring import transform_features
 from mia.errors import MiaError
+from mia.evaluate.metrics import auc_of_tallies
 from mia.models.layout import FeatureLayout
 
 GATHER_ROWS = 8_192  # rows gathered per step into a refit's buffer (a temporary of one block)
@@ -125,11 +126,7 @@ def column_auc(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, co
         for draw in range(len(counts)):
             positive = np.bincount(group, weights=positive_weight[draw], minlength=n_values)
             negative = np.bincount(group, weights=negative_weight[draw], minlength=n_values)
-            total_pos, total_neg = positive.sum(), negative.sum()
-            if total_pos == 0 or total_neg == 0:
-                continue
-            below = np.cumsum(negative) - negative  # negative weight strictly below each value
-            result[draw, column] = float((positive * (below + 0.5 * negative)).sum() / (total_pos * total_neg))
+            result[draw, column] = auc_of_tallies(positive, negative)
     return result
 
 
