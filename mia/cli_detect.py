@@ -81,7 +81,7 @@ def run_detect(config: DetectConfig) -> int:
     pairs = detect_inputs(config)
     detector = Detector.load(config.detector)
     rule = detector.passages(gap=config.gap, min_words=config.min_passage_words,
-                             min_longest=config.min_longest_phrase)
+                             min_longest=config.min_longest_phrase, min_outside=config.min_outside_phrase)
     model = detector.load_model(device=config.device, model=config.model)
     failed: list[str] = []
 
@@ -138,12 +138,12 @@ def run_evaluate(config: EvaluateConfig) -> int:
     pairs = read_pairs(config.pairs)
     detector = Detector.load(config.detector)
     model = detector.load_model(device=config.device)
+    rule = detector.passages(gap=config.gap, min_words=config.min_passage_words,
+                             min_longest=config.min_longest_phrase, min_outside=config.min_outside_phrase)
     evaluation: Any
     if config.gold == "passages":
         from mia.evaluate.documents import evaluate_passages
 
-        rule = detector.passages(gap=config.gap, min_words=config.min_passage_words,
-                                 min_longest=config.min_longest_phrase)
         evaluation = evaluate_passages(detector, model, pairs, threshold=config.threshold,
                                        candidates=config.candidates, rule=rule, batch_size=config.batch_size,
                                        progress=progress)
@@ -151,7 +151,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
         evaluation = evaluate_detector(
             detector, model, pairs, threshold=config.threshold, word_scheme=config.words,
             batch_size=config.batch_size, include_trained=config.include_trained,
-            decode=config.decode or detector.decode, candidates=config.candidates, progress=progress,
+            decode=config.decode or detector.decode, candidates=config.candidates, passages=rule, progress=progress,
         )
     if config.format == "json":
         text = json.dumps(jsonable(evaluation.to_dict()), indent=2)

@@ -188,6 +188,8 @@ PASSAGE_HELP = {
     "min_words": f"passages: fewest linked words (default: the detector's, else {DEFAULT_MIN_WORDS})",
     "min_longest": f"passages: fewest linked words of the longest phrase (default: the detector's, else "
                    f"{DEFAULT_MIN_LONGEST})",
+    "min_outside": "texts longer than the model: links outside every passage are kept in phrases of at least this "
+                   "many linked words (default: the detector's, else 1: every link)",
 }
 WORDS_HELP = "words: runs of letters/digits and single punctuation marks (regex) or whitespace-separated tokens"
 
@@ -278,6 +280,7 @@ class DetectConfig(ReadsFiles):
     gap: int | None = option(None, PASSAGE_HELP["gap"], type=positive)
     min_passage_words: int | None = option(None, PASSAGE_HELP["min_words"], type=positive)
     min_longest_phrase: int | None = option(None, PASSAGE_HELP["min_longest"], type=positive)
+    min_outside_phrase: int | None = option(None, PASSAGE_HELP["min_outside"], type=positive)
     strict: bool = option(False, "any pair that fails is an error (exit 2); by default its record says why and "
                           "the other pairs are written")
 
@@ -304,6 +307,7 @@ class EvaluateConfig(ReadsFiles):
     gap: int | None = option(None, PASSAGE_HELP["gap"], type=positive)
     min_passage_words: int | None = option(None, PASSAGE_HELP["min_words"], type=positive)
     min_longest_phrase: int | None = option(None, PASSAGE_HELP["min_longest"], type=positive)
+    min_outside_phrase: int | None = option(None, PASSAGE_HELP["min_outside"], type=positive)
     out: str | None = option(None, "write to this file instead of standard output")
     device: str = option("auto", DEVICE_HELP)
     batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)

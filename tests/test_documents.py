@@ -232,7 +232,9 @@ def test_a_floor_chosen_for_documents_decodes_window_pairs_only(pan_pairs, minil
     strict, default = Detector.load(folder), Detector.load("minilm-reuse")
     assert strict.document_floor == 0.9 and default.document_floor == 0.05
     pair = pan_pairs[0]
-    high, low = strict.detect(minilm, pair.a, pair.b), default.detect(minilm, pair.a, pair.b)
+    every_link = default.passages(min_outside=1)  # the floor alone: no links left out beside passages
+    high = strict.detect(minilm, pair.a, pair.b, passages=every_link)
+    low = default.detect(minilm, pair.a, pair.b, passages=every_link)
     assert high.windows is not None and (high.floor, low.floor) == (0.9, 0.05)
     assert high.to_dict()["floor"] == 0.9
     # a mutual best pair stays one among fewer candidates: the strict links are exactly the loose ones >= 0.9
@@ -247,4 +249,47 @@ def test_a_floor_chosen_for_documents_decodes_window_pairs_only(pan_pairs, minil
         record["documents"]["argmax_floor"] = bad
         (folder / "detector.json").write_text(json.dumps(record))
         with pytest.raises(MiaError, match="argmax_floor"):
+            Detector.load(folder)
+
+
+def test_window_pairs_print_the_links_of_passages_and_of_long_phrases(pan_pairs, minilm, tmp_path):
+    import shutil
+
+    from mia.detector.detection import within_passage
+    from mia.detector.folder import shipped_folder
+    from mia.errors import DetectorFileError
+
+    detector = Detector.load("minilm-reuse")
+    pair = pan_pairs[0]
+    every = detector.detect(minilm, pair.a, pair.b, passages=detector.passages(min_outside=1))
+    kept = detector.detect(minilm, pair.a, pair.b, passages=detector.passages(min_outside=6))
+    assert not every.windows["whole"] and (every.min_outside, kept.min_outside) == (1, 6)
+    assert kept.passages == every.passages and kept.passages  # the passages do not change
+    assert kept.phrases == [p for p in every.phrases if p.words >= 6 or within_passage(p, every.passages)]
+    assert set(kept.links) < set(every.links) and sum(p.words for p in kept.phrases) == len(kept.links)
+    assert all(any(p.a_start <= k.a_start and k.a_end <= p.a_end and p.b_start <= k.b_start and k.b_end <= p.b_end
+                   for p in kept.phrases) for k in kept.links)
+    (a0, a1, b0, b1), = pair.links  # the copied passage: what is left out lies mostly outside it
+
+    def copied(links):
+        return np.mean([a0 <= k.a_start < a1 and b0 <= k.b_start < b1 for k in links])
+
+    assert copied(kept.links) > copied(every.links) and copied(set(every.links) - set(kept.links)) < 0.5
+    assert kept.to_dict()["outside_passages"] == "links in phrases of >= 6 linked words"
+    assert "outside_passages" not in every.to_dict()
+    # the detector's own rule is the default; a pair that fits the model prints every link
+    assert detector.passage_rule.min_outside > 1
+    assert detector.detect(minilm, pair.a, pair.b).min_outside == detector.passage_rule.min_outside
+    a, b = "It rained all day. We stayed in and read.", "We stayed in and read. It rained all day."
+    whole = detector.detect(minilm, a, b)
+    assert whole.min_outside == 1 and whole.links == detector.detect(
+        minilm, a, b, passages=detector.passages(min_outside=1)).links
+
+    folder = tmp_path / "outside"
+    shutil.copytree(shipped_folder() / "minilm-reuse", folder)
+    record = json.loads((folder / "detector.json").read_text())
+    for bad in (-1, 2.5, "7", True):
+        record["documents"]["passages"]["min_outside_phrase_words"] = bad
+        (folder / "detector.json").write_text(json.dumps(record))
+        with pytest.raises(DetectorFileError, match="min_outside_phrase_words"):
             Detector.load(folder)

@@ -130,6 +130,7 @@ class Detection:
     passages: list[Passage] = field(default_factory=list)  # the phrases merged by the gap rule, filtered
     passage_rule: PassageRule = PassageRule()
     floor: float = ARGMAX_FLOOR  # the argmax decodings' floor the links were decoded with
+    min_outside: int = 1  # links outside every passage kept in phrases of at least this many links (1: all)
 
     def to_dict(self, *, token_links: bool = False) -> dict[str, Any]:
         """The record ``detect`` writes: ``links`` (decoded word links ``[a_start, a_end, b_start, b_end, p]``),
@@ -144,6 +145,8 @@ class Detection:
         }
         if self.decode != "threshold":
             record["floor"] = self.floor
+        if self.min_outside > 1:
+            record["outside_passages"] = f"links in phrases of >= {self.min_outside} linked words"
         if token_links:
             record["threshold"] = round(self.threshold, 4)
             record["token_links"] = [link.to_list() for link in self.token_links()]
@@ -195,7 +198,8 @@ class Detection:
             words, pairs = self.word_spans, self.word_pairs()
         else:
             again = decoded(self.pair, self.probabilities, self.token_spans, threshold=limit, decode=decode,
-                            words=scheme, floor=self.floor)
+                            words=scheme, floor=self.floor, passages=self.passage_rule,
+                            min_outside=self.min_outside)
             words, pairs = again.word_spans, again.word_pairs()
         matrix = np.zeros((len(words[0]), len(words[1])), bool)
         for i, j in pairs:
@@ -261,11 +265,13 @@ def word_entries(probabilities: np.ndarray | SparseScores, token_spans: tuple[np
 def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: tuple[np.ndarray, np.ndarray], *,
             threshold: float, decode: Decode, words: WordScheme = "regex", min_phrase_words: int = 1,
             windows: dict[str, Any] | None = None, gap: int = PHRASE_GAP,
-            passages: PassageRule = PassageRule(), floor: float = ARGMAX_FLOOR) -> Detection:
+            passages: PassageRule = PassageRule(), floor: float = ARGMAX_FLOOR, min_outside: int = 1) -> Detection:
     """The detection of one pair from its token probabilities: word pairs decoded by ``decode`` (the argmax
     decodings link no word pair below ``floor``; the same links for dense and for sparse probabilities kept at or
-    above :func:`~mia.detector.decoding.decode_floor`), and the phrases of at least ``min_phrase_words`` links they
-    form."""
+    above :func:`~mia.detector.decoding.decode_floor`), the phrases of at least ``min_phrase_words`` links they
+    form, and the passages those form under ``passages``. With ``min_outside`` > 1 (pairs run as window pairs, see
+    :mod:`mia.detector.passages`) only the links and phrases inside a passage, or in a phrase of at least
+    ``min_outside`` links, are kept; the passages are the same."""
     spans = (word_spans(pair.a, words), word_spans(pair.b, words))
     entries = word_entries(probabilities, token_spans, spans, decode_floor(decode, threshold, floor))
     chosen = np.flatnonzero(decode_entries((entries.rows, entries.cols, entries.values), decode, threshold,
@@ -278,14 +284,25 @@ def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: t
                                         entries.values[chosen].tolist(), entries.a_tokens[chosen].tolist(),
                                         entries.b_tokens[chosen].tolist())]
     by_cell = {(link.a_word, link.b_word): link for link in links}
-    every = [phrase_of(pair, spans, [by_cell[cell] for cell in run])
-             for run in merge_runs(diagonal_runs(set(by_cell)), gap=gap)]
-    every.sort(key=lambda p: (p.a_start, p.b_start))
+    runs = merge_runs(diagonal_runs(set(by_cell)), gap=gap)
+    every = [phrase_of(pair, spans, [by_cell[cell] for cell in run]) for run in runs]
     merged = merge_passages([(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score) for p in every], passages)
+    if min_outside > 1:  # a document pair: what lies outside every passage is printed in long phrases only
+        kept = [k for k, p in enumerate(every) if p.words >= min_outside or within_passage(p, merged)]
+        cells = {cell for k in kept for cell in runs[k]}
+        links = [link for link in links if (link.a_word, link.b_word) in cells]
+        every = [every[k] for k in kept]
+    every.sort(key=lambda p: (p.a_start, p.b_start))
     return Detection(pair=pair, links=links, phrases=[p for p in every if p.words >= min_phrase_words],
                      probabilities=probabilities, token_spans=token_spans, word_spans=spans, threshold=threshold,
                      decode=decode, words=words, windows=windows, passages=merged, passage_rule=passages,
-                     floor=floor)
+                     floor=floor, min_outside=max(min_outside, 1))
+
+
+def within_passage(phrase: Phrase, passages: list[Passage]) -> bool:
+    """Whether a phrase lies inside one of the passages on both sides."""
+    return any(p.a_start <= phrase.a_start and phrase.a_end <= p.a_end and p.b_start <= phrase.b_start
+               and phrase.b_end <= p.b_end for p in passages)
 
 
 def phrase_of(pair: Pair, spans: tuple[np.ndarray, np.ndarray], run: list[Link]) -> Phrase:

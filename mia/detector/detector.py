@@ -103,16 +103,18 @@ class Detector:
         return PassageRule(gap=chosen.get("gap_chars", default.gap),
                            min_words=chosen.get("min_words", default.min_words),
                            min_longest=chosen.get("min_longest_phrase", default.min_longest),
-                           min_phrase=chosen.get("min_phrase_words", default.min_phrase))
+                           min_phrase=chosen.get("min_phrase_words", default.min_phrase),
+                           min_outside=chosen.get("min_outside_phrase_words", default.min_outside))
 
     def passages(self, *, gap: int | None = None, min_words: int | None = None,
-                 min_longest: int | None = None) -> PassageRule:
+                 min_longest: int | None = None, min_outside: int | None = None) -> PassageRule:
         """The detector's passage rule with any of its settings replaced (None: keep the detector's)."""
         rule = self.passage_rule
         return PassageRule(gap=rule.gap if gap is None else gap,
                            min_words=rule.min_words if min_words is None else min_words,
                            min_longest=rule.min_longest if min_longest is None else min_longest,
-                           min_phrase=rule.min_phrase)
+                           min_phrase=rule.min_phrase,
+                           min_outside=rule.min_outside if min_outside is None else min_outside)
 
     @property
     def raw_weights(self) -> np.ndarray:
@@ -208,7 +210,7 @@ class Detector:
         min_phrase_words: int = 1,
         batch_size: int = 1,
         candidates: Candidates = "sentences",
-        passages: PassageRule = PassageRule(),
+        passages: PassageRule | None = None,
         floor: float = DEFAULT_FLOOR,
     ) -> Iterator[Detection | DetectionError]:
         """Detect links in each pair, of any length; never stops at a bad pair.
@@ -218,7 +220,9 @@ class Detector:
         scored whole (the detector's head sums are taken while the model runs; no feature tensor is built). A longer
         pair runs as the window pairs its sentence candidates choose (:mod:`mia.detector.documents`; ``candidates=
         "all"``: every window pair), combined sparsely: token pairs at or above ``floor`` (lowered to what the
-        decoding needs) are kept. Phrases are merged into passages by ``passages`` (:mod:`mia.detector.passages`).
+        decoding needs) are kept. Phrases are merged into passages by ``passages`` (default: the detector's rule,
+        :attr:`passage_rule`; :mod:`mia.detector.passages`); for a longer pair, links and phrases outside every
+        passage are kept in phrases of at least its ``min_outside`` linked words.
         A pair that cannot be processed yields a :class:`DetectionError` and the next pair goes on.
         """
         self.check_model(model)
@@ -227,6 +231,7 @@ class Detector:
         if decode not in DECODERS:
             raise MiaError(f"unknown decoding {decode!r}: use one of {', '.join(DECODERS)}")
         kept = kept_floor(decode, threshold, floor)
+        rule = self.passage_rule if passages is None else passages
         scorer = self.window_scorer(model)
         for item in pairs:
             pair = item.pair if isinstance(item, EncodedPair) else item
@@ -236,10 +241,11 @@ class Detector:
                     probabilities: Any = scorer([planned.whole])[0]
                 else:
                     probabilities = sparse_scores(planned, model, scorer, floor=kept, batch_size=batch_size)
+                windowed = planned.whole is None
                 yield decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                               decode=decode, words=words, min_phrase_words=min_phrase_words,
-                              windows=planned.settings(), passages=passages,
-                              floor=self.floor_for(windowed=planned.whole is None))
+                              windows=planned.settings(), passages=rule, floor=self.floor_for(windowed=windowed),
+                              min_outside=rule.min_outside if windowed else 1)
             except (MiaError, RuntimeError, ValueError) as error:
                 yield DetectionError(pair, " ".join(str(error).split()) or type(error).__name__)
 
@@ -255,7 +261,7 @@ class Detector:
         min_phrase_words: int = 1,
         pair_id: str = "0",
         candidates: Candidates = "sentences",
-        passages: PassageRule = PassageRule(),
+        passages: PassageRule | None = None,
     ) -> Detection:
         """Detect which words of ``a`` and ``b`` (texts of any length) are the same piece of text."""
         found = next(self.iter_detect(model, [Pair(id=pair_id, a=a, b=b)], threshold=threshold, decode=decode,

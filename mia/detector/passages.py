@@ -8,6 +8,10 @@ relation; a passage's span on each side runs from its first phrase's start to it
 kept when its phrases hold at least ``min_words`` linked words in all and its longest phrase at least
 ``min_longest`` (common short phrases, "said Gatsby", "I don't know", recur between unrelated texts). ``detect``,
 ``evaluate`` and ``search`` apply this one rule.
+
+For a pair that runs as window pairs (longer than the model), the links and phrases printed are those inside a kept
+passage and, outside every passage, those of phrases of at least ``min_outside`` linked words (1: every link): most
+window pairs of two documents hold no copy, and their best partners come out as one- and two-word links.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ class PassageRule:
     min_words: int = DEFAULT_MIN_WORDS
     min_longest: int = DEFAULT_MIN_LONGEST
     min_phrase: int = 1
+    min_outside: int = 1  # window pairs: links outside passages are printed in phrases of at least this many words
 
     def to_dict(self) -> dict[str, int]:
         return {"gap_chars": self.gap, "min_words": self.min_words, "min_longest_phrase": self.min_longest,
-                "min_phrase_words": self.min_phrase}
+                "min_phrase_words": self.min_phrase, "min_outside_phrase_words": self.min_outside}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def check_sections(metadata: dict[str, Any], *, layers: int, heads: int, feature
     if "documents" in metadata:
         section = _object(metadata["documents"], Field(where, "documents"))
         passages = _object(section.get("passages", {}), Field(where, "documents") / "passages")
-        for key in ("gap_chars", "min_words", "min_longest_phrase", "min_phrase_words"):
+        for key in ("gap_chars", "min_words", "min_longest_phrase", "min_phrase_words", "min_outside_phrase_words"):
             value = passages.get(key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise DetectorFileError(f"{Field(where, 'documents') / 'passages' / key} must be a whole number "

@@ -21,6 +21,7 @@ from mia.detector.decoding import Decode
 from mia.detector.detection import decoded
 from mia.detector.detector import Detector
 from mia.detector.documents import Candidates
+from mia.detector.passages import PassageRule
 from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
 from mia.evaluate.metrics import RankingTally, f1_score
 from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
@@ -117,6 +118,7 @@ class Evaluation:
     word_pairs: int = 0
     word_positives: int = 0
     floors: dict[str, float] = field(default_factory=dict)  # the argmax decodings' floors (see Detector.floor_for)
+    min_outside: int = 1  # window pairs: links outside passages kept in phrases of at least this many links
 
     def to_dict(self, *, per_pair: bool = True) -> dict[str, Any]:
         result = {
@@ -133,6 +135,8 @@ class Evaluation:
                 "detector_average_precision": self.word_detector_ap,
                 "decode": self.decode,
                 **({"floors": self.floors} if self.floors else {}),
+                **({"window_pairs_outside_passages": f"links in phrases of >= {self.min_outside} linked words"}
+                   if self.min_outside > 1 else {}),
                 "scorers": self.word,
                 "per_pair_averaged": {"protocol": PER_PAIR_PROTOCOL, "scorers": self.word_per_pair},
             },
@@ -194,13 +198,17 @@ def evaluate_detector(
     include_trained: bool = False,
     decode: Decode = "threshold",
     candidates: Candidates = "sentences",
+    passages: PassageRule | None = None,
     progress: Progress = no_progress,
 ) -> Evaluation:
-    """Measure a detector and the string baselines on the same pairs, at token and word level."""
+    """Measure a detector and the string baselines on the same pairs, at token and word level. ``passages``
+    (default: the detector's rule) decides, for pairs run as window pairs, which links outside passages are kept, as
+    ``detect`` does."""
     from mia.errors import MiaError
 
     detector.check_model(model)
     threshold = detector.threshold if threshold is None else threshold
+    rule = detector.passage_rule if passages is None else passages
     trained = set(detector.metadata.get("split", {}).get("fit_or_tuned_on_hashes", []))
     untrained = [pair for pair in pairs if include_trained or pair_hash(pair) not in trained]
     if not untrained:
@@ -225,11 +233,13 @@ def evaluate_detector(
     per_pair: list[dict[str, Any]] = []
     for pair in progress(untrained, "evaluate", len(untrained)):
         planned = plan_pair(model, pair, candidates=candidates)
-        windowed += planned.whole is None
+        whole = planned.whole is not None
+        windowed += not whole
         probabilities = dense_scores(planned, model, scorer, batch_size=batch_size)  # exact, every token pair
         # the detector's output exactly as `detect` makes it: its decoded word links
         detection = decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
-                            decode=decode, words=word_scheme, floor=detector.floor_for(windowed=planned.whole is None))
+                            decode=decode, words=word_scheme, floor=detector.floor_for(windowed=not whole),
+                            passages=rule, min_outside=1 if whole else rule.min_outside)
         token_scores.add(token_labels(pair, planned.a_spans, planned.b_spans), probabilities,
                          [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans],
                          threshold=threshold)
@@ -278,6 +288,7 @@ def evaluate_detector(
         token_positives=token_scores.positives,
         word_pairs=word_pairs,
         word_positives=word_positives,
+        min_outside=max(rule.min_outside, 1),
         floors={} if decode == "threshold" else {"pairs that fit the model": detector.floor_for(windowed=False),
                                                  "window pairs": detector.floor_for(windowed=True)},
     )

@@ -130,6 +130,9 @@ def detection_text(detection: Detection | DetectionError, *, context: int = 30) 
     if windows and not windows.get("whole", True):
         lines[0] += (f" (run as {windows['window_pairs_run']} of {windows['window_pairs_all']} window pairs: "
                      f"{windows['a_windows']} x {windows['b_windows']} windows)")
+        if detection.min_outside > 1:
+            lines[0] += (f"; {len(detection.passages)} passages, outside them only phrases of >= "
+                         f"{detection.min_outside} linked words")
     a_lines, b_lines = LineIndex(pair.a), LineIndex(pair.b)
     document = bool(windows and not windows.get("whole", True)) or a_lines.many or b_lines.many
     for phrase in detection.phrases:

@@ -1,0 +1,137 @@
+"""Choosing which links of a document pair a detector prints outside its passages, on documents of its own corpus.
+
+    python benchmarks/choose_document_links.py --out benchmarks/results/document-links.json
+
+A pair longer than the model runs as window pairs; most of them hold no copy, and each still offers its best
+partners: one- and two-word links between unrelated text. Its passages (the detector's passage rule) already
+leave those out; this chooses which links outside every passage are printed as well: those in phrases of at least
+``min_outside`` linked words (1: every link). Two shapes of document pairs are made from the detector's own corpus
+(none is a test pair):
+
+* **planted**: the detector's validation pairs (its threshold was chosen on them), each planted ``--plantings``
+  times among about ``--words`` words of unrelated paragraphs on each side (as ``choose_document_floor.py``);
+* **shuffled**: ``--long`` pairs as ``long_documents.py`` makes them, B about ``--long-words`` consecutive words,
+  A its sentences shuffled with one unrelated sentence in five (every copied sentence its own short passage).
+
+Each pair is detected once as ``detect`` runs it (sentence candidates, every link kept), then decoded again with
+each ``min_outside`` of the grid; word-level F1 of the printed links against the gold links (regex words). The
+choice is the best mean F1 of the two shapes (the smallest on a tie); ``--into FOLDER`` writes it into that
+detector folder's record (``documents.passages.min_outside_phrase_words``). The passages themselves do not change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from choose_document_floor import document_pairs  # noqa: E402
+from long_documents import gold_word_pairs, make_documents  # noqa: E402
+
+from mia.detector.data import DOCUMENT_WORDS  # noqa: E402
+from mia.detector.detection import Detection, DetectionError, decoded  # noqa: E402
+from mia.detector.detector import Detector  # noqa: E402
+from mia.evaluate.metrics import f1_score  # noqa: E402
+from mia.text.corpus import DEFAULT_CORPUS_NAME  # noqa: E402
+from mia.text.pairs import Pair, token_labels  # noqa: E402
+
+GRID = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16)
+
+
+def printed_links(detection: Detection, min_outside: int) -> set[tuple[int, int]]:
+    """The word pairs ``detect`` would print for this windowed pair with ``min_outside``."""
+    again = decoded(detection.pair, detection.probabilities, detection.token_spans, threshold=detection.threshold,
+                    decode=detection.decode, words=detection.words, passages=detection.passage_rule,
+                    floor=detection.floor, min_outside=min_outside)
+    return again.word_pairs()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detector", default="minilm-reuse", help="detector folder or shipped name")
+    parser.add_argument("--plantings", type=int, default=2, help="documents made per validation pair (default 2)")
+    parser.add_argument("--words", type=int, default=DOCUMENT_WORDS,
+                        help=f"words of unrelated text around each planted passage (default {DOCUMENT_WORDS})")
+    parser.add_argument("--long", type=int, default=2, help="shuffled-sentence document pairs (default 2)")
+    parser.add_argument("--long-words", type=int, default=5000, help="words of B in each (default 5000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--into", help="also write the choice into this detector folder's detector.json")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "document-links.json"))
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    detector = Detector.load(args.detector)
+    model = detector.load_model(device="cpu")
+    corpus = (detector.metadata.get("data") or {}).get("corpus")
+    corpus = None if corpus in (None, DEFAULT_CORPUS_NAME) else corpus
+    shapes: dict[str, list[tuple[Pair, set[tuple[int, int]] | None]]] = {
+        "planted": [(pair, None) for pair in document_pairs(detector, args.plantings, args.words, args.seed)],
+        "shuffled": [],
+    }
+    for k in range(args.long):
+        doc = make_documents(corpus, args.long_words, mix=5, seed=args.seed + k, skip=k * 3000)
+        shapes["shuffled"].append((Pair(f"long-{k}", doc["a"], doc["b"]), gold_word_pairs(doc)))
+    every = detector.passages(min_outside=1)
+    counts = {shape: {m: [0, 0, 0] for m in GRID} for shape in shapes}  # hits, printed, gold
+    used = {shape: 0 for shape in shapes}
+    for shape, items in shapes.items():
+        for number, (pair, gold) in enumerate(items, 1):
+            detection = next(detector.iter_detect(model, [pair], passages=every))
+            if isinstance(detection, DetectionError) or detection.windows is None or detection.windows["whole"]:
+                continue  # a pair that fits the model prints every link
+            used[shape] += 1
+            if gold is None:
+                gold = set(zip(*(index.tolist() for index in np.nonzero(token_labels(pair, *detection.word_spans)))))
+            for m, count in counts[shape].items():
+                printed = printed_links(detection, m)
+                count[0] += len(printed & gold)
+                count[1] += len(printed)
+                count[2] += len(gold)
+            if number % 10 == 0 or number == len(items):
+                print(f"{shape}: {number}/{len(items)} pairs ({time.perf_counter() - started:.0f} s)", flush=True)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for shape, by_m in counts.items():
+        for m, (hits, printed, gold_links) in by_m.items():
+            precision, recall = hits / max(printed, 1), hits / max(gold_links, 1)
+            table.setdefault(str(m), {})[shape] = {"precision": round(precision, 4), "recall": round(recall, 4),
+                                                   "f1": round(f1_score(precision, recall), 4)}
+    for row in table.values():
+        row["mean_f1"] = {"f1": round(float(np.mean([row[shape]["f1"] for shape in shapes])), 4)}
+    best = max(GRID, key=lambda m: (table[str(m)]["mean_f1"]["f1"], -m))
+    described = (f"{used['planted']} planted document pairs (the detector's validation pairs, each planted "
+                 f"{args.plantings} times among about {args.words} words of its corpus per side) and "
+                 f"{used['shuffled']} shuffled-sentence document pairs of about {args.long_words} words of its corpus")
+    result = {
+        "command": " ".join(["python", *sys.argv]) if argv is None else "main(" + repr(argv) + ")",
+        "detector": args.detector, "passage_rule": every.to_dict(), "pairs": described,
+        "min_outside_phrase_words": best, "word_level": table, "seconds": round(time.perf_counter() - started, 1),
+    }
+    for m, row in table.items():
+        print(f"min_outside {m:>2}: " + "  ".join(
+            f"{shape} P {row[shape]['precision']:.3f} R {row[shape]['recall']:.3f} F1 {row[shape]['f1']:.3f}"
+            for shape in shapes) + f"  mean F1 {row['mean_f1']['f1']:.3f}")
+    print(f"chosen min_outside_phrase_words {best}; {described}; {result['seconds']} s")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    if args.into:
+        record_path = Path(args.into) / "detector.json"
+        record = json.loads(record_path.read_text())
+        documents = record.setdefault("documents", {})
+        documents.setdefault("passages", {})["min_outside_phrase_words"] = best
+        documents["min_outside_phrase_words_chosen_on"] = described + "; by the best mean word F1 of the printed links"
+        documents["min_outside_phrase_words_command"] = result["command"]
+        record_path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"written into {record_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
