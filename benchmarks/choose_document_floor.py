@@ -55,16 +55,21 @@ def document_pairs(detector: Detector, plantings: int, words: int, seed: int) ->
     return made
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def document_options(description: str, out: str) -> argparse.ArgumentParser:
+    """The options of the scripts that choose a detector's decoding for documents on planted document pairs."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--detector", default="minilm-reuse", help="detector folder or shipped name")
     parser.add_argument("--plantings", type=int, default=2, help="documents made per validation pair (default 2)")
     parser.add_argument("--words", type=int, default=DOCUMENT_WORDS,
                         help=f"words of unrelated text around each side's passage (default {DOCUMENT_WORDS})")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--into", help="also write the chosen floor into this detector folder's detector.json")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "document-floor.json"))
-    args = parser.parse_args(argv)
+    parser.add_argument("--into", help="also write the choice into this detector folder's detector.json")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / out))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = document_options(__doc__.splitlines()[0], "document-floor.json").parse_args(argv)
 
     started = time.perf_counter()
     detector = Detector.load(args.detector)
@@ -107,18 +112,28 @@ def main(argv: list[str] | None = None) -> int:
     for floor, row in rows_out.items():
         print(f"floor {floor:>5}: P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}")
     print(f"chosen floor {best} (default {ARGMAX_FLOOR}); {result['pairs']}; {result['seconds']} s")
+    write_choice(args, result, "argmax_floor", best, "by the best word F1 of its decoded links")
+    return 0
+
+
+def write_choice(args: argparse.Namespace, result: dict, key: str, value: float, how: str,
+                 section: tuple[str, ...] = ()) -> None:
+    """The result to ``--out``; with ``--into`` the choice into that detector's record, under ``documents`` (and
+    ``section`` below it), with what it was chosen on and the command."""
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     if args.into:
         record_path = Path(args.into) / "detector.json"
         record = json.loads(record_path.read_text())
         documents = record.setdefault("documents", {})
-        documents["argmax_floor"] = best
-        documents["argmax_floor_chosen_on"] = result["pairs"] + "; by the best word F1 of its decoded links"
-        documents["argmax_floor_command"] = result["command"]
-        record_path.write_text(json.dumps(record, indent=1) + "\n")
+        place = documents
+        for name in section:
+            place = place.setdefault(name, {})
+        place[key] = value
+        documents[f"{key}_chosen_on"] = f"{result['pairs']}; {how}"
+        documents[f"{key}_command"] = result["command"]
+        record_path.write_text(json.dumps(record, indent=2) + "\n")
         print(f"written into {record_path}")
-    return 0
 
 
 if __name__ == "__main__":

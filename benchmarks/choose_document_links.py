@@ -21,8 +21,6 @@ detector folder's record (``documents.passages.min_outside_phrase_words``). The 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,10 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from choose_document_floor import document_pairs  # noqa: E402
+from choose_document_floor import document_options, document_pairs, write_choice  # noqa: E402
 from long_documents import gold_word_pairs, make_documents  # noqa: E402
 
-from mia.detector.data import DOCUMENT_WORDS  # noqa: E402
 from mia.detector.detection import Detection, DetectionError, decoded  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.evaluate.metrics import f1_score  # noqa: E402
@@ -55,16 +52,9 @@ def printed_links(detection: Detection, min_outside: int) -> set[tuple[int, int]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detector", default="minilm-reuse", help="detector folder or shipped name")
-    parser.add_argument("--plantings", type=int, default=2, help="documents made per validation pair (default 2)")
-    parser.add_argument("--words", type=int, default=DOCUMENT_WORDS,
-                        help=f"words of unrelated text around each planted passage (default {DOCUMENT_WORDS})")
+    parser = document_options(__doc__.splitlines()[0], "document-links.json")
     parser.add_argument("--long", type=int, default=2, help="shuffled-sentence document pairs (default 2)")
     parser.add_argument("--long-words", type=int, default=5000, help="words of B in each (default 5000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--into", help="also write the choice into this detector folder's detector.json")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "document-links.json"))
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -119,17 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{shape} P {row[shape]['precision']:.3f} R {row[shape]['recall']:.3f} F1 {row[shape]['f1']:.3f}"
             for shape in shapes) + f"  mean F1 {row['mean_f1']['f1']:.3f}")
     print(f"chosen min_outside_phrase_words {best}; {described}; {result['seconds']} s")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    if args.into:
-        record_path = Path(args.into) / "detector.json"
-        record = json.loads(record_path.read_text())
-        documents = record.setdefault("documents", {})
-        documents.setdefault("passages", {})["min_outside_phrase_words"] = best
-        documents["min_outside_phrase_words_chosen_on"] = described + "; by the best mean word F1 of the printed links"
-        documents["min_outside_phrase_words_command"] = result["command"]
-        record_path.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"written into {record_path}")
+    write_choice(args, result, "min_outside_phrase_words", best, "by the best mean word F1 of the printed links",
+                 section=("passages",))
     return 0
 
 
