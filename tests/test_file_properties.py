@@ -73,7 +73,7 @@ def readers_of(detector: Detector) -> None:
     from mia.report.report_data import detector_card, heads_data
     from mia.report.text import training_report
 
-    _ = detector.decode
+    _ = detector.decode, detector.passage_rule, detector.document_floor  # what detect, evaluate and search read
     head_summaries(detector)
     head_summaries(detector, by="weight")
     rank_heads(detector)

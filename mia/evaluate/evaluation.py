@@ -160,6 +160,8 @@ class Evaluation:
                             f"linked; {self.windowed} run as window pairs)",
             "pairs": self.pairs, "decode": self.decode, "words": self.word_scheme, "threshold": self.threshold,
             **({"floors": self.floors} if self.floors else {}),
+            **({"window_pairs_outside_passages": f"links in phrases of >= {self.min_outside} linked words"}
+               if self.min_outside > 1 else {}),
             "word_level": self.word,
             "token_level": self.token,
             "phrase_level": self.phrase,
