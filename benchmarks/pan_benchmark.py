@@ -14,6 +14,8 @@ For each variant: PAN's plagdet, recall, precision and granularity (:mod:`mia.ev
 passages (``detect``'s, sentence candidates) and of the two document baselines on the same pairs; window pairs
 scored against all window pairs; wall time; peak RSS. ``--exhaustive N`` also runs the first N pairs with every
 window pair and reports candidate recall: of the gold passages exhaustive scoring detects, the share candidates do.
+Candidate coverage (every pair, no scoring): of the gold passages, the share whose aligned character pairs are at
+least half held together by the window pairs sentence candidates choose (``candidate_coverage``).
 """
 
 from __future__ import annotations
@@ -92,6 +94,34 @@ def candidate_recall(detector: Detector, model, pairs: list[Pair]) -> dict:
             "found only with candidates": len(found["sentences"] - found["all"])}
 
 
+def candidate_coverage(model, pairs: list[Pair], points: int = 50) -> dict:
+    """For every gold passage, the share of its aligned character pairs (``points`` along it, A and B in proportion)
+    that one window pair chosen by sentence candidates holds together (every window pair holds all of them); a
+    passage is reached when that share is at least half. Planning only: no window pair is scored."""
+    from mia.detector.windowed import plan_pair
+
+    shares = []
+    for pair in pairs:
+        planned = plan_pair(model, pair)
+        for a0, a1, b0, b1 in pair.links:
+            if planned.whole is not None:
+                shares.append(1.0)
+                continue
+            t = (np.arange(points) + 0.5) / points
+            a_chars, b_chars = a0 + t * (a1 - a0), b0 + t * (b1 - b0)
+            held = np.zeros(points, bool)
+            for i, j in planned.window_pairs:
+                wa, wb = planned.a_windows[i], planned.b_windows[j]
+                held |= ((a_chars >= wa.char_start) & (a_chars < wa.char_end) & (b_chars >= wb.char_start)
+                         & (b_chars < wb.char_end))
+            shares.append(float(held.mean()))
+    reached = sum(share >= 0.5 for share in shares)
+    return {"gold passages": len(shares), "reached (>= half held by one window pair)": reached,
+            "candidate recall": reached / max(len(shares), 1),
+            "mean share held": round(float(np.mean(shares)), 4) if shares else None,
+            "fully held": sum(share == 1.0 for share in shares)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs-file", default="../shared/corpora/pan13-none-dev.jsonl.gz")
@@ -119,12 +149,13 @@ def main() -> None:
         evaluation = evaluate_passages(detector, model, chosen)
         result = evaluation.to_dict()
         result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        result["candidate_coverage"] = candidate_coverage(model, chosen)
         if args.exhaustive:
             result["candidates"] = candidate_recall(detector, model, chosen[: args.exhaustive])
         record["variants"][variant] = result
         print(variant, evaluation.headline(), flush=True)
         print(f"  window pairs {evaluation.window_pairs_run} of {evaluation.window_pairs_all}; seconds "
-              f"{evaluation.seconds}", flush=True)
+              f"{evaluation.seconds}; candidate coverage {result['candidate_coverage']}", flush=True)
     record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
