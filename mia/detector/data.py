@@ -12,7 +12,7 @@ import numpy as np
 from mia.errors import MiaError
 from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
 from mia.text.noise import EVALUATION_NOISE, Noise, mixed_copier, noisy_copier
-from mia.text.pairs import Pair, generate_pairs, plant_in_documents, read_pairs
+from mia.text.pairs import Pair, generate_pairs, pair_hash, plant_in_documents, read_pairs
 
 Copies = Literal["shuffled", "noisy", "mixed"]
 DOCUMENT_WORDS = 400  # words of unrelated paragraphs on each side of a pair planted in documents
@@ -92,42 +92,33 @@ def held_out_pairs(metadata: dict[str, Any]) -> list[Pair]:
     """A detector's own test pairs, made again from its recorded data (generated again from the recorded corpus,
     seed, copies and noise, or read again from the recorded pair file), checked by content hash: none was fitted
     or tuned on. Raises :class:`MiaError` (saying to give ``--pairs``) when they cannot be made again."""
-    from mia.text.pairs import pair_hash
-
-    split = metadata.get("split") or {}
-    test_ids = split.get("test_ids")
-    hint = "; give held-out pairs with --pairs"
-    if not test_ids:
-        raise MiaError("the detector records no test pairs" + hint)
-    by_id = {pair.id: pair for pair in recorded_pairs(metadata, hint)}
-    fitted = set(split.get("fit_or_tuned_on_hashes") or ())
-    chosen = [by_id[i] for i in test_ids if i in by_id and pair_hash(by_id[i]) not in fitted]
-    if len(chosen) < len(test_ids):
-        raise MiaError("the detector's test pairs made again differ from those it recorded" + hint)
-    return chosen
+    return pairs_made_again(metadata, "test", hint="; give held-out pairs with --pairs")
 
 
 def validation_pairs(metadata: dict[str, Any]) -> list[Pair]:
     """A detector's own validation pairs (its threshold was chosen on them: what else is tuned for it is tuned on
     them too), made again like :func:`held_out_pairs` and checked to be among the pairs it records as tuned on."""
-    from mia.text.pairs import pair_hash
+    return pairs_made_again(metadata, "validation")
 
+
+def pairs_made_again(metadata: dict[str, Any], part: Literal["test", "validation"], *, hint: str = "") -> list[Pair]:
+    """The pairs of one part of a detector's split (``split.test_ids`` or ``split.validation_ids``), made again
+    from its record and checked by content hash: test pairs must not be, validation pairs must be among those it
+    records as fitted or tuned on."""
     split = metadata.get("split") or {}
-    ids = split.get("validation_ids")
+    ids = split.get(f"{part}_ids")
     if not ids:
-        raise MiaError("the detector records no validation pairs")
-    by_id = {pair.id: pair for pair in recorded_pairs(metadata, "")}
+        raise MiaError(f"the detector records no {part} pairs" + hint)
+    by_id = {pair.id: pair for pair in recorded_pairs(metadata, hint)}
     tuned = set(split.get("fit_or_tuned_on_hashes") or ())
-    chosen = [by_id[i] for i in ids if i in by_id and pair_hash(by_id[i]) in tuned]
+    chosen = [by_id[i] for i in ids if i in by_id and (pair_hash(by_id[i]) in tuned) == (part == "validation")]
     if len(chosen) < len(ids):
-        raise MiaError("the detector's validation pairs made again differ from those it recorded")
+        raise MiaError(f"the detector's {part} pairs made again differ from those it recorded" + hint)
     return chosen
 
 
 def recorded_pairs(metadata: dict[str, Any], hint: str = "") -> list[Pair]:
     """Every pair a detector's training data held, made again from its record (see :func:`held_out_pairs`)."""
-    from mia.text.noise import Noise
-
     data = metadata.get("data") or {}
     source = str(data.get("source", ""))
     if source.startswith("generated "):

@@ -245,7 +245,7 @@ class Detector:
                 yield decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                               decode=decode, words=words, min_phrase_words=min_phrase_words,
                               windows=planned.settings(), passages=rule, floor=self.floor_for(windowed=windowed),
-                              min_outside=rule.min_outside if windowed else 1)
+                              min_outside=rule.outside_for(windowed=windowed))
             except (MiaError, RuntimeError, ValueError) as error:
                 yield DetectionError(pair, " ".join(str(error).split()) or type(error).__name__)
 

@@ -37,6 +37,11 @@ class PassageRule:
     min_phrase: int = 1
     min_outside: int = 1  # window pairs: links outside passages are printed in phrases of at least this many words
 
+    def outside_for(self, *, windowed: bool) -> int:
+        """The ``min_outside`` a pair is decoded with: this rule's when it runs as window pairs; 1 (every link) when
+        it fits the model."""
+        return self.min_outside if windowed else 1
+
     def to_dict(self) -> dict[str, int]:
         return {"gap_chars": self.gap, "min_words": self.min_words, "min_longest_phrase": self.min_longest,
                 "min_phrase_words": self.min_phrase, "min_outside_phrase_words": self.min_outside}

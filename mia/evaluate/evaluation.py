@@ -241,7 +241,7 @@ def evaluate_detector(
         # the detector's output exactly as `detect` makes it: its decoded word links
         detection = decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                             decode=decode, words=word_scheme, floor=detector.floor_for(windowed=not whole),
-                            passages=rule, min_outside=1 if whole else rule.min_outside)
+                            passages=rule, min_outside=rule.outside_for(windowed=not whole))
         token_scores.add(token_labels(pair, planned.a_spans, planned.b_spans), probabilities,
                          [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans],
                          threshold=threshold)
