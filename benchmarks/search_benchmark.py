@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     record = {"command": " ".join(["python", *sys.argv]), "documents": len(documents), "relabelled_copies": copies,
               "planted": len(gold), "wall_seconds": round(wall, 1), "scores": scored(*filters[0]),
-              "passage_rule": rule.to_dict(),
+              "passage_rule": rule.to_dict(links=False),
               "filters": {f"{t} words, longest {lo}": brief(scored(t, lo)) for t, lo in filters},
               "summary": result.summary}
     if args.throughput:

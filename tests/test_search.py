@@ -109,7 +109,7 @@ def test_cli_search_index_and_update(tmp_path: Path, planted, in_process):
         for p in in_process.passages]
     summary = json.loads((tmp_path / "found.parquet.summary.json").read_text())
     assert summary["passages"] == len(frame)
-    shipped_rule = Detector.load(resolve_detector(None)).passage_rule.to_dict()
+    shipped_rule = Detector.load(resolve_detector(None)).passage_rule.to_dict(links=False)
     assert summary["passage_rule"] == in_process.summary["passage_rule"] == shipped_rule  # the detector's own rule
 
     half = write_folder(tmp_path / "half", documents[:4])

@@ -42,9 +42,12 @@ class PassageRule:
         it fits the model."""
         return self.min_outside if windowed else 1
 
-    def to_dict(self) -> dict[str, int]:
-        return {"gap_chars": self.gap, "min_words": self.min_words, "min_longest_phrase": self.min_longest,
-                "min_phrase_words": self.min_phrase, "min_outside_phrase_words": self.min_outside}
+    def to_dict(self, *, links: bool = True) -> dict[str, int]:
+        """The rule as recorded; ``links=False`` leaves out the links filter (``min_outside``), for output that
+        holds passages only (``mia search``)."""
+        record = {"gap_chars": self.gap, "min_words": self.min_words, "min_longest_phrase": self.min_longest,
+                  "min_phrase_words": self.min_phrase}
+        return {**record, "min_outside_phrase_words": self.min_outside} if links else record
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ def search(
         "first_errors": errors[:5], "passages": len(passages),
         "decoding": {"decode": settings.decode, "words": "regex", "threshold": settings.threshold,
                      "floor": settings.argmax_floor},
-        "passage_rule": settings.rule.to_dict(),
+        "passage_rule": settings.rule.to_dict(links=False),  # search prints passages, no links
         "engine": engine.describe(),
         "seconds": {"candidates": round(candidates_seconds, 2), "scoring": round(scoring_seconds, 2)},
     }
