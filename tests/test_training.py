@@ -142,3 +142,25 @@ def test_the_threshold_is_chosen_on_weighted_validation_rows(minilm, small_pairs
     assert weights is not None and len(weights) == len(labels)
     assert weights[~labels].min() > 1.0 and np.allclose(weights[labels], 1.0)  # negatives stand for the unsampled
     assert run.detector.threshold == original(labels, scores, weights) != original(labels, scores)
+
+
+def test_float16_rows_take_the_log_from_a_table_with_the_same_values():
+    """Every float16 value (weights, zeros, -0, subnormals) and a block of random rows: the table gives exactly the
+    float32 values that converting and taking the log give, in the input's shape."""
+    import numpy as np
+
+    def converted(rows: np.ndarray) -> np.ndarray:  # the path every other dtype takes
+        values = rows.astype(np.float32)
+        values += np.float32(1e-4)
+        return np.log(values)
+
+    every = np.arange(0, 0x7C00, dtype=np.uint16).view(np.float16)  # +0 up to the largest finite float16
+    every = np.concatenate([every, -every[:20]])  # -0 and a few small negatives (NaN both ways)
+    with np.errstate(invalid="ignore"):
+        expected = converted(every)
+    assert np.array_equal(transform_features(every, "log"), expected, equal_nan=True)
+    rows = np.random.default_rng(0).random((7, 5, 3)).astype(np.float16)
+    found = transform_features(rows, "log")
+    assert found.dtype == np.float32 and found.shape == rows.shape and found.flags.writeable
+    assert np.array_equal(found, converted(rows))
+    assert np.array_equal(transform_features(rows, "identity"), rows.astype(np.float32))

@@ -9,6 +9,7 @@ into one weighted head sum per offset: ``sums[k] = sum_h w_{k,h} t(block_h)``, t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +31,29 @@ CHUNK = 16  # heads per step: small temporaries stay in cache (one big log(x) co
 
 def transform_features(features: np.ndarray, transform: FeatureTransform) -> np.ndarray:
     """The regression's inputs from attention weights ``[..., F]``: a new float32 array (the fit scales it in
-    place), ``log(w + 1e-4)`` or ``w``."""
+    place), ``log(w + 1e-4)`` or ``w``.
+
+    Float16 weights (how training keeps its rows) take the log from a table of every float16 value's
+    (:func:`float16_log_table`): the same float32 values as converting and taking the log, 2.3 times as fast here
+    (numpy's float16 conversion and float32 log are the slow part; 8,192 x 1,296 rows: 41 ms against 93 ms)."""
+    if transform == "log" and features.dtype == np.float16:
+        return float16_log_table()[features.view(np.uint16)]
     values = features.astype(np.float32, copy=True)
     if transform == "log":
         values += np.float32(LOG_EPSILON)
         np.log(values, out=values)
+    return values
+
+
+@functools.cache
+def float16_log_table() -> np.ndarray:
+    """float32 ``[65536]``: ``log(float32(h) + 1e-4)`` for every float16 bit pattern ``h``, computed as
+    :func:`transform_features` computes it for float16 input otherwise (NaN where the weight would be negative)."""
+    values = np.arange(2**16, dtype=np.uint16).view(np.float16).astype(np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the patterns of NaN and negative numbers
+        values += np.float32(LOG_EPSILON)
+        np.log(values, out=values)
+    values.flags.writeable = False
     return values
 
 
