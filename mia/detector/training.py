@@ -210,10 +210,10 @@ def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 
         import torch
 
         kept = releasable_rows(len(inputs), inputs.shape[1], np.float16)
-        for start in starts:  # torch rounds to float16 as numpy does, four times as fast
-            block = slice(start, start + chunk_rows)
+        for start in range(0, len(inputs), small):  # torch rounds to float16 as numpy does, four times as fast;
+            block = slice(start, start + small)  # small blocks: each is written before its float32 rows go
             torch.from_numpy(kept[block]).copy_(torch.from_numpy(inputs[block]))
-            release_rows(inputs, start, start + chunk_rows)
+            release_rows(inputs, start, start + small)
         train.features, train.inputs, train.standardised = kept, options.transform, True
     return pipeline
 
