@@ -63,8 +63,7 @@ def main() -> int:
     for module, name in [(training, "sampled_features"), (training, "fit_pipeline"), (workflow, "fit_detector"),
                          (workflow, "evaluate_detector"), (workflow, "describe_heads"),
                          (description, "sampled_features"), (description, "head_auc"),
-                         (description, "bootstrap_coefficients"), (description, "bootstrap_auc"),
-                         (description, "pattern_scores")]:
+                         (description, "bootstrap_coefficients"), (description, "bootstrap_auc")]:
         timed(module, name)
     data = generated_data(None, seed=0, copies="mixed", noise=TRAINING_NOISE)
     report("pairs generated")

@@ -50,3 +50,33 @@ def test_dominant_type():
     assert dominant_type({"copy": 0.01, "duplicate": 0.02, "sink": 0.6, "retrieval": 0.9}) == "sink"
     assert dominant_type({"copy": 0.01, "previous token": 0.05}) == "diffuse"
     assert dominant_type({"copy": math.nan, "self": 0.4}) == "self"
+
+
+def test_head_types_read_in_the_feature_pass_equal_their_own_pass(minilm, small_pairs):
+    """Training's test pairs run once for their sampled rows and head types together: the rows are those of the
+    pass without the reader, the scores those of ``pattern_scores`` on the pairs that fit whole (a pair longer
+    than the model gives rows from its window pairs and no scores)."""
+    from mia.detector.sampling import Sampling
+    from mia.detector.training import sampled_features
+    from mia.detector.windowed import plan_pair
+    from mia.models.head_patterns import PatternScores, pattern_reader
+    from mia.text.pairs import generate_pairs
+
+    long_text = " ".join(pair.b for pair in small_pairs[:12])
+    (long,), _ = generate_pairs([long_text], seed=0, id_prefix="long")
+    planned = [plan_pair(minilm, pair, candidates="all") for pair in [*small_pairs[:3], long]]
+    assert [p.whole is None for p in planned] == [False, False, False, True]
+
+    def rows(also=None):
+        return sampled_features(minilm, planned, sampling=Sampling(), rng=np.random.default_rng(5), also=also)
+
+    alone = rows()
+    together = PatternScores(minilm.layout.layers, minilm.layout.heads)
+    shared = rows(pattern_reader(minilm, together))
+    assert np.array_equal(alone.features, shared.features) and np.array_equal(alone.labels, shared.labels)
+    assert np.array_equal(alone.weights, shared.weights) and np.array_equal(alone.pairs, shared.pairs)
+    own = pattern_scores(minilm, [p.whole for p in planned[:3]])
+    assert together.pairs == own.pairs == 3 and together.rows == own.rows
+    for direction, patterns in own.means().items():
+        for pattern, values in patterns.items():
+            assert np.array_equal(together.means()[direction][pattern], values, equal_nan=True), pattern

@@ -32,7 +32,7 @@ from mia.detector.scoring import transform_features
 from mia.detector.windowed import COMBINE_RULE, WindowedPair, home_masks, iter_window_features, plan_pair
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
-from mia.models.blocks import PairFeatures
+from mia.models.blocks import PairFeatures, SideReader
 from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT, Offset, normalise_offsets
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
@@ -127,14 +127,18 @@ def sampled_features(
     progress: Progress = no_progress,
     description: str = "features",
     offsets: tuple[Offset, ...] = PAIR_ONLY,
+    also: SideReader | None = None,
 ) -> SampledSet:
     """Extract features of ``pairs`` (whole, or window pair by window pair) and keep every positive token pair
     and a weighted sample of negatives, as float16 attention weights. Each token pair is taken once: from the window
-    pair where both its tokens are most central (labels follow the same link rule in every window pair)."""
+    pair where both its tokens are most central (labels follow the same link rule in every window pair).
+
+    ``also``: a second reader of the pairs that fit the model whole, served by the same forward pass."""
     buffer = RowBuffer(sampling.max_rows, rng, dtype=np.float16)
     token_pairs = positives = 0
     for number, planned in enumerate(progress(pairs, description, len(pairs))):
-        for i, j, features in iter_window_features(planned, model, batch_size=batch_size):
+        reader = also if planned.whole is not None else None
+        for i, j, features in iter_window_features(planned, model, batch_size=batch_size, also=reader):
             gold, allowed = sample_window_rows(planned, i, j, features, buffer, rng, sampling, offsets, number)
             token_pairs += int(allowed.sum())
             positives += int((gold & allowed).sum())

@@ -29,7 +29,7 @@ from mia.detector.detection import SparseScores
 from mia.detector.documents import CANDIDATES, Candidates, candidate_units, candidate_window_pairs, sentence_homes
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
-from mia.models.blocks import PairFeatures
+from mia.models.blocks import PairFeatures, SideReader
 from mia.models.encoding import EncodedPair, PairTooLong, TextTokens
 from mia.text.corpus import split_sentences
 from mia.text.pairs import Link, Pair
@@ -214,11 +214,12 @@ def combine_max(combined: np.ndarray, planned: WindowedPair, a_index: int, b_ind
 
 
 def iter_window_features(
-    planned: WindowedPair, model: AttentionModel, *, batch_size: int = 1
+    planned: WindowedPair, model: AttentionModel, *, batch_size: int = 1, also: SideReader | None = None
 ) -> Iterator[tuple[int, int, PairFeatures]]:
-    """``(a window, b window, features)`` of every window pair to run (the whole pair when it fits)."""
+    """``(a window, b window, features)`` of every window pair to run (the whole pair when it fits); ``also``: a
+    second reader of the same forward passes (:meth:`AttentionModel.iter_features`)."""
     for indices, items in iter_window_batches(planned, model, batch_size):
-        for (i, j), features in zip(indices, model.iter_features(items, batch_size=batch_size)):
+        for (i, j), features in zip(indices, model.iter_features(items, batch_size=batch_size, also=also)):
             yield i, j, features
 
 

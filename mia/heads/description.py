@@ -7,7 +7,7 @@ and its head-type scores, measured once after training and kept in ``detector.js
 * AUC: each feature column alone as a detector, on a weighted sample of the test pairs' token pairs (all positives,
   sampled negatives), and on resamples of those pairs.
 * Types: copy, duplicate, retrieval, ... scores (:mod:`mia.models.head_patterns`) on the test pairs that fit the
-  model whole.
+  model whole, read in the same forward passes as the AUC rows.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from mia.detector.sampling import trim_heap
 from mia.detector.training import SampledSet, TrainingRun, held_out, sampled_features
 from mia.heads.bootstrap import bootstrap_auc, bootstrap_coefficients, column_auc, head_summary
 from mia.models.attention import AttentionModel
-from mia.models.head_patterns import pattern_scores
+from mia.models.head_patterns import PatternScores, pattern_reader
 from mia.progress import Progress, no_progress
 
 AUC_ON = "test pairs, all positives and weighted sampled negatives"
@@ -60,8 +60,11 @@ def describe_heads(
     started = time.perf_counter()
     test_items = run.items(run.split.test)
     rng = np.random.default_rng([options.seed, 4])
-    test = sampled_features(model, test_items, sampling=held_out(run.sampling), rng=rng, progress=progress,
-                            description="test pairs (head AUC)", offsets=detector.layout.offsets)
+    types = PatternScores(model.layout.layers, model.layout.heads) if options.head_types else None
+    test = sampled_features(  # head types are scored in the same forward passes, on the pairs that fit whole
+        model, test_items, sampling=held_out(run.sampling), rng=rng, progress=progress,
+        description="test pairs (head AUC, head types)" if types is not None else "test pairs (head AUC)",
+        offsets=detector.layout.offsets, also=None if types is None else pattern_reader(model, types))
     auc = head_auc(test)
     base = detector.layout.heads_per_offset  # AUC draws of the (i, j) columns; others NaN
     test.features = np.ascontiguousarray(test.features[:, :base])  # all the draws read: the rest is freed
@@ -83,9 +86,7 @@ def describe_heads(
         "interval": "AUC: 2.5th to 97.5th percentile; weights: that spread around the refits' median, placed around "
                     "the weight",
     }
-    if options.head_types:
-        whole = [item.whole for item in test_items if item.whole is not None]
-        types = pattern_scores(model, whole, progress=lambda items: progress(items, "head types", len(whole)))
+    if types is not None:
         section["types"] = types.to_dict()
         section["types"]["on"] = "test pairs that fit the model whole (longer ones would need window pairs)"
     section["seconds"] = round(time.perf_counter() - started, 1)

@@ -22,7 +22,7 @@ from typing import Any
 
 from mia.errors import MiaError
 from mia.models import capture
-from mia.models.blocks import FEATURES, Block, BlockKind, BlockSink, CaptureRequest, PairFeatures
+from mia.models.blocks import FEATURES, Block, BlockKind, BlockSink, CaptureRequest, PairFeatures, SideReader
 from mia.models.embedding_cache import EmbeddingCache
 from mia.models.encoding import (
     Architecture,
@@ -271,20 +271,28 @@ class AttentionModel:
 
     def iter_features(
         self, pairs: Sequence[Pair | EncodedPair], *, batch_size: int = 1,
-        zero_heads: Mapping[int, Sequence[int]] | None = None,
+        zero_heads: Mapping[int, Sequence[int]] | None = None, also: SideReader | None = None,
     ) -> Iterator[PairFeatures]:
         """Attention features of each pair, in order (pairs already encoded are not tokenised again).
 
         ``zero_heads``: layer -> heads whose outputs are zeroed while the model runs (causal ablation: their own
-        attention is still read, later layers see the model without them)."""
+        attention is still read, later layers see the model without them). ``also``: a second reader served by the
+        same forward passes (the blocks it asks for go to its sink for each pair)."""
         import torch
 
-        request = CaptureRequest(zero_heads=dict(zero_heads or {}))
+        request = CaptureRequest(blocks=("pair", *(also.blocks if also is not None else ())),
+                                 zero_heads=dict(zero_heads or {}))
         for batch in self.batches(pairs, batch_size):
             blocks = [torch.empty((self.layout.n_features, len(item.a_spans), len(item.b_spans)), device=self.device)
                       for item in batch]
+            others = [also.sink_for(item) if also is not None else None for item in batch]
 
             def copy(index: int, block: Block) -> None:
+                if block.kind != "pair":
+                    other = others[index]
+                    if other is not None:
+                        other(index, block)
+                    return
                 values = block.values.transpose(-1, -2) if block.transposed else block.values
                 blocks[index][block.column : block.column + len(values)] = values
 

@@ -33,6 +33,16 @@ BlockSink = Callable[[int, Block], None]  # (index of the pair in its batch, blo
 
 
 @dataclass(frozen=True)
+class SideReader:
+    """A second reader of the forward passes that make features, so that one pass serves both: the blocks it asks
+    for besides the ``pair`` blocks, and its sink for one encoded pair (None: it reads nothing of that pair), which
+    receives the blocks of those kinds only."""
+
+    blocks: tuple[BlockKind, ...]
+    sink_for: Callable[[Any], BlockSink | None]  # EncodedPair -> sink
+
+
+@dataclass(frozen=True)
 class CaptureRequest:
     """What a sink asks of a forward pass. ``rows``: ``a-rows`` is A's rows over every position of the input it
     sits in, ``b-rows`` likewise. ``zero_heads``: layer -> heads whose outputs are zeroed (ablation)."""

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mia.models.attention import AttentionModel
-from mia.models.blocks import Block, CaptureRequest
+from mia.models.blocks import Block, BlockKind, CaptureRequest, SideReader
 from mia.models.encoding import EncodedPair
 from mia.text.pairs import token_labels
 
@@ -86,7 +86,7 @@ def dominant_type(scores: dict[str, float]) -> str:
     return best
 
 
-def rows_kind(direction: str) -> str:
+def rows_kind(direction: str) -> BlockKind:
     """The block holding the query text's whole attention rows in ``direction``."""
     return "b-rows" if direction == "b->a" else "a-rows"
 
@@ -163,27 +163,50 @@ def score_rows(scores: PatternScores, masks: DirectionMasks, direction: str, blo
         scores.add(direction, "retrieval", layer, hit.sum(1).astype(float), int(has_copy.sum()))
 
 
+class PatternSink:
+    """A block sink that adds one pair's rows (``a-rows``/``b-rows`` blocks, :func:`pattern_kinds`) of every
+    direction to ``scores``; each direction's masks are made on its first block and kept for its other layers."""
+
+    def __init__(self, model: AttentionModel, scores: PatternScores, item: EncodedPair, gold: np.ndarray) -> None:
+        self.model, self.scores, self.item, self.gold = model, scores, item, gold
+        self.masks: dict[str, DirectionMasks] = {}
+
+    def __call__(self, index: int, block: Block) -> None:
+        for direction in self.model.layout.directions:
+            if rows_kind(direction) == block.kind:
+                if direction not in self.masks:
+                    self.masks[direction] = direction_masks(self.model, self.item, self.gold, direction,
+                                                            block.values.shape[-1])
+                score_rows(self.scores, self.masks[direction], direction, block)
+
+
+def pattern_kinds(model: AttentionModel) -> tuple[BlockKind, ...]:
+    """The blocks head types read: the query text's whole rows in each of the model's directions."""
+    return tuple(sorted({rows_kind(d) for d in model.layout.directions}))
+
+
+def pattern_sink(model: AttentionModel, scores: PatternScores, item: EncodedPair) -> PatternSink | None:
+    """The sink that scores ``item`` into ``scores`` (the pair counted), or None when it has no gold link."""
+    gold = token_labels(item.pair, item.a_spans, item.b_spans)
+    if not gold.any():
+        return None
+    scores.pairs += 1
+    return PatternSink(model, scores, item, gold)
+
+
+def pattern_reader(model: AttentionModel, scores: PatternScores) -> SideReader:
+    """Head types as a second reader of passes that make features (each pair read whole, in the order it runs)."""
+    return SideReader(pattern_kinds(model), lambda item: pattern_sink(model, scores, item))
+
+
 def pattern_scores(model: AttentionModel, items: Iterable[EncodedPair],
                    progress: Any = None) -> PatternScores:
     """Head-type scores (module docstring) over encoded pairs with gold links, one forward pass each."""
     scores = PatternScores(model.layout.layers, model.layout.heads)
-    directions = model.layout.directions
-    kinds = tuple(sorted({rows_kind(d) for d in directions}))
+    request = CaptureRequest(blocks=pattern_kinds(model))
     iterator: Iterator[EncodedPair] = iter(items) if progress is None else iter(progress(items))
     for item in iterator:
-        gold = token_labels(item.pair, item.a_spans, item.b_spans)
-        if not gold.any():
-            continue
-        scores.pairs += 1
-        masks: dict[str, DirectionMasks] = {}  # per direction, made on its first layer's block, kept for the rest
-
-        def sink(index: int, block: Block, item: EncodedPair = item, gold: np.ndarray = gold,
-                 masks: dict[str, DirectionMasks] = masks) -> None:
-            for direction in directions:
-                if rows_kind(direction) == block.kind:
-                    if direction not in masks:
-                        masks[direction] = direction_masks(model, item, gold, direction, block.values.shape[-1])
-                    score_rows(scores, masks[direction], direction, block)
-
-        model.run([item], sink, CaptureRequest(blocks=kinds))  # type: ignore[arg-type]
+        sink = pattern_sink(model, scores, item)
+        if sink is not None:
+            model.run([item], sink, request)
     return scores
