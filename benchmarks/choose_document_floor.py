@@ -35,7 +35,7 @@ from mia.detector.detector import Detector  # noqa: E402
 from mia.detector.windowed import dense_scores, plan_pair  # noqa: E402
 from mia.evaluate.metrics import f1_score  # noqa: E402
 from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs  # noqa: E402
-from mia.text.pairs import Pair, plant_in_documents, token_labels  # noqa: E402
+from mia.text.pairs import Pair, generated_paragraph, plant_in_documents, token_labels  # noqa: E402
 from mia.text.words import word_spans  # noqa: E402
 
 FLOORS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
@@ -47,9 +47,9 @@ def document_pairs(detector: Detector, plantings: int, words: int, seed: int) ->
     paragraphs = read_paragraphs(None if corpus in (None, DEFAULT_CORPUS_NAME) else corpus)
     made = []
     for k, pair in enumerate(validation_pairs(detector.metadata)):
-        own = int(pair.id[1:]) if pair.id[1:].isdigit() else -1  # generated ids: "p" + paragraph index
         for planting in range(plantings):
-            planted = plant_in_documents(pair, paragraphs, own, np.random.default_rng([seed, 21, k, planting]),
+            planted = plant_in_documents(pair, paragraphs, generated_paragraph(pair.id),
+                                         np.random.default_rng([seed, 21, k, planting]),
                                          words=words)
             made.append(replace(planted, id=f"{pair.id}-{planting}"))
     return made

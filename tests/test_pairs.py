@@ -171,3 +171,26 @@ def test_documents_is_refused_with_a_pair_file(tmp_path, capsys):
     write_pairs([Pair("x", "One. Two.", "Two. One.", ((0, 4, 5, 9),))], path)
     assert main(["train", "--pairs", str(path), "--documents", "0.5", "--out", str(tmp_path / "d")]) == 2
     assert "--documents" in capsys.readouterr().err and not (tmp_path / "d").exists()
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.text(max_size=12))
+def test_a_generated_pair_id_names_its_paragraph_and_no_other_id_does(index: int, other: str):
+    import re
+
+    from mia.text.pairs import generated_paragraph
+
+    assert generated_paragraph(f"p{index}") == index
+    assert generated_paragraph(f"q{index}", id_prefix="q") == index
+    expected = int(other[1:]) if re.fullmatch(r"p[0-9]+", other) else -1
+    assert generated_paragraph(other) == expected
+    assert generated_paragraph(f"{other}x") == -1 and generated_paragraph(f"p{index}-1") == -1
+
+
+def test_generated_pairs_name_their_paragraphs():
+    from mia.text.corpus import read_paragraphs
+    from mia.text.pairs import generated_paragraph
+
+    paragraphs = read_paragraphs()
+    pairs, _ = generate_pairs(paragraphs, seed=0, limit=5)
+    for pair in pairs:
+        assert pair.b == paragraphs[generated_paragraph(pair.id)]

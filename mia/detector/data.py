@@ -12,7 +12,7 @@ import numpy as np
 from mia.errors import MiaError
 from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
 from mia.text.noise import EVALUATION_NOISE, Noise, mixed_copier, noisy_copier
-from mia.text.pairs import Pair, generate_pairs, pair_hash, plant_in_documents, read_pairs
+from mia.text.pairs import Pair, generate_pairs, generated_paragraph, pair_hash, plant_in_documents, read_pairs
 
 Copies = Literal["shuffled", "noisy", "mixed"]
 DOCUMENT_WORDS = 400  # words of unrelated paragraphs on each side of a pair planted in documents
@@ -67,8 +67,9 @@ def generated_data(
     if documents:
         rng = np.random.default_rng([seed, 12])
         chosen = set(rng.permutation(len(pairs))[: round(documents * len(pairs))].tolist())
-        pairs = [plant_in_documents(pair, paragraphs, int(pair.id[1:]), np.random.default_rng([seed, 13, k]),
-                                    words=document_words) if k in chosen else pair for k, pair in enumerate(pairs)]
+        pairs = [plant_in_documents(pair, paragraphs, generated_paragraph(pair.id),
+                                    np.random.default_rng([seed, 13, k]), words=document_words)
+                 if k in chosen else pair for k, pair in enumerate(pairs)]
         record["documents"] = {"share": documents, "pairs": len(chosen), "words": document_words,
                                "rule": "copy and paragraph each put among unrelated paragraphs of the corpus"}
     return TrainingData(pairs, record, relation=RELATIONS[copies], name="verbatim" if copies == "shuffled" else copies)

@@ -233,6 +233,13 @@ def generate_pairs(
     return pairs, summary
 
 
+def generated_paragraph(pair_id: str, id_prefix: str = "p") -> int:
+    """The index of the paragraph a generated pair was made from, read off its id (``f"{id_prefix}{k}"``, as
+    :func:`generate_pairs` names it); -1 for any other id (:func:`plant_in_documents`: no paragraph of its own)."""
+    rest = pair_id[len(id_prefix) :] if pair_id.startswith(id_prefix) else ""
+    return int(rest) if rest.isascii() and rest.isdigit() else -1
+
+
 def plant_in_documents(
     pair: Pair, paragraphs: Sequence[str], own: int, rng: np.random.Generator, *, words: int = 400
 ) -> Pair:
@@ -241,7 +248,7 @@ def plant_in_documents(
     around the passage, at a random paragraph boundary. The links (and ``possible``, ``phrases``) move with the texts,
     so most token pairs of the result are "nothing here": the two documents share no other paragraph.
 
-    Host paragraphs are drawn from ``paragraphs`` other than ``own``, A's and B's disjoint."""
+    Host paragraphs are drawn from ``paragraphs`` other than ``own`` (-1: none excluded), A's and B's disjoint."""
     others = np.delete(np.arange(len(paragraphs)), own) if 0 <= own < len(paragraphs) else np.arange(len(paragraphs))
     order = rng.permutation(others).tolist()
 
