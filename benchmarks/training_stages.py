@@ -10,7 +10,6 @@ the stage and its own seconds. Nothing is written.
 from __future__ import annotations
 
 import functools
-import os
 import resource
 import sys
 import time
@@ -20,16 +19,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mia.testing import resident_mb  # noqa: E402
+
 STARTED = time.perf_counter()
-
-
-def resident_mb() -> float:
-    """The current RSS (Linux: /proc/self/statm), or NaN elsewhere."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return float("nan")
 
 
 def report(message: str) -> None:

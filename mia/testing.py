@@ -1,5 +1,6 @@
 """For benchmarks and tests only (no command uses it): a random BART to test and time the encoder-decoder path
-(:func:`build_random_bart`), and the planted-reuse benchmark of corpus search.
+(:func:`build_random_bart`), the process's resident memory now (:func:`resident_mb`), and the planted-reuse
+benchmark of corpus search.
 
 * :func:`plant_reuse` cuts a corpus into ``documents`` documents of about ``words`` words (consecutive paragraphs, in
   corpus order) and plants ``passages`` reused passages: 2-4 consecutive sentences of a *source* document, shuffled,
@@ -21,6 +22,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -254,3 +256,12 @@ def build_random_bart(directory: Path, *, d_model: int = 32, layers: int = 2, he
     BartModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MB (Linux's ``/proc/self/statm``; NaN elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return float("nan")

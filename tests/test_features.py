@@ -67,11 +67,10 @@ def test_row_buffer_thins_one_chunk_larger_than_it_and_keeps_rows_in_place():
     assert np.shares_memory(features, buffer.features)  # handed out, not copied
 
 
-def resident_bytes() -> int:
-    import os
+def resident_bytes() -> float:
+    from mia.testing import resident_mb
 
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return resident_mb() * 2**20
 
 
 def test_released_rows_leave_memory_and_their_neighbours_intact():
