@@ -146,7 +146,7 @@ class Detection:
         if self.decode != "threshold":
             record["floor"] = self.floor
         if self.min_outside > 1:
-            record["outside_passages"] = f"links in phrases of >= {self.min_outside} linked words"
+            record["outside_passages"] = PassageRule.outside_note(self.min_outside)
         if token_links:
             record["threshold"] = round(self.threshold, 4)
             record["token_links"] = [link.to_list() for link in self.token_links()]

@@ -42,6 +42,11 @@ class PassageRule:
         it fits the model."""
         return self.min_outside if windowed else 1
 
+    @staticmethod
+    def outside_note(min_outside: int) -> str:
+        """How output records which links outside passages a window pair prints (``min_outside`` > 1)."""
+        return f"links in phrases of >= {min_outside} linked words"
+
     def to_dict(self, *, links: bool = True) -> dict[str, int]:
         """The rule as recorded; ``links=False`` leaves out the links filter (``min_outside``), for output that
         holds passages only (``mia search``)."""

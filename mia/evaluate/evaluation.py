@@ -134,9 +134,7 @@ class Evaluation:
                 "linked": self.word_positives,
                 "detector_average_precision": self.word_detector_ap,
                 "decode": self.decode,
-                **({"floors": self.floors} if self.floors else {}),
-                **({"window_pairs_outside_passages": f"links in phrases of >= {self.min_outside} linked words"}
-                   if self.min_outside > 1 else {}),
+                **self._decoding_settings(),
                 "scorers": self.word,
                 "per_pair_averaged": {"protocol": PER_PAIR_PROTOCOL, "scorers": self.word_per_pair},
             },
@@ -145,6 +143,14 @@ class Evaluation:
         if per_pair:
             result["per_pair"] = self.per_pair
         return result
+
+    def _decoding_settings(self) -> dict[str, Any]:
+        """What the JSON and the card record of the decoding beyond its name: the argmax floors, and which links
+        outside passages window pairs print (each only when it applies)."""
+        settings: dict[str, Any] = {"floors": self.floors} if self.floors else {}
+        if self.min_outside > 1:
+            settings["window_pairs_outside_passages"] = PassageRule.outside_note(self.min_outside)
+        return settings
 
     def headline(self) -> str:
         """The one number, and what it is beside: the detector's word F1 under its decoding and the string
@@ -159,9 +165,7 @@ class Evaluation:
             "evaluated_on": f"{self.pairs} held-out pairs ({self.word_pairs} word pairs, {self.word_positives} "
                             f"linked; {self.windowed} run as window pairs)",
             "pairs": self.pairs, "decode": self.decode, "words": self.word_scheme, "threshold": self.threshold,
-            **({"floors": self.floors} if self.floors else {}),
-            **({"window_pairs_outside_passages": f"links in phrases of >= {self.min_outside} linked words"}
-               if self.min_outside > 1 else {}),
+            **self._decoding_settings(),
             "word_level": self.word,
             "token_level": self.token,
             "phrase_level": self.phrase,
