@@ -1,6 +1,7 @@
 """How much the heads' summed weights depend on where the regression's solver stops.
 
-    python benchmarks/weight_convergence.py [--refits 1] [--out benchmarks/results/weight_convergence.json]
+    python benchmarks/weight_convergence.py [--refits 1] [--procedures 15]
+                                            [--out benchmarks/results/weight_convergence.json]
 
 Trains the default detector's regression as `mia train` does (`fit_detector`: packaged corpus, mixed copies, seed 0;
 lbfgs stopped at scikit-learn's default tolerance 1e-4), then continues the same fit to a tolerance of 1e-6, and
@@ -9,6 +10,12 @@ compares each head's summed standardised weight (the number `heads --by weight` 
 thinning), a refit stopped at 1e-4 (warm-started at the main fit, as `mia train`'s refits are) and one run to 1e-6
 (warm-started at the converged fit): how far each moves from its start. The heads' AUC ranking involves no fit and is
 not measured here.
+
+Then the refit procedure behind the weight intervals, on ``--procedures`` resamples each
+(`mia.heads.bootstrap.bootstrap_coefficients`): `train`'s refits (started at the main fit's weights, on at most
+50,000 rows of the resample), the same from zero, and the reference, refits that repeat the main fit exactly (from
+zero, every row of the resample). For each: the median over heads of the spread (standard deviation) of the summed
+weight, its ratio to the reference's, and how far the refits' median moves the five largest weights.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--refits", type=int, default=1, help="bootstrap resamples refitted both ways (default 1)")
+    parser.add_argument("--procedures", type=int, default=15,
+                        help="resamples refitted by each refit procedure (default 15; 0 skips the comparison)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "weight_convergence.json"))
     args = parser.parse_args(argv)
 
@@ -93,10 +102,47 @@ def main(argv: list[str] | None = None) -> int:
             "run_to_1e-6": {"iterations": int(full.n_iter_[0]), "seconds": round(full_seconds, 1),
                             "head_weight_move_max": round(full_move, 3)},
         })
+    if args.procedures:
+        result["refit_procedures"] = compare_procedures(run, heads, early_heads, args.procedures)
     print(json.dumps(result, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def compare_procedures(run: Any, heads: Any, main_heads: np.ndarray, resamples: int) -> dict[str, Any]:
+    """Each refit procedure's spread of the heads' summed weights on ``resamples`` resamples of the training pairs
+    (the first two on the same resamples), against refits that repeat the main fit on every row."""
+    from mia.heads.bootstrap import bootstrap_coefficients
+    from mia.heads.description import pair_index
+
+    rows = run.train.features
+    procedures = {
+        "train's refits: from the main fit's weights, <= 50,000 rows": (False, 50_000),
+        "from zero, <= 50,000 rows": (True, 50_000),
+        "reference: from zero, every row of the resample": (True, len(rows)),
+    }
+    largest = np.argsort(-np.abs(main_heads))[:5]
+    measured: dict[str, Any] = {}
+    for name, (from_zero, max_rows) in procedures.items():
+        began = time.perf_counter()
+        draws = heads(bootstrap_coefficients(
+            rows, run.train.labels, run.train.weights, pair_index(run.train), run.pipeline,
+            transform=run.detector.transform, refits=resamples, rng=np.random.default_rng([0, 4]),
+            standardised=run.train.standardised, from_zero=from_zero, max_rows=max_rows))
+        spread = draws.std(0, ddof=1)
+        measured[name] = {"seconds": round(time.perf_counter() - began, 1), "spread": spread,
+                          "median_shift_of_largest": np.round(np.median(draws, 0)[largest] - main_heads[largest], 2)}
+    reference = next(iter(reversed(measured.values())))["spread"]
+    return {
+        "resamples": resamples,
+        "largest_heads_weights": np.round(main_heads[largest], 2).tolist(),
+        **{name: {"seconds": entry["seconds"],
+                  "head_spread_median": round(float(np.median(entry["spread"])), 3),
+                  "spread_ratio_to_reference_median": round(float(np.median(entry["spread"] / reference)), 2),
+                  "median_shift_of_largest_heads": entry["median_shift_of_largest"].tolist()}
+           for name, entry in measured.items()},
+    }
 
 
 if __name__ == "__main__":

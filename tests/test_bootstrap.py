@@ -61,6 +61,37 @@ def test_refits_give_intervals_that_hold_zero_only_for_noise():
     np.testing.assert_allclose(shared, draws, rtol=1e-6, atol=1e-9)  # one reused buffer, the same refits
 
 
+def test_refits_start_at_the_main_fit_unless_from_zero():
+    """Where lbfgs stops short of the optimum the stop depends on the start: each start gives its own refits."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    pair_index = np.repeat(np.arange(40), 30).astype(np.int32)
+    labels = rng.random(len(pair_index)) < 0.3
+    base = rng.normal(size=(len(pair_index), 1))
+    features = (base + 0.05 * rng.normal(size=(len(pair_index), 6)) + 1.5 * labels[:, None]).astype(np.float32)
+    weights = rng.uniform(1, 3, len(labels)).astype(np.float32)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=1e4, tol=1e-2, max_iter=500))
+    pipeline.fit(features, labels, logisticregression__sample_weight=weights)
+    inputs = pipeline[0].transform(features).astype(np.float32)
+    counts = bootstrap.pair_counts(pair_index, np.random.default_rng(4))  # the resample both refits draw
+    drawn = np.flatnonzero(counts > 0)
+    rows, sample_weight = inputs[drawn], weights[drawn] * counts[drawn]
+    fresh = clone(pipeline[-1]).fit(rows, labels[drawn], sample_weight=sample_weight)
+    warm = clone(pipeline[-1]).set_params(warm_start=True)
+    warm.coef_, warm.intercept_ = pipeline[-1].coef_.copy(), pipeline[-1].intercept_.copy()
+    warm.fit(rows, labels[drawn], sample_weight=sample_weight)
+    assert np.abs(warm.coef_[0] - fresh.coef_[0]).max() > 1e-2  # the start matters here: the checks can fail
+    for from_zero, expected in [(False, warm), (True, fresh)]:
+        draws = bootstrap.bootstrap_coefficients(inputs, labels, weights, pair_index, pipeline, transform="identity",
+                                                 refits=1, rng=np.random.default_rng(4), standardised=True,
+                                                 from_zero=from_zero)
+        np.testing.assert_allclose(draws[0], expected.coef_[0], rtol=1e-5, atol=1e-7)
+
+
 def test_refits_need_two_pairs():
     from mia.errors import MiaError
 

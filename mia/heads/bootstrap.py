@@ -7,7 +7,11 @@ resamplings:
 * :func:`bootstrap_coefficients`: the regression refitted on resamples of the training pairs (the scaler of the
   main fit kept, each refit started from the main fit's weights), each on at most ``max_rows`` of the resample's
   rows, thinned afresh per refit (so the thinning's noise widens the interval rather than shifting it). The
-  spread of each weight over the refits is its interval.
+  spread of each weight over the refits is its interval. Both shortcuts were measured against refits that repeat
+  the main fit exactly on every row of the resample, from zero (``from_zero``, ``max_rows`` above the rows;
+  ``python benchmarks/weight_convergence.py``, see the README): lbfgs stops this barely penalised fit far short of
+  its optimum, so where a fit stops depends on its start and its rows. Refits from the main fit's weights on
+  50,000 rows spread about as the exact refits do; refits from zero on 50,000 rows spread about twice as wide.
 * :func:`bootstrap_auc`: each column's own ROC AUC recomputed on resamples of the test pairs (no refit: a column's
   AUC does not depend on the regression). Columns are sorted once; each resample is a weighted count.
 """
@@ -52,7 +56,7 @@ def pair_counts(pair_index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def bootstrap_coefficients(
     features: np.ndarray, labels: np.ndarray, weights: np.ndarray, pair_index: np.ndarray, pipeline: Any, *,
     transform: FeatureTransform, refits: int, rng: np.random.Generator, max_rows: int = 50_000,
-    standardised: bool = False,
+    standardised: bool = False, from_zero: bool = False,
 ) -> np.ndarray:
     """Standardised weights of ``refits`` regressions fitted on resamples of the text pairs: float64 ``[refits, F]``.
 
@@ -60,7 +64,8 @@ def bootstrap_coefficients(
     weights, or (``standardised``) the main fit's own standardised inputs (float32, or rounded to float16 as training
     keeps them), read as they are;
     ``pipeline``: the main fit (its scaler standardises every refit's rows; its regression's ``C`` and weights are
-    the start of every refit).
+    the start of every refit, or only its ``C`` with ``from_zero``, which starts each refit from zero as the main
+    fit started).
     """
     from sklearn.base import clone
 
@@ -89,8 +94,10 @@ def bootstrap_coefficients(
             x = gather_rows(features, drawn, buffer[: len(drawn)])
         else:
             x = scaler.transform(transform_features(features[drawn], transform)).astype(np.float32)
-        model = clone(regression).set_params(warm_start=True)
-        model.coef_, model.intercept_ = regression.coef_.copy(), regression.intercept_.copy()
+        model = clone(regression)  # unfitted: from zero unless started at the main fit's weights
+        if not from_zero:
+            model.set_params(warm_start=True)
+            model.coef_, model.intercept_ = regression.coef_.copy(), regression.intercept_.copy()
         model.fit(x, labels[drawn], sample_weight=weights[drawn] * counts[drawn] * np.float32(scale))
         draws[refit] = model.coef_[0]
         del x, model  # the next refit's rows are gathered without these alive
