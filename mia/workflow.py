@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from mia.detector.data import TrainingData
 from mia.detector.detector import Detector
 from mia.detector.training import TrainOptions, fit_detector
@@ -37,11 +39,18 @@ def train_detector(
     heads = DescribeOptions(seed=options.seed) if heads is None else heads
     run = fit_detector(model, pairs, options, progress=progress)
     detector = run.detector
+    # one pass over the test pairs: the heads' description reads them, and the detector's probabilities of the pairs
+    # that fit whole are taken from the same pass for the evaluation (the same values as a pass of their own)
+    scores: dict[str, np.ndarray] = {}  # pair id -> float32 [n_a, n_b]
+    described = describe_heads(detector, model, run, heads, also=detector.probability_reader(model, scores),
+                               progress=progress)
     try:
-        evaluation = evaluate_detector(detector, model, run.split.test, decode=detector.decode, progress=progress)
+        evaluation = evaluate_detector(detector, model, run.split.test, decode=detector.decode,
+                                       whole_probabilities=scores, progress=progress)
         detector.metadata["metrics"] = evaluation.card()
     except MiaError as error:  # e.g. every test pair repeats a training pair's texts: nothing held out to measure
         detector.metadata["metrics"] = {"headline": HEADLINE, "unmeasured": " ".join(str(error).split())}
-    detector.metadata.update(describe_heads(detector, model, run, heads, progress=progress))
+    del scores
+    detector.metadata.update(described)
     detector.metadata["training_seconds"] = round(time.perf_counter() - started, 1)
     return detector

@@ -51,6 +51,20 @@ def test_evaluate_leaves_out_training_pairs(trained_detector_dir, minilm, small_
     assert not evaluation.with_aer
 
 
+def test_trainings_card_from_the_shared_pass_equals_its_own_evaluation(trained_detector_dir, minilm, small_pairs):
+    """`train` takes the test pairs' probabilities from the pass that describes the heads; its card is what
+    `evaluate` prints for the same pairs, which runs them itself."""
+    detector = Detector.load(trained_detector_dir)
+    test_ids = detector.metadata["split"]["test_ids"]
+    test_pairs = [pair for pair in small_pairs if pair.id in set(test_ids)]
+    assert len(test_pairs) == len(test_ids) >= 2
+    own = evaluate_detector(detector, minilm, test_pairs, decode=detector.decode)
+    assert json.loads(json.dumps(own.card())) == detector.metadata["metrics"]
+    wrong = {test_pairs[0].id: np.zeros((1, 1), np.float32)}
+    with pytest.raises(ValueError, match="scores of pair"):
+        evaluate_detector(detector, minilm, test_pairs[:1], whole_probabilities=wrong)
+
+
 def test_evaluate_cli_text_and_json(trained_detector_dir, small_pairs, tmp_path, capsys):
     detector = Detector.load(trained_detector_dir)
     held_out = [p for p in small_pairs if p.id in set(detector.metadata["split"]["test_ids"])]

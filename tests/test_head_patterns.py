@@ -80,3 +80,40 @@ def test_head_types_read_in_the_feature_pass_equal_their_own_pass(minilm, small_
     for direction, patterns in own.means().items():
         for pattern, values in patterns.items():
             assert np.array_equal(together.means()[direction][pattern], values, equal_nan=True), pattern
+
+
+def test_a_detectors_probabilities_read_in_the_feature_pass_equal_its_own_pass(minilm, small_pairs):
+    """Training evaluates its test pairs with the probabilities taken in the pass that describes the heads: for each
+    pair that fits whole they are the scorer's, bit for bit; the head types and rows are unchanged by the second
+    reader; a pair longer than the model gives none (evaluate runs its windows itself)."""
+    from mia.detector.detector import Detector
+    from mia.detector.folder import shipped_folder
+    from mia.detector.sampling import Sampling
+    from mia.detector.training import sampled_features
+    from mia.detector.windowed import plan_pair
+    from mia.models.blocks import joined_readers
+    from mia.models.head_patterns import PatternScores, pattern_reader
+    from mia.text.pairs import generate_pairs
+
+    detector = Detector.load(shipped_folder() / "minilm-reuse")  # 9 offsets: every head sum is read
+    long_text = " ".join(pair.b for pair in small_pairs[:12])
+    (long,), _ = generate_pairs([long_text], seed=0, id_prefix="long")
+    planned = [plan_pair(minilm, pair, candidates="all") for pair in [*small_pairs[3:5], long]]
+    offsets = detector.layout.offsets
+
+    def rows(also=None):
+        return sampled_features(minilm, planned, sampling=Sampling(), rng=np.random.default_rng(5), also=also,
+                                offsets=offsets)
+
+    alone, types_alone = rows(), PatternScores(minilm.layout.layers, minilm.layout.heads)
+    rows(pattern_reader(minilm, types_alone))
+    taken: dict[str, np.ndarray] = {}
+    types = PatternScores(minilm.layout.layers, minilm.layout.heads)
+    shared = rows(joined_readers(pattern_reader(minilm, types), detector.probability_reader(minilm, taken)))
+    assert np.array_equal(alone.features, shared.features) and np.array_equal(alone.labels, shared.labels)
+    assert types.pairs == types_alone.pairs == 2 and types.rows == types_alone.rows
+    assert np.array_equal(types.means()["a->b"]["duplicate"], types_alone.means()["a->b"]["duplicate"], equal_nan=True)
+    assert sorted(taken) == sorted(p.pair.id for p in planned[:2])
+    scorer = detector.window_scorer(minilm)
+    for item in planned[:2]:
+        assert np.array_equal(taken[item.pair.id], scorer([item.whole])[0])

@@ -29,6 +29,7 @@ from mia.detector.record import (
     weights_bytes,
 )
 from mia.detector.scoring import (
+    HeadSums,
     iter_head_sums,
     probabilities_from_sums,
     sums_of_blocks,
@@ -38,7 +39,7 @@ from mia.detector.scoring import (
 from mia.detector.windowed import DEFAULT_FLOOR, WindowScorer, plan_pair, sparse_scores
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel, load_model
-from mia.models.blocks import PairFeatures
+from mia.models.blocks import BlockSink, PairFeatures, SideReader
 from mia.models.encoding import EncodedPair
 from mia.models.layout import FeatureLayout
 from mia.text.pairs import Pair
@@ -198,6 +199,24 @@ class Detector:
             return [self.probabilities_from_sums(summed) for _, summed in sums]
 
         return score
+
+    def probability_reader(self, model: AttentionModel, into: dict[str, np.ndarray]) -> SideReader:
+        """A second reader of passes that make features: each pair's probabilities ``[n_a, n_b]`` as
+        :meth:`window_scorer` makes them from the same pass (the same head sums of the same blocks), into
+        ``into[pair id]`` once its pass is over."""
+        weights = self.head_weights(model.device)
+        pending: dict[int, HeadSums] = {}
+
+        def sink_for(item: EncodedPair) -> BlockSink:
+            sums = pending[id(item)] = HeadSums([item], weights, self.transform)
+            return lambda index, block: sums(0, block)
+
+        def finish(item: EncodedPair) -> None:
+            sums = pending.pop(id(item), None)
+            if sums is not None:
+                into[item.pair.id] = self.probabilities_from_sums(sums.sums[0])
+
+        return SideReader(("pair",), sink_for, finish)
 
     def iter_detect(
         self,

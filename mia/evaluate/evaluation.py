@@ -11,7 +11,7 @@ applied to words. Pairs the detector was fit or tuned on are left out and counte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -205,11 +205,14 @@ def evaluate_detector(
     decode: Decode = "threshold",
     candidates: Candidates = "sentences",
     passages: PassageRule | None = None,
+    whole_probabilities: Mapping[str, np.ndarray] | None = None,
     progress: Progress = no_progress,
 ) -> Evaluation:
     """Measure a detector and the string baselines on the same pairs, at token and word level. ``passages``
     (default: the detector's rule) decides, for pairs run as window pairs, which links outside passages are kept, as
-    ``detect`` does."""
+    ``detect`` does. ``whole_probabilities``: probabilities of pairs that fit the model whole, by pair id, already
+    taken by :meth:`~mia.detector.detector.Detector.probability_reader` from a pass that served another reader too
+    (those pairs are not run again)."""
     from mia.errors import MiaError
 
     detector.check_model(model)
@@ -241,7 +244,11 @@ def evaluate_detector(
         planned = plan_pair(model, pair, candidates=candidates)
         whole = planned.whole is not None
         windowed += not whole
-        probabilities = dense_scores(planned, model, scorer, batch_size=batch_size)  # exact, every token pair
+        taken = whole_probabilities.get(pair.id) if whole_probabilities is not None and whole else None
+        if taken is not None and taken.shape != planned.shape:
+            raise ValueError(f"scores of pair {pair.id!r} are {taken.shape}, its tokens {planned.shape}")
+        probabilities = (  # exact, every token pair
+            taken if taken is not None else dense_scores(planned, model, scorer, batch_size=batch_size))
         # the detector's output exactly as `detect` makes it: its decoded word links
         detection = decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                             decode=decode, words=word_scheme, floor=detector.floor_for(windowed=not whole),

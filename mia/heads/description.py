@@ -23,6 +23,7 @@ from mia.detector.sampling import trim_heap
 from mia.detector.training import SampledSet, TrainingRun, held_out, sampled_features
 from mia.heads.bootstrap import bootstrap_auc, bootstrap_coefficients, column_auc, head_summary
 from mia.models.attention import AttentionModel
+from mia.models.blocks import SideReader, joined_readers
 from mia.models.head_patterns import PatternScores, pattern_reader
 from mia.progress import Progress, no_progress
 
@@ -53,18 +54,20 @@ def pair_index(sample: SampledSet) -> np.ndarray:
 
 def describe_heads(
     detector: Detector, model: AttentionModel, run: TrainingRun, options: DescribeOptions = DescribeOptions(), *,
-    progress: Progress = no_progress,
+    also: SideReader | None = None, progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """The ``head_roc_auc`` and ``heads`` sections of ``detector``'s metadata, from the training run that made it:
-    per head, the stable ranking, weights with bootstrap intervals and head-type scores (module docstring)."""
+    per head, the stable ranking, weights with bootstrap intervals and head-type scores (module docstring).
+    ``also``: another reader of the test pairs' forward passes (pairs that fit whole), as head types are read."""
     started = time.perf_counter()
     test_items = run.items(run.split.test)
     rng = np.random.default_rng([options.seed, 4])
     types = PatternScores(model.layout.layers, model.layout.heads) if options.head_types else None
+    readers = [reader for reader in (None if types is None else pattern_reader(model, types), also) if reader]
     test = sampled_features(  # head types are scored in the same forward passes, on the pairs that fit whole
         model, test_items, sampling=held_out(run.sampling), rng=rng, progress=progress,
         description="test pairs (head AUC, head types)" if types is not None else "test pairs (head AUC)",
-        offsets=detector.layout.offsets, also=None if types is None else pattern_reader(model, types))
+        offsets=detector.layout.offsets, also=joined_readers(*readers) if readers else None)
     auc = head_auc(test)
     base = detector.layout.heads_per_offset  # AUC draws of the (i, j) columns; others NaN
     test.features = np.ascontiguousarray(test.features[:, :base])  # all the draws read: the rest is freed

@@ -280,7 +280,8 @@ class AttentionModel:
         same forward passes (the blocks it asks for go to its sink for each pair)."""
         import torch
 
-        request = CaptureRequest(blocks=("pair", *(also.blocks if also is not None else ())),
+        side_kinds = also.blocks if also is not None else ()
+        request = CaptureRequest(blocks=("pair", *(kind for kind in side_kinds if kind != "pair")),
                                  zero_heads=dict(zero_heads or {}))
         for batch in self.batches(pairs, batch_size):
             blocks = [torch.empty((self.layout.n_features, len(item.a_spans), len(item.b_spans)), device=self.device)
@@ -288,15 +289,18 @@ class AttentionModel:
             others = [also.sink_for(item) if also is not None else None for item in batch]
 
             def copy(index: int, block: Block) -> None:
+                other = others[index]
+                if other is not None and block.kind in side_kinds:
+                    other(index, block)
                 if block.kind != "pair":
-                    other = others[index]
-                    if other is not None:
-                        other(index, block)
                     return
                 values = block.values.transpose(-1, -2) if block.transposed else block.values
                 blocks[index][block.column : block.column + len(values)] = values
 
             self.run(batch, copy, request)
+            if also is not None and also.finish is not None:
+                for item in batch:
+                    also.finish(item)
             for index, item in enumerate(batch):
                 yield PairFeatures(
                     pair=item.pair, a_spans=item.a_spans, b_spans=item.b_spans,

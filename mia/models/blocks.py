@@ -35,11 +35,36 @@ BlockSink = Callable[[int, Block], None]  # (index of the pair in its batch, blo
 @dataclass(frozen=True)
 class SideReader:
     """A second reader of the forward passes that make features, so that one pass serves both: the blocks it asks
-    for besides the ``pair`` blocks, and its sink for one encoded pair (None: it reads nothing of that pair), which
-    receives the blocks of those kinds only."""
+    for (``pair`` among them if it reads those too), its sink for one encoded pair (None: it reads nothing of that
+    pair), which receives the blocks of those kinds only, and ``finish``, called with each pair once its pass is
+    over."""
 
     blocks: tuple[BlockKind, ...]
     sink_for: Callable[[Any], BlockSink | None]  # EncodedPair -> sink
+    finish: Callable[[Any], None] | None = None  # EncodedPair -> None
+
+
+def joined_readers(*readers: SideReader) -> SideReader:
+    """One reader that serves each of ``readers`` the blocks it asks for, from the same passes."""
+
+    def sink_for(item: Any) -> BlockSink | None:
+        sinks = [(reader.blocks, each) for reader in readers if (each := reader.sink_for(item)) is not None]
+        if not sinks:
+            return None
+
+        def serve(index: int, block: Block) -> None:
+            for kinds, sink in sinks:
+                if block.kind in kinds:
+                    sink(index, block)
+
+        return serve
+
+    def finish(item: Any) -> None:
+        for reader in readers:
+            if reader.finish is not None:
+                reader.finish(item)
+
+    return SideReader(tuple(dict.fromkeys(kind for reader in readers for kind in reader.blocks)), sink_for, finish)
 
 
 @dataclass(frozen=True)
