@@ -61,7 +61,7 @@ def test_trainings_card_from_the_shared_pass_equals_its_own_evaluation(trained_d
     own = evaluate_detector(detector, minilm, test_pairs, decode=detector.decode)
     assert json.loads(json.dumps(own.card())) == detector.metadata["metrics"]
     wrong = {test_pairs[0].id: np.zeros((1, 1), np.float32)}
-    with pytest.raises(ValueError, match="scores of pair"):
+    with pytest.raises(ValueError, match="whole_probabilities of pair"):
         evaluate_detector(detector, minilm, test_pairs[:1], whole_probabilities=wrong)
 
 

@@ -246,7 +246,8 @@ def evaluate_detector(
         windowed += not whole
         taken = whole_probabilities.get(pair.id) if whole_probabilities is not None and whole else None
         if taken is not None and taken.shape != planned.shape:
-            raise ValueError(f"scores of pair {pair.id!r} are {taken.shape}, its tokens {planned.shape}")
+            raise ValueError(f"whole_probabilities of pair {pair.id!r} have shape {taken.shape}; its tokens make "
+                             f"{planned.shape}")
         probabilities = (  # exact, every token pair
             taken if taken is not None else dense_scores(planned, model, scorer, batch_size=batch_size))
         # the detector's output exactly as `detect` makes it: its decoded word links
