@@ -146,3 +146,36 @@ def test_two_models_capture_independently(family_dirs):
     assert sorted(set(outer_layers)) == [0, 1] and len(outer_layers) == 4  # 2 layers x (a->b, b->a)
     assert inner_blocks == [0, 1]
     np.testing.assert_allclose(bert.features(PAIR).blocks.sum().item(), bert.features(PAIR).blocks.sum().item())
+
+
+@pytest.mark.parametrize("model_type", DECODER)
+def test_decoder_only_runs_each_a_window_once(model_type, family_dirs, monkeypatch):
+    """``BOS A EOS`` comes before B and attends causally: its key/value states are computed once per A window and
+    every B window runs on them; the features are those of whole passes, exactly."""
+    import mia.models.attention as attention
+    from mia.detector.windowed import iter_window_features, plan_pair
+    from mia.text.corpus import read_paragraphs
+
+    model = load_model(str(family_dirs[model_type]), device="cpu")
+    paragraphs = read_paragraphs()
+    planned = plan_pair(model, Pair("long", " ".join(paragraphs[10:13]), " ".join(paragraphs[20:23])),
+                        candidates="all")
+    assert len(planned.a_windows) >= 2 and len(planned.b_windows) >= 2
+    forward, states = type(model.model).forward, attention.cache_argument(model.model)
+    passes = {"whole": 0, "on cached A": 0}
+
+    def counting(self, *args, **kwargs):
+        passes["whole" if kwargs.get(states) is None else "on cached A"] += 1
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model.model), "forward", counting)
+    model.prefix_cache.clear()
+    cached = [(i, j, features.blocks.clone()) for i, j, features in iter_window_features(planned, model)]
+    assert passes == {"whole": len(planned.a_windows), "on cached A": len(planned.window_pairs)}
+    monkeypatch.setattr(attention, "PREFIX_CACHE", 0)
+    passes.update({"whole": 0, "on cached A": 0})
+    plain = [(i, j, features.blocks.clone()) for i, j, features in iter_window_features(planned, model)]
+    assert passes == {"whole": len(planned.window_pairs), "on cached A": 0}
+    assert [(i, j) for i, j, _ in cached] == [(i, j) for i, j, _ in plain]
+    for (_, _, with_cache), (_, _, without) in zip(cached, plain):
+        assert torch.equal(with_cache, without)
