@@ -152,7 +152,7 @@ def test_two_models_capture_independently(family_dirs):
 def test_decoder_only_runs_each_a_window_once(model_type, family_dirs, monkeypatch):
     """``BOS A EOS`` comes before B and attends causally: its key/value states are computed once per A window and
     every B window runs on them; the features are those of whole passes, exactly."""
-    import mia.models.attention as attention
+    import mia.models.prefix_cache as prefix_cache
     from mia.detector.windowed import iter_window_features, plan_pair
     from mia.text.corpus import read_paragraphs
 
@@ -161,7 +161,7 @@ def test_decoder_only_runs_each_a_window_once(model_type, family_dirs, monkeypat
     planned = plan_pair(model, Pair("long", " ".join(paragraphs[10:13]), " ".join(paragraphs[20:23])),
                         candidates="all")
     assert len(planned.a_windows) >= 2 and len(planned.b_windows) >= 2
-    forward, states = type(model.model).forward, attention.cache_argument(model.model)
+    forward, states = type(model.model).forward, prefix_cache.cache_argument(model.model)
     passes = {"whole": 0, "on cached A": 0}
 
     def counting(self, *args, **kwargs):
@@ -172,7 +172,7 @@ def test_decoder_only_runs_each_a_window_once(model_type, family_dirs, monkeypat
     model.prefix_cache.clear()
     cached = [(i, j, features.blocks.clone()) for i, j, features in iter_window_features(planned, model)]
     assert passes == {"whole": len(planned.a_windows), "on cached A": len(planned.window_pairs)}
-    monkeypatch.setattr(attention, "PREFIX_CACHE", 0)
+    monkeypatch.setattr(prefix_cache, "PREFIX_CACHE", 0)
     passes.update({"whole": 0, "on cached A": 0})
     plain = [(i, j, features.blocks.clone()) for i, j, features in iter_window_features(planned, model)]
     assert passes == {"whole": len(planned.window_pairs), "on cached A": 0}

@@ -46,10 +46,10 @@ from mia.models.loading import (
     load_pretrained,
     max_length,
 )
+from mia.models.prefix_cache import PrefixCache, cut_back
 from mia.text.pairs import Pair
 
 ENCODER_CACHE = 64  # encoder states kept (per distinct B input); bart-large: about 1 MB per 256 tokens
-PREFIX_CACHE = 8  # decoder-only: key/value states of the part before B (BOS A EOS) kept per distinct A input
 DIRECTIONS_OF: dict[str, tuple[str, ...]] = {
     "encoder": ("a->b", "b->a"), "encoder-decoder": ("cross",), "decoder": ("b->a",),
 }
@@ -91,9 +91,8 @@ class AttentionModel:
         self.single: SingleTemplate = single_template(tokenizer)  # around one text alone (embeddings)
         self.sentence_embeddings = EmbeddingCache()  # a document compared with several others is embedded once
         self.encoder_cache: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # encoder-decoder: B inputs encoded
-        self.prefix_cache: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # decoder-only: A inputs run
-        self._prefix_layers: bool | None = None  # whether this model's cache can be cut back (known after one run)
-        self._cache_argument = cache_argument(model) if self.architecture == "decoder" else "past_key_values"
+        # decoder-only: BOS A EOS run once per A input (mia.models.prefix_cache)
+        self.prefix_cache = PrefixCache(model, device) if self.architecture == "decoder" else None
         self.fingerprint = fingerprint(model)
         self._layer_of: dict[int, tuple[int, ...]] | None = self._find_attention_layers() if capture_attention else None
         if self._layer_of is None:
@@ -197,44 +196,6 @@ class AttentionModel:
             self.encoder_cache.popitem(last=False)
         return states
 
-    def _prefix_run(
-        self, batch: Sequence[EncodedPair], request: CaptureRequest,
-    ) -> tuple[dict[str, Any], Any, int] | None:
-        """A decoder-only pair reads B's attention to A, and ``BOS A EOS`` comes first: its key/value states do not
-        depend on B (causal attention), so they are computed once per distinct A input and each B runs on them.
-        Returns the inputs of B's pass (B's ids on the cached states), the cache and the length it is cut back to
-        after the pass; None where this does not apply (a batch of several pairs, other blocks than B->A, ablation,
-        scores, inputs beside ids and mask)."""
-        import torch
-
-        if (self.architecture != "decoder" or len(batch) != 1 or PREFIX_CACHE < 1 or request.blocks != ("pair",)
-                or request.zero_heads or request.scores or set(batch[0].inputs) - {"input_ids", "attention_mask"}):
-            return None
-        ids, start = batch[0].inputs["input_ids"], batch[0].b_positions.start
-        key = tuple(ids[:start])
-        cache = self.prefix_cache.get(key)
-        if cache is None:
-            if self._prefix_layers is False:
-                return None
-            with torch.no_grad():
-                prefix = torch.tensor([key], device=self.device)
-                output = self.model(input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True,
-                                    return_dict=True)
-                cache = output.get("cache", output.get("past_key_values"))
-            # only plain growing layers are cut back by length (sliding-window layers keep their own state)
-            layers = getattr(cache, "layers", [None])
-            self._prefix_layers = all(type(layer).__name__ == "DynamicLayer" for layer in layers)
-            if not self._prefix_layers:
-                return None
-            self.prefix_cache[key] = cache
-            while len(self.prefix_cache) > PREFIX_CACHE:
-                self.prefix_cache.popitem(last=False)
-        self.prefix_cache.move_to_end(key)
-        inputs = {"input_ids": torch.tensor([ids[start:]], device=self.device),
-                  "attention_mask": torch.ones((1, len(ids)), dtype=torch.long, device=self.device),
-                  self._cache_argument: cache, "use_cache": True}
-        return inputs, cache, start
-
     @property
     def _pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
@@ -265,7 +226,8 @@ class AttentionModel:
         wanted = capture.CAPTURE_IMPLEMENTATION if self._layer_of is not None else "eager"
         if self.model.config._attn_implementation != wanted:  # another AttentionModel on the same weights set it
             self.model.set_attn_implementation(wanted)
-        prefixed = self._prefix_run(batch, request) if self._layer_of is not None else None
+        prefixed = (self.prefix_cache.inputs(batch[0], request)
+                    if self.prefix_cache is not None and self._layer_of is not None and len(batch) == 1 else None)
         inputs = self._inputs(batch) if prefixed is None else prefixed[0]
         # on cached A states the queries are B's tokens only: B's rows of the attention start at 0
         read = batch if prefixed is None else [replace(batch[0], b_positions=slice(0, len(inputs["input_ids"][0])))]
@@ -285,10 +247,8 @@ class AttentionModel:
                         self._layer_of, on_layer, want_scores=request.scores, zero_heads=zero, stop_after=layers - 1,
                     ))
                 finally:
-                    if prefixed is not None:  # B's states are dropped (each layer read added them): A's remain
-                        for cached in prefixed[1].layers:
-                            if cached.get_seq_length() > prefixed[2]:
-                                cached.crop(prefixed[2] - cached.get_seq_length())
+                    if prefixed is not None:  # B's states are dropped: the cache holds A's again
+                        cut_back(prefixed[1], prefixed[2])
                 return
             if request.scores or request.zero_heads:
                 raise MiaError(f"{self.name}: scores before the softmax and head ablation need the fast path, "
@@ -364,14 +324,6 @@ class AttentionModel:
     def features(self, pair: Pair) -> PairFeatures:
         """Attention features of one pair."""
         return next(iter(self.iter_features([pair])))
-
-
-def cache_argument(model: Any) -> str:
-    """The name under which ``model``'s forward takes key/value states: ``cache`` (transformers 5.2x) or
-    ``past_key_values`` (earlier)."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _head_mask(heads: Sequence[int], n_heads: int, device: str) -> Any:
