@@ -259,6 +259,37 @@ def bart_window_pairs(corpus: str | None, d_model: int, repeats: int) -> dict[st
                 "identical_links": same}
 
 
+def gpt2_window_pairs(corpus: str | None, d_model: int, repeats: int) -> dict[str, Any]:
+    """Window pairs per second of a random decoder-only GPT-2 on a long pair, each A window's states cached
+    (`mia.models.prefix_cache`) and not."""
+    import mia.models.prefix_cache as prefix_cache
+    from mia.testing import build_random_gpt2
+
+    layers, heads = 6, max(1, d_model // 64)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model(str(build_random_gpt2(Path(tmp) / "gpt2", d_model=d_model, layers=layers, heads=heads)),
+                           device="cpu")
+        pairs, _ = generate_pairs(read_paragraphs(corpus)[:60], seed=0, limit=40)
+        detector = fit_detector(model, pairs, TrainOptions(seed=0)).detector
+        pair = long_pair(corpus, 900)
+        runs: dict[str, Any] = {}
+        for name, size in (("with_cache", prefix_cache.PREFIX_CACHE), ("without_cache", 0)):
+            saved, prefix_cache.PREFIX_CACHE = prefix_cache.PREFIX_CACHE, size
+            try:
+                if model.prefix_cache is None:
+                    raise SystemExit("the random GPT-2 did not load as a decoder-only model")
+                model.prefix_cache.clear()
+                runs[name] = window_pair_rate(detector, model, pair, repeats)
+            finally:
+                prefix_cache.PREFIX_CACHE = saved
+        same = runs["with_cache"].pop("links") == runs["without_cache"].pop("links")
+        return {"config": {"d_model": d_model, "layers": layers, "heads": heads},
+                "pair_words": [len(pair.a.split()), len(pair.b.split())], **runs,
+                "speedup": round(runs["with_cache"]["window_pairs_per_second"]
+                                 / runs["without_cache"]["window_pairs_per_second"], 3),
+                "identical_links": same}
+
+
 def versions() -> dict[str, str]:
     import sklearn
     import torch
@@ -329,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     minilm_windows = window_pair_rate(detector, model, long_pair(args.corpus, args.long_words), 1)
     minilm_windows.pop("links")
     bart = bart_window_pairs(args.corpus, args.bart_d_model, 1)
+    gpt2 = gpt2_window_pairs(args.corpus, args.bart_d_model, 1)
     n_words = [len(p.b.split()) for p in main_pairs]
     result = {
         "extract_vs_forward": round(best_extract and best_forward / best_extract, 3),
@@ -342,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "window_pairs_per_second": {"detector": "default" if args.model == "minilm" else "trained on 40 pairs",
                                     **minilm_windows},
         "bart_window_pairs": bart,
+        "gpt2_window_pairs": gpt2,
         "raw": {
             "model": args.model,
             "corpus": args.corpus or "python-reference (packaged)",
@@ -386,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         ("random BART encoder calls per run with / without cache, same links",
          (bart["with_cache"]["encoder_calls_per_run"], bart["without_cache"]["encoder_calls_per_run"],
           bart["identical_links"])),
+        ("random GPT-2 window pairs/s with / without A's states cached, same links",
+         (gpt2["with_cache"]["window_pairs_per_second"], gpt2["without_cache"]["window_pairs_per_second"],
+          gpt2["identical_links"])),
     ]
     for label, value in rows:
         print(f"{label:<66} {value}")

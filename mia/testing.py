@@ -226,34 +226,59 @@ def _touches_noisy(p: Passage, grouped: dict[frozenset[str], list[PlantedPassage
                for g in grouped.get(frozenset((p.a_id, p.b_id)), []))
 
 
-def build_random_bart(directory: Path, *, d_model: int = 32, layers: int = 2, heads: int = 4, ffn: int = 64,
-                      seed: int = 0) -> Path:
-    """A randomly initialised BART (``layers`` encoder and decoder layers) with a byte-level BPE tokenizer trained
-    on the packaged corpus, saved to ``directory`` and loadable like any local model (no weights can be fetched
-    here). The defaults are the tests' tiny model; the benchmark times a larger one."""
-    import torch
+def random_tokenizer(*, processing: bool = True) -> Any:
+    """A byte-level BPE tokenizer trained on the packaged corpus (600 tokens), with RoBERTa's ``<s> ... </s>``
+    around a text (``processing``) or nothing (GPT-2's way), as a transformers fast tokenizer."""
     from tokenizers import ByteLevelBPETokenizer
     from tokenizers.processors import RobertaProcessing
-    from transformers import BartConfig, BartModel, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     from mia.text.corpus import read_paragraphs
 
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(read_paragraphs()[:200], vocab_size=600, min_frequency=2, special_tokens=specials)
-    bpe.post_processor = RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")),
-                                           trim_offsets=True)
-    tokenizer = PreTrainedTokenizerFast(
+    if processing:
+        bpe.post_processor = RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")),
+                                               trim_offsets=True)
+    names = {} if processing else {"model_input_names": ["input_ids", "attention_mask"]}
+    return PreTrainedTokenizerFast(
         tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
-        mask_token="<mask>", model_max_length=256,
+        mask_token="<mask>", model_max_length=256, **names,
     )
+
+
+def build_random_bart(directory: Path, *, d_model: int = 32, layers: int = 2, heads: int = 4, ffn: int = 64,
+                      seed: int = 0) -> Path:
+    """A randomly initialised BART (``layers`` encoder and decoder layers) with a byte-level BPE tokenizer trained
+    on the packaged corpus, saved to ``directory`` and loadable like any local model (no weights can be fetched
+    here). The defaults are the tests' tiny model; the benchmark times a larger one."""
+    import torch
+    from transformers import BartConfig, BartModel
+
+    tokenizer = random_tokenizer()
     config = BartConfig(
-        vocab_size=bpe.get_vocab_size(), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+        vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
         encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
         max_position_embeddings=256, pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
     )
     torch.manual_seed(seed)
     BartModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_random_gpt2(directory: Path, *, d_model: int = 32, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
+    """A randomly initialised GPT-2 (decoder-only, 256 positions) with the same kind of tokenizer, saved to
+    ``directory``: the benchmark times the decoder-only prefix cache on it."""
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    tokenizer = random_tokenizer(processing=False)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=d_model, n_layer=layers, n_head=heads, n_positions=256,
+                        bos_token_id=0, eos_token_id=2)
+    torch.manual_seed(seed)
+    GPT2Model(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
 

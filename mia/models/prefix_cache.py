@@ -54,7 +54,7 @@ class PrefixCache:
                 prefix = torch.tensor([key], device=self.device)
                 output = self.model(input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True,
                                     return_dict=True)
-            cache = output.get("cache", output.get("past_key_values"))
+            cache = output["cache"] if "cache" in output else output.get("past_key_values")
             self.usable = all(type(layer).__name__ == "DynamicLayer" for layer in getattr(cache, "layers", [None]))
             if not self.usable:
                 return None
