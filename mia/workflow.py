@@ -50,7 +50,6 @@ def train_detector(
         detector.metadata["metrics"] = evaluation.card()
     except MiaError as error:  # e.g. every test pair repeats a training pair's texts: nothing held out to measure
         detector.metadata["metrics"] = {"headline": HEADLINE, "unmeasured": " ".join(str(error).split())}
-    del scores
     detector.metadata.update(described)
     detector.metadata["training_seconds"] = round(time.perf_counter() - started, 1)
     return detector

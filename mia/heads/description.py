@@ -63,7 +63,8 @@ def describe_heads(
     test_items = run.items(run.split.test)
     rng = np.random.default_rng([options.seed, 4])
     types = PatternScores(model.layout.layers, model.layout.heads) if options.head_types else None
-    readers = [reader for reader in (None if types is None else pattern_reader(model, types), also) if reader]
+    readers = [reader for reader in (None if types is None else pattern_reader(model, types), also)
+               if reader is not None]
     test = sampled_features(  # head types are scored in the same forward passes, on the pairs that fit whole
         model, test_items, sampling=held_out(run.sampling), rng=rng, progress=progress,
         description="test pairs (head AUC, head types)" if types is not None else "test pairs (head AUC)",
