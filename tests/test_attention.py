@@ -67,6 +67,37 @@ def test_batched_features_equal_single(minilm):
         np.testing.assert_allclose(one.astype(np.float32), many.astype(np.float32), atol=2e-3)
 
 
+def test_reused_attention_buffers_give_the_same_values(minilm, tiny_bart):
+    """Eager attention written into a model's reused buffers gives the features and the scores before the softmax
+    of fresh tensors, bit for bit (pairs of two lengths, one at a time and as a padded batch; encoder-only and
+    cross-attention); the storage is kept from pass to pass; a pass that finds the buffers held allocates."""
+    from mia.models.blocks import CaptureRequest
+
+    pairs = [PAIR, Pair("s", "A cat.", "The cat sat down on the mat today.")]
+
+    def read(model, batch_size):
+        features = [f.blocks.clone() for f in model.iter_features(pairs, batch_size=batch_size)]
+        scores = []
+        model.run([model.encode(PAIR)], lambda index, block: scores.append(block.values.clone()),
+                  CaptureRequest(scores=True))
+        return features + scores
+
+    for model in (minilm, tiny_bart):
+        for batch_size in (1, 2):
+            reused = read(model, batch_size)
+            storage = model.attention_buffers.slots[1]
+            assert storage is not None
+            kept = storage.data_ptr()
+            read(model, batch_size)
+            assert model.attention_buffers.slots[1].data_ptr() == kept
+            with model.attention_buffers.claimed() as held:  # held here: the passes below allocate as before
+                assert held is not None
+                fresh = read(model, batch_size)
+            assert len(fresh) == len(reused) > len(pairs)
+            for one, other in zip(reused, fresh):
+                assert torch.equal(one, other)
+
+
 def test_fast_capture_is_used_and_equals_the_generic_path(minilm, tiny_bart):
     from mia.models.attention import AttentionModel
 

@@ -306,6 +306,7 @@ def fit_detector(
     train = sampled_features(model, [planned[p.id] for p in split.train], sampling=sampling, rng=rng,
                              batch_size=batch_size, progress=progress, description="train pairs",
                              offsets=options.offsets)
+    model.attention_buffers.release()  # the fit's peak holds none of the model's attention storage
     trim_heap()
     pipeline = fit_pipeline(train, options, consume=True)
     detector = detector_from_pipeline(

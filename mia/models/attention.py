@@ -93,6 +93,7 @@ class AttentionModel:
         self.encoder_cache: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # encoder-decoder: B inputs encoded
         # decoder-only: BOS A EOS run once per A input (mia.models.prefix_cache)
         self.prefix_cache = PrefixCache(model, device) if self.architecture == "decoder" else None
+        self.attention_buffers = capture.AttentionBuffers()  # eager attention's temporaries, reused by every pass
         self.fingerprint = fingerprint(model)
         self._layer_of: dict[int, tuple[int, ...]] | None = self._find_attention_layers() if capture_attention else None
         if self._layer_of is None:
@@ -243,9 +244,11 @@ class AttentionModel:
                             sink(index, block)
 
                 try:
-                    capture.run_captured(self.model, inputs, capture.LayerCapture(
-                        self._layer_of, on_layer, want_scores=request.scores, zero_heads=zero, stop_after=layers - 1,
-                    ))
+                    with self.attention_buffers.claimed() as buffers:
+                        capture.run_captured(self.model, inputs, capture.LayerCapture(
+                            self._layer_of, on_layer, want_scores=request.scores, zero_heads=zero,
+                            stop_after=layers - 1, buffers=buffers,
+                        ))
                 finally:
                     if prefixed is not None:  # B's states are dropped: the cache holds A's again
                         cut_back(prefixed[1], prefixed[2])

@@ -20,7 +20,8 @@ BlockKind = Literal["pair", "a->a", "b->b", "a-rows", "b-rows"]
 class Block:
     """One block handed to a sink. ``values``: ``[heads, rows, cols]`` torch tensor (weights, or scores before the
     softmax when asked). For ``pair`` blocks ``column`` is the block's first feature column and ``transposed``
-    says the block is ``[heads, n_b, n_a]`` (the sink transposes it: reading it transposed would stride)."""
+    says the block is ``[heads, n_b, n_a]`` (the sink transposes it: reading it transposed would stride).
+    ``values`` is a view of storage the next layer overwrites: a sink copies what it keeps."""
 
     kind: BlockKind
     layer: int

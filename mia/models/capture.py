@@ -8,7 +8,8 @@ reset, so two models or two threads never share a sink) it:
 * hands each captured layer's weights ``[batch, heads, queries, keys]`` to ``on_layer``, and the scores before
   the softmax when ``want_scores`` is set;
 * zeroes the outputs of chosen heads (``zero_heads``: ablation), so later layers run without them;
-* stops the forward pass after ``stop_after`` (:class:`StopForward`): nothing after the last layer read is computed.
+* stops the forward pass after ``stop_after`` (:class:`StopForward`): nothing after the last layer read is computed;
+* writes the scores and the weights into storage the model keeps (:class:`AttentionBuffers`), not into new tensors.
 
 Outside a capture the function is plain eager attention that returns no weights. Which modules are "layers" is
 found by what they do, not by their names: :func:`discover_calls` runs one forward pass and records every call
@@ -44,6 +45,7 @@ class LayerCapture:
     want_scores: bool = False
     zero_heads: dict[int, Any] = field(default_factory=dict)  # layer -> float tensor [heads]: 0 = head ablated
     stop_after: int | None = None
+    buffers: AttentionBuffers | None = None  # storage reused for the scores and the weights (CPU, float32)
     calls: dict[int, int] = field(default_factory=dict)  # calls seen per module in this pass
 
     def layer_for(self, module: Any) -> int | None:
@@ -54,6 +56,56 @@ class LayerCapture:
         seen = self.calls.get(id(module), 0)
         self.calls[id(module)] = seen + 1
         return layers[seen] if seen < len(layers) else None
+
+
+BUFFER_MB = 32  # largest attention temporary (MB) kept for reuse; larger ones are allocated per call
+
+
+class AttentionBuffers:
+    """Storage for eager attention's two big temporaries, the scores and the weights (each ``[batch, heads, q, k]``),
+    kept by a model and reused by every layer of every pass instead of allocated per layer: an array of that size
+    (9 MB for MiniLM's 12 heads on 441 tokens) comes back from the allocator as fresh pages, and faulting them in
+    cost about as much as the softmax (``python benchmarks/detect_bound.py``). Each slot grows to the largest
+    attention it has held, up to :data:`BUFFER_MB`. One pass at a time: :meth:`claimed` gives None to a second
+    one (another thread), which allocates as before. A sink must not keep a block past its call: the next layer
+    overwrites it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.slots: list[Any] = [None, None]
+        self.lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def claimed(self) -> Iterator[AttentionBuffers | None]:
+        """These buffers for one forward pass, or None while another pass holds them."""
+        if not self.lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            yield self
+        finally:
+            self.lock.release()
+
+    def release(self) -> None:
+        """Free the storage (the next pass makes it again)."""
+        self.slots = [None, None]
+
+    def get(self, slot: int, shape: tuple[int, ...], like: Any) -> Any:
+        """A tensor of ``shape`` (dtype and device of ``like``) on slot ``slot``'s storage (a new tensor when it
+        would exceed :data:`BUFFER_MB`); its values are left from earlier use."""
+        import math
+
+        import torch
+
+        size = math.prod(shape)
+        if size * like.element_size() > BUFFER_MB * 2**20:
+            return torch.empty(shape, dtype=like.dtype, device=like.device)
+        storage = self.slots[slot]
+        if storage is None or storage.numel() < size or storage.dtype != like.dtype or storage.device != like.device:
+            storage = self.slots[slot] = None  # the old storage is freed before the new one is made
+            storage = self.slots[slot] = torch.empty(size, dtype=like.dtype, device=like.device)
+        return storage[:size].view(shape)
 
 
 @dataclass
@@ -109,17 +161,25 @@ def capturing_attention(
         groups = query.shape[1] // key.shape[1]
         key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
-    scores = torch.matmul(query * scaling, key.transpose(-1, -2))  # scaling the smaller query: same up to rounding
+    capture = _ACTIVE.get()
+    buffers = (capture.buffers if isinstance(capture, LayerCapture) and query.dtype == torch.float32
+               and query.device.type == "cpu" else None)
+    shape = (*query.shape[:-1], key.shape[-2])
+    # the scores (scaling the smaller query: the same up to rounding) and the softmax as torch.matmul and
+    # torch.softmax make them, written into the reused buffers when there are some: the same values
+    scores = torch.matmul(query * scaling, key.transpose(-1, -2),
+                          out=None if buffers is None else buffers.get(0, shape, query))
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attention_mask, float("-inf"))
+            scores.masked_fill_(~attention_mask, float("-inf"))
         else:
             scores += attention_mask[..., : key.shape[-2]]
-    if scores.dtype == torch.float32:
+    if buffers is not None:
+        weights = torch.ops.aten._softmax.out(scores, -1, False, out=buffers.get(1, shape, query))
+    elif scores.dtype == torch.float32:
         weights = torch.softmax(scores, dim=-1)
     else:  # half precision: the softmax in float32, as transformers' eager code does
         weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    capture = _ACTIVE.get()
     if isinstance(capture, _Discovery):
         capture.calls.append(AttentionCall(module, query.shape[-2], key.shape[-2]))
     elif capture is not None and (layer := capture.layer_for(module)) is not None:
