@@ -82,6 +82,45 @@ def test_evaluate_cli_text_and_json(trained_detector_dir, small_pairs, tmp_path,
     assert result["word_level"]["floors"] == {"pairs that fit the model": 0.05, "window pairs": 0.05}
 
 
+def test_a_pair_too_large_to_measure_is_left_out_and_said(trained_detector_dir, minilm, small_pairs, tmp_path,
+                                                          capsys, monkeypatch):
+    """A pair with more word (or token) pairs than evaluation holds as dense matrices does not stop the others: it is
+    left out before the model runs, named with its sizes in the text and the JSON, and the numbers are those of the
+    pairs measured; when no pair can be measured, a one-line error (exit 2)."""
+    import mia.evaluate.evaluation as evaluation_module
+
+    detector = Detector.load(trained_detector_dir)
+    held_out = [p for p in small_pairs if p.id in set(detector.metadata["split"]["test_ids"])]
+    words = [len(word_spans(p.a)) * len(word_spans(p.b)) for p in held_out]
+    tokens = [len(e.a_spans) * len(e.b_spans) for e in map(minilm.encode, held_out)]
+    sizes = [max(pair) for pair in zip(words, tokens)]
+    big = held_out[int(np.argmax(sizes))]
+    path = tmp_path / "held.jsonl"
+    write_pairs(held_out, path)
+    assert main(["evaluate", "--detector", str(trained_detector_dir), "--pairs", str(path), "--format", "json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["not_measured_pairs"] == []
+
+    monkeypatch.setattr(evaluation_module, "MAX_CELLS", max(s for s in sizes if s < max(sizes)) + 1)
+    assert sizes.count(max(sizes)) == 1 and max(sizes) > evaluation_module.MAX_CELLS  # one pair over the limit
+    assert main(["evaluate", "--detector", str(trained_detector_dir), "--pairs", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["pairs"] == len(held_out) - 1
+    assert [item["id"] for item in result["not_measured_pairs"]] == [big.id]
+    reason = result["not_measured_pairs"][0]["reason"]
+    assert "words" in reason and "tokens" in reason and "--gold passages" in reason
+    assert big.id not in {row["id"] for row in result["per_pair"]}
+    assert result["word_level"]["word_pairs"] == whole["word_level"]["word_pairs"] - words[int(np.argmax(sizes))]
+    assert main(["evaluate", "--detector", str(trained_detector_dir), "--pairs", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"1 pair not measured (not in the numbers below):\n  {big.id}: {reason}" in text
+
+    monkeypatch.setattr(evaluation_module, "MAX_CELLS", 1)
+    assert main(["evaluate", "--detector", str(trained_detector_dir), "--pairs", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "none of the" in error and "could be measured" in error and "Traceback" not in error
+
+
 def make_alignment_set(tmp_path, paragraphs, *, sentences=12):
     """Pharaoh files for sentence pairs whose B repeats A's words with two halves swapped."""
     a_lines, b_lines, links, possible = [], [], [], []

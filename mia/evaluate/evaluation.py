@@ -30,9 +30,13 @@ from mia.evaluate.string_match import WORD_BASELINES
 from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
-from mia.text.words import WordScheme, words_of
+from mia.text.words import WordScheme, word_spans, words_of
 
 WORD_COLUMNS = (("precision", "P"), ("recall", "R"), ("f1", "F1"))
+# the word pairs, and the token pairs, of one pair that evaluation holds as dense matrices; a larger pair is left out
+# and reported (``too_large``). A pair of 48.6 million cells (6,675 x 6,675 words, 6,969 x 6,969 tokens) peaked at
+# 3.3 GB RSS in `mia evaluate` here, about 60 bytes a cell: what the dense matrices cost
+MAX_CELLS = 50_000_000
 
 
 @dataclass
@@ -119,11 +123,13 @@ class Evaluation:
     word_positives: int = 0
     floors: dict[str, float] = field(default_factory=dict)  # the argmax decodings' floors (see Detector.floor_for)
     min_outside: int = 1  # window pairs: links outside passages kept in phrases of at least this many links
+    not_measured: list[dict[str, str]] = field(default_factory=list)  # pairs left out, each with why (too_large)
 
     def to_dict(self, *, per_pair: bool = True) -> dict[str, Any]:
         result = {
             "pairs": self.pairs,
             "excluded_trained_pairs": self.excluded_trained,
+            "not_measured_pairs": self.not_measured,
             "windowed_pairs": self.windowed,
             "windows_rule": COMBINE_RULE,
             "threshold": self.threshold,
@@ -240,8 +246,13 @@ def evaluate_detector(
     token_scores = TestScores()
     word_ranking, word_pairs, word_positives = RankingTally(), 0, 0  # tallied pair by pair: nothing kept per word pair
     per_pair: list[dict[str, Any]] = []
+    not_measured: list[dict[str, str]] = []
     for pair in progress(untrained, "evaluate", len(untrained)):
         planned = plan_pair(model, pair, candidates=candidates)
+        reason = too_large(pair, planned.shape, word_scheme)
+        if reason is not None:  # left out before the model runs, and said: the other pairs are still measured
+            not_measured.append({"id": pair.id, "reason": reason})
+            continue
         whole = planned.whole is not None
         windowed += not whole
         taken = whole_probabilities.get(pair.id) if whole_probabilities is not None and whole else None
@@ -282,8 +293,11 @@ def evaluate_detector(
         word_ranking.add(sure, scores)
         word_pairs += sure.size
         word_positives += int(np.count_nonzero(sure))
+    measured = len(untrained) - len(not_measured)
+    if not measured:
+        raise MiaError(f"none of the {len(untrained)} pairs could be measured: {not_measured[0]['reason']}")
     return Evaluation(
-        pairs=len(untrained),
+        pairs=measured,
         excluded_trained=len(pairs) - len(untrained),
         windowed=windowed,
         threshold=threshold,
@@ -293,7 +307,7 @@ def evaluate_detector(
         word={name: totals[name].metrics(with_aer=with_aer) for name in scorers},
         word_detector_ap=word_ranking.metrics()[0],
         decode=decode,
-        word_per_pair={name: _precision_recall_f1(*(total / len(untrained) for total in macro[name]))
+        word_per_pair={name: _precision_recall_f1(*(total / measured for total in macro[name]))
                        for name in scorers},
         phrase={name: counts.metrics() for name, counts in phrase_totals.items()},
         phrase_counts={"gold": phrase_totals["detector"].gold},
@@ -305,4 +319,16 @@ def evaluate_detector(
         min_outside=max(rule.min_outside, 1),
         floors={} if decode == "threshold" else {"pairs that fit the model": detector.floor_for(windowed=False),
                                                  "window pairs": detector.floor_for(windowed=True)},
+        not_measured=not_measured,
     )
+
+
+def too_large(pair: Pair, tokens: tuple[int, int], words: WordScheme) -> str | None:
+    """Why ``pair`` (``tokens``: its token counts ``(n_a, n_b)``) is too large for the dense word-pair and
+    token-pair matrices evaluation ranks and compares (more than :data:`MAX_CELLS` cells), or None."""
+    n_words = len(word_spans(pair.a, words)), len(word_spans(pair.b, words))
+    if max(n_words[0] * n_words[1], tokens[0] * tokens[1]) <= MAX_CELLS:
+        return None
+    return (f"{n_words[0]:,} x {n_words[1]:,} words ({tokens[0]:,} x {tokens[1]:,} tokens): more than the "
+            f"{MAX_CELLS:,} word or token pairs that evaluation holds as dense matrices for one pair; documents are "
+            "measured by their reused passages (evaluate --gold passages, PAN's measures) or split into shorter pairs")

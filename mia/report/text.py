@@ -182,6 +182,7 @@ def evaluation_text(evaluation: Evaluation) -> str:
         e.headline(),
         f"{e.pairs} pairs evaluated ({e.excluded_trained} left out: the detector was fit or tuned on them; "
         f"{e.windowed} longer than the model, run as window pairs); threshold {e.threshold:.3f}",
+        *not_measured_lines(e.not_measured),
         "",
         metrics_table(words, title=f"word level ({e.word_scheme} words): {e.word_pairs} word pairs, {e.word_positives} "
                       "linked; the detector's links as detect prints them",
@@ -196,6 +197,15 @@ def evaluation_text(evaluation: Evaluation) -> str:
         metrics_table(e.token, title=f"token level (secondary): {e.token_pairs} token pairs, {e.token_positives} "
                       f"linked; detector at threshold {e.threshold:.3f}, its word-level AP {e.word_detector_ap:.3f}"),
     ])
+
+
+def not_measured_lines(pairs: list[dict[str, str]], shown: int = 5) -> list[str]:
+    """One line per pair an evaluation left out (``{"id", "reason"}``), the first ``shown`` of them."""
+    if not pairs:
+        return []
+    lines = [f"{len(pairs)} pair{'s' if len(pairs) > 1 else ''} not measured (not in the numbers below):"]
+    lines += [f"  {item['id']}: {item['reason']}" for item in pairs[:shown]]
+    return lines + ([f"  ... and {len(pairs) - shown} more"] if len(pairs) > shown else [])
 
 
 def passage_evaluation_text(evaluation: PassageEvaluation) -> str:
