@@ -1,5 +1,8 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from mia.detector.sampling import Sampling, sample_token_pairs
 from mia.evaluate.string_match import baseline_scores, equal_run_length, same_token
@@ -25,6 +28,23 @@ def test_equal_run_length_counts_whole_diagonal():
     equal = np.eye(4, dtype=bool)
     equal[0, 3] = True
     assert equal_run_length(equal).tolist() == [[4, 0, 0, 1], [0, 4, 0, 0], [0, 0, 4, 0], [0, 0, 0, 4]]
+
+
+@given(arrays(np.bool_, st.tuples(st.integers(1, 9), st.integers(1, 9))))
+def test_equal_run_length_is_the_diagonal_run_through_each_cell(equal):
+    """Each True cell's value is the length of the whole diagonal run of True cells it lies in (0 where False)."""
+    expected = np.zeros(equal.shape, np.int64)
+    for i, j in zip(*np.nonzero(equal)):
+        start = 0
+        while i - start - 1 >= 0 and j - start - 1 >= 0 and equal[i - start - 1, j - start - 1]:
+            start += 1
+        end = 0
+        while i + end + 1 < equal.shape[0] and j + end + 1 < equal.shape[1] and equal[i + end + 1, j + end + 1]:
+            end += 1
+        expected[i, j] = start + end + 1
+    run = equal_run_length(equal)
+    assert run.shape == equal.shape and run.dtype == np.int32
+    assert run.tolist() == expected.tolist()
 
 
 def test_sampling_keeps_positives_and_weights_negatives():

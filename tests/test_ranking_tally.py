@@ -78,3 +78,22 @@ def test_decision_counts_match_the_one_shot_measure():
     for part in np.array_split(np.arange(500), 3):
         counts.add(labels[part], decision[part])
     assert counts.metrics() == pytest.approx(precision_recall_f1(labels, decision))
+
+
+@pytest.mark.parametrize("block", [1, 7, 1000])
+def test_a_part_taken_in_blocks_gives_the_same_tallies(block, monkeypatch):
+    """`add` takes a large part a block at a time (bounded temporaries): the tallies and measures are the ones the
+    part gives whole."""
+    import mia.evaluate.metrics as metrics
+
+    rng = np.random.default_rng(block)
+    labels, score = scores_with_ties(rng, 2_500)
+    whole = RankingTally()
+    whole.add(labels.reshape(50, 50), score.reshape(50, 50))
+    whole_measures = whole.metrics()
+    monkeypatch.setattr(metrics, "ADD_BLOCK", block)
+    blocked = RankingTally()
+    blocked.add(labels.reshape(50, 50), score.reshape(50, 50))
+    assert blocked.metrics() == whole_measures
+    assert np.array_equal(blocked.keys, whole.keys)
+    assert np.array_equal(blocked.positive, whole.positive) and np.array_equal(blocked.negative, whole.negative)

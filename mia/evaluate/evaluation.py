@@ -35,7 +35,7 @@ from mia.text.words import WordScheme, word_spans, words_of
 WORD_COLUMNS = (("precision", "P"), ("recall", "R"), ("f1", "F1"))
 # the word pairs, and the token pairs, of one pair that evaluation holds as dense matrices; a larger pair is left out
 # and reported (``too_large``). A pair of 48.6 million cells (6,675 x 6,675 words, 6,969 x 6,969 tokens) peaked at
-# 3.3 GB RSS in `mia evaluate` here, about 60 bytes a cell: what the dense matrices cost
+# 1.8 GB RSS in `mia evaluate` here (about 25 bytes a cell beyond the model): what the dense matrices cost
 MAX_CELLS = 50_000_000
 
 

@@ -99,6 +99,9 @@ def score_keys(score: np.ndarray, *, drop_bits: int = SCORE_BITS_DROPPED) -> np.
     return keys >> np.uint32(drop_bits)
 
 
+ADD_BLOCK = 1 << 20  # values per step of RankingTally.add
+
+
 class RankingTally:
     """Average precision and ROC AUC of a score, added part by part (pair by pair), in memory bounded by the number
     of distinct (binned) scores rather than the number of token pairs.
@@ -118,10 +121,18 @@ class RankingTally:
         self._pending_size = 0
 
     def add(self, labels: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None) -> None:
-        """One part: bool labels and scores of the same shape (flattened), optional weights."""
-        labels = np.asarray(labels, bool).reshape(-1)
+        """One part: bool labels and scores of the same shape (flattened), optional weights; taken
+        :data:`ADD_BLOCK` values at a time, so that the sort's temporaries (about 40 bytes a value) stay bounded
+        however large the part (the same tallies: each block is a part of its own)."""
+        labels, score = np.asarray(labels, bool).reshape(-1), np.asarray(score).reshape(-1)
+        w = None if weights is None else np.asarray(weights, np.float64).reshape(-1)
+        for start in range(0, len(labels), ADD_BLOCK):
+            block = slice(start, start + ADD_BLOCK)
+            self._add_block(labels[block], score[block], None if w is None else w[block])
+
+    def _add_block(self, labels: np.ndarray, score: np.ndarray, weights: np.ndarray | None) -> None:
         keys, group = np.unique(score_keys(score, drop_bits=self.drop_bits), return_inverse=True)
-        w = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+        w = np.ones(len(labels)) if weights is None else weights
         group = group.reshape(-1)
         positive = np.bincount(group, weights=w * labels, minlength=len(keys))
         negative = np.bincount(group, weights=w * ~labels, minlength=len(keys))

@@ -50,7 +50,11 @@ def equal_run_length(equal: np.ndarray) -> np.ndarray:
         forward[i + 1, 1:] = np.where(equal[i], forward[i, :-1] + 1, 0)
     for i in range(n_a - 1, -1, -1):
         backward[i, :-1] = np.where(equal[i], backward[i + 1, 1:] + 1, 0)
-    return np.where(equal, forward[1:, 1:] + backward[:-1, :-1] - 1, 0).astype(np.int32)
+    run = backward[:-1, :-1]  # the sum is made in place: no further [n_a, n_b] array
+    run += forward[1:, 1:]
+    run -= 1
+    run[~equal] = 0
+    return run
 
 
 @dataclass
