@@ -238,25 +238,36 @@ def bart_window_pairs(corpus: str | None, d_model: int, repeats: int) -> dict[st
             return original(self, *args, **kwargs)
 
         type(encoder).forward = counting  # type: ignore[method-assign]
-        runs: dict[str, Any] = {}
+
+        def rate() -> dict[str, Any]:
+            model.encoder_cache.clear()
+            calls["count"] = 0
+            result = window_pair_rate(detector, model, pair, repeats)
+            return {**result, "encoder_calls_per_run": calls["count"] / repeats}
+
         try:
-            for name, size in (("with_cache", attention.ENCODER_CACHE), ("without_cache", 0)):
-                saved, attention.ENCODER_CACHE = attention.ENCODER_CACHE, size
-                try:
-                    model.encoder_cache.clear()
-                    calls["count"] = 0
-                    runs[name] = window_pair_rate(detector, model, pair, repeats)
-                    runs[name]["encoder_calls_per_run"] = calls["count"] / repeats
-                finally:
-                    attention.ENCODER_CACHE = saved
+            runs = with_and_without_cache(attention, "ENCODER_CACHE", rate)
         finally:
             type(encoder).forward = original  # type: ignore[method-assign]
-        same = runs["with_cache"].pop("links") == runs["without_cache"].pop("links")
         return {"config": {"d_model": d_model, "layers": 4, "heads": max(1, d_model // 64), "ffn": 4 * d_model},
-                "pair_words": [len(pair.a.split()), len(pair.b.split())], **runs,
-                "speedup": round(runs["with_cache"]["window_pairs_per_second"]
-                                 / runs["without_cache"]["window_pairs_per_second"], 3),
-                "identical_links": same}
+                "pair_words": [len(pair.a.split()), len(pair.b.split())], **runs}
+
+
+def with_and_without_cache(module: Any, constant: str, rate: Any) -> dict[str, Any]:
+    """``rate()`` (window pairs per second and links) run with ``module.constant`` as it is and with it 0 (no
+    cache), the two links compared and dropped: ``with_cache``, ``without_cache``, ``speedup``, ``identical_links``."""
+    runs: dict[str, Any] = {}
+    for name, size in (("with_cache", getattr(module, constant)), ("without_cache", 0)):
+        saved = getattr(module, constant)
+        setattr(module, constant, size)
+        try:
+            runs[name] = rate()
+        finally:
+            setattr(module, constant, saved)
+    same = runs["with_cache"].pop("links") == runs["without_cache"].pop("links")
+    return {**runs, "speedup": round(runs["with_cache"]["window_pairs_per_second"]
+                                     / runs["without_cache"]["window_pairs_per_second"], 3),
+            "identical_links": same}
 
 
 def gpt2_window_pairs(corpus: str | None, d_model: int, repeats: int) -> dict[str, Any]:
@@ -272,22 +283,17 @@ def gpt2_window_pairs(corpus: str | None, d_model: int, repeats: int) -> dict[st
         pairs, _ = generate_pairs(read_paragraphs(corpus)[:60], seed=0, limit=40)
         detector = fit_detector(model, pairs, TrainOptions(seed=0)).detector
         pair = long_pair(corpus, 900)
-        runs: dict[str, Any] = {}
-        for name, size in (("with_cache", prefix_cache.PREFIX_CACHE), ("without_cache", 0)):
-            saved, prefix_cache.PREFIX_CACHE = prefix_cache.PREFIX_CACHE, size
-            try:
-                if model.prefix_cache is None:
-                    raise SystemExit("the random GPT-2 did not load as a decoder-only model")
-                model.prefix_cache.clear()
-                runs[name] = window_pair_rate(detector, model, pair, repeats)
-            finally:
-                prefix_cache.PREFIX_CACHE = saved
-        same = runs["with_cache"].pop("links") == runs["without_cache"].pop("links")
+        cache = model.prefix_cache
+        if cache is None:
+            raise SystemExit("the random GPT-2 did not load as a decoder-only model")
+
+        def rate() -> dict[str, Any]:
+            cache.clear()
+            return window_pair_rate(detector, model, pair, repeats)
+
         return {"config": {"d_model": d_model, "layers": layers, "heads": heads},
-                "pair_words": [len(pair.a.split()), len(pair.b.split())], **runs,
-                "speedup": round(runs["with_cache"]["window_pairs_per_second"]
-                                 / runs["without_cache"]["window_pairs_per_second"], 3),
-                "identical_links": same}
+                "pair_words": [len(pair.a.split()), len(pair.b.split())],
+                **with_and_without_cache(prefix_cache, "PREFIX_CACHE", rate)}
 
 
 def versions() -> dict[str, str]:
