@@ -1,7 +1,8 @@
 """Command line: ``python -m mia COMMAND``. A thin layer: each command is parsing, one library call, printing.
 
 Options are declared once, on each command's config dataclass (:mod:`mia.cli_options`). ``main(argv)`` returns
-the exit code: 0 done, 2 bad input (one line on stderr), 130 Ctrl-C, 143 SIGTERM.
+the exit code: 0 done, 2 bad input (one line on stderr), 130 Ctrl-C, 141 standard output closed by its reader
+(``mia heads | head``, silent), 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mia._version import __version__
 from mia.cli_common import (
@@ -129,6 +130,7 @@ def run_train(config: TrainConfig) -> int:
         say(f"{windowed} pairs longer than the model ran as window pairs")
     print(training_report(detector))
     print(f"detector written to {out}")
+    say(f"detect, heads, evaluate and report use the shipped detector unless given this one: --detector {out}")
     return 0
 
 
@@ -153,7 +155,8 @@ def run_import_pan(config: ImportPanConfig) -> int:
     check_output(config.out, {"--pairs": config.pairs}, folders={"--annotations": config.annotations,
                                                                 "--suspicious": config.suspicious,
                                                                 "--sources": config.sources})
-    pairs = read_pan(config.annotations, config.suspicious, config.sources, pairs_file=config.pairs)
+    pairs = read_pan(config.annotations, config.suspicious, config.sources, pairs_file=config.pairs,
+                     note=lambda text: say(f"note: {text}"))
     write_pairs(pairs, config.out)
     say(f"wrote {len(pairs)} document pairs to {config.out} ({sum(len(p.links) for p in pairs)} gold passages)")
     return 0
@@ -162,7 +165,7 @@ def run_import_pan(config: ImportPanConfig) -> int:
 COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
     "generate": (GenerateConfig, run_generate, "make sentence-shuffled copy pairs from a corpus"),
     "train": (TrainConfig, run_train, "train a detector over attention heads"),
-    "detect": (DetectConfig, run_detect, "find linked tokens and phrases in text pairs"),
+    "detect": (DetectConfig, run_detect, "find linked words, phrases and passages in text pairs"),
     "evaluate": (EvaluateConfig, run_evaluate, "measure a detector beside string baselines on a pair file"),
     "import-alignments": (ImportAlignmentsConfig, run_import_alignments,
                           "convert Pharaoh word alignments to a pair file"),
@@ -178,8 +181,15 @@ COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``mia detect: error: ... (mia detect --help)`` instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mia", description="Learn which attention heads of a transformer link the tokens of two texts.")
     parser.add_argument("--version", action="version", version=f"mia {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -190,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input, 130 Ctrl-C, 143 SIGTERM)."""
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 130 Ctrl-C, 141 the reader of standard output
+    closed it, 143 SIGTERM)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -205,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except MiaError as error:
             say(f"mia {args.command}: error: {one_line(str(error))}")
             return 2
+        except BrokenPipeError:  # the reader of standard output stopped early (`mia heads | head`): not an error
+            quiet_stdout()
+            return 141
         except OSError as error:  # a file that cannot be written or read: the user's to fix, not a crash
             where = f" ({error.filename})" if error.filename else ""
             say(f"mia {args.command}: error: {one_line(error.strerror or str(error))}{where}")
@@ -215,6 +229,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Terminated:
             say("mia: terminated")
             return 143
+
+
+def quiet_stdout() -> None:
+    """Point standard output at the null device, so that Python's flush at exit does not meet the closed pipe
+    again (the recipe of Python's signal documentation); left alone where stdout is not the process's own."""
+    import os
+    import sys
+
+    stdout = sys.__stdout__
+    if stdout is None or sys.stdout is not stdout:
+        return
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def one_line(message: str) -> str:

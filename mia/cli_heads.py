@@ -13,11 +13,9 @@ from mia.cli_options import (
     DEVICE_HELP,
     CommandConfig,
     ReadsFiles,
-    non_negative,
     option,
-    positive,
-    positive_seconds,
 )
+from mia.cli_values import non_negative, positive, positive_seconds
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.io import check_not_input, jsonable, printable
 

@@ -15,6 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from mia.cli_values import (
+    fraction,
+    megabytes,
+    non_negative,
+    positive,
+    probability,
+    share,
+)
 from mia.detector.data import DOCUMENT_WORDS, Copies
 from mia.detector.decoding import Decode
 from mia.detector.documents import Candidates
@@ -94,54 +102,13 @@ def _base_type(hint: Any) -> tuple[Any, list[Any] | None]:
 # --- converters that check values (argparse turns their errors into exit code 2) -----------------------------
 
 
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def non_negative(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
-    return number
-
-
-def fraction(value: str) -> float:
-    number = float(value)
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {number}")
-    return number
-
-
-def share(value: str) -> float:
-    number = float(value)
-    if not 0 <= number <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {number}")
-    return number
-
-
-probability = share  # a probability threshold: the same check
-
-
-def positive_number(value: str) -> float:
-    number = float(value)
-    if not (number > 0 and number != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {value}")
-    return number
-
-
-positive_seconds = positive_number
-
-
 @dataclass
 class ReadsFiles(CommandConfig):
     """A command that reads the user's files: each is read up to ``--max-file-mb``."""
 
     max_file_mb: float = option(DEFAULT_READ_LIMIT / 2**20, "the most mia reads from one input file, in MB (default "
                                 f"{DEFAULT_READ_LIMIT // 2**20}; /dev/zero or a runaway log is an error, not a hang)",
-                                type=positive_number, kw_only=True)
+                                type=megabytes, kw_only=True)
 
 
 def _noise_help(name: str, what: str) -> str:
@@ -216,11 +183,13 @@ class TrainConfig(NoiseConfig):
 
     model: str = option("minilm", "alias (minilm, bart, gpt2), hub id or local directory (default: minilm, the "
                         "packaged all-MiniLM-L6-v2)")
-    corpus: str | None = option(None, "corpus to generate shuffled-copy pairs from (default: the packaged one)")
+    corpus: str | None = option(None, "corpus to generate copy pairs from, as --copies says (default: the packaged "
+                                "one)")
     pairs: str | None = option(None, "pair file (JSONL) with labelled links to train on (instead of --corpus)")
     out: str | None = option(None, "detector folder to write: new, empty, or a detector folder (its two files "
-                             "are replaced, other files stay); default: a new folder models/<model>-verbatim "
-                             "(or models/<model>-<pairs file name>), numbered -2, -3, ... when taken")
+                             "are replaced, other files stay); default: a new folder models/<model>-mixed "
+                             "(-verbatim with --copies shuffled, -noisy with noisy, -<pairs file name> with --pairs, "
+                             "then -documents with --documents), numbered -2, -3, ... when taken")
     seed: int = option(0, "seed for pairs, split and sampling (default 0)")
     limit: int | None = option(None, "use at most this many pairs", type=positive)
     relation: str | None = option(None, "name of the relation the links mark (recorded in the detector)")

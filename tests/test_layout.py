@@ -25,7 +25,8 @@ ALLOWED = {
     "testing": {"text", "models", "detector", "evaluate", "search", "testing"},
     "workflow": {"text", "models", "detector", "evaluate", "heads", "workflow"},
 }
-CLI = ("cli", "cli_common", "cli_options", "cli_heads", "cli_search", "cli_detect", "__init__", "__main__")
+CLI = ("cli", "cli_common", "cli_options", "cli_values", "cli_heads", "cli_search", "cli_detect", "__init__",
+       "__main__")
 EVERYTHING = {"text", "models", "detector", "evaluate", "heads", "report", "search", "workflow", "testing", *CLI}
 MAX_LINES = 360
 
