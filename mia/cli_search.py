@@ -8,20 +8,29 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mia.cli_common import progress, require_extra, say, threads_capped, workers_capped
-from mia.cli_options import DETECTOR_HELP, DEVICE_HELP, PASSAGE_HELP, ReadsFiles, option, positive, probability, share
+from mia.cli_options import (
+    DETECTOR_HELP,
+    DEVICE_HELP,
+    PASSAGE_HELP,
+    ReadsFiles,
+    option,
+)
+from mia.cli_values import positive, probability, share, whole_number_in
 from mia.detector.candidates import CandidateOptions
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.errors import MiaError
+from mia.search.candidates import INDEX_SETTING_RANGES
 
 DEFAULTS = CandidateOptions()
 DOCS_HELP = "a folder of .txt files (the id is the file name without .txt) or a JSONL file with id and text"
 ENGINE_HELP = "local (worker processes on this machine, default) or ray (a pool of Ray actors)"
 WORKERS_HELP = "workers, each loading the model once (default 1; local: at most the cores here)"
 THREADS_HELP = "torch threads per worker (default 1; workers x threads at most the cores here, but on --address)"
-SHINGLE_HELP = (f"words per shingle (default {DEFAULTS.shingle}; an existing index keeps its own, and another "
-                "value is an error)")
-NUM_PERM_HELP = (f"MinHash permutations (default {DEFAULTS.num_perm}; an existing index keeps its own, and "
-                 "another value is an error)")
+SHINGLE_RANGE, NUM_PERM_RANGE = INDEX_SETTING_RANGES["shingle"], INDEX_SETTING_RANGES["num_perm"]
+SHINGLE_HELP = (f"words per shingle, {SHINGLE_RANGE[0]} to {SHINGLE_RANGE[1]} (default {DEFAULTS.shingle}; an "
+                "existing index keeps its own, and another value is an error)")
+NUM_PERM_HELP = (f"MinHash permutations, {NUM_PERM_RANGE[0]} to {NUM_PERM_RANGE[1]} (default {DEFAULTS.num_perm}; an "
+                 "existing index keeps its own, and another value is an error)")
 
 
 def families(value: str) -> tuple[str, ...]:
@@ -48,8 +57,8 @@ class IndexConfig(ReadsFiles):
     workers: int = option(1, WORKERS_HELP, type=positive)
     threads: int = option(1, THREADS_HELP, type=positive)
     address: str | None = option(None, "--engine ray: the cluster to join (default: start a local one)")
-    shingle: int | None = option(None, SHINGLE_HELP, type=positive)
-    num_perm: int | None = option(None, NUM_PERM_HELP, type=positive)
+    shingle: int | None = option(None, SHINGLE_HELP, type=whole_number_in(*SHINGLE_RANGE))
+    num_perm: int | None = option(None, NUM_PERM_HELP, type=whole_number_in(*NUM_PERM_RANGE))
     device: str = option("auto", DEVICE_HELP)
 
 
@@ -71,8 +80,10 @@ class SearchConfig(ReadsFiles):
     address: str | None = option(None, "--engine ray: the cluster to join (default: start a local one)")
     families: str = option("shingles,embeddings", "candidate families, comma-separated (default: both)",
                            type=families)
-    shingle: int | None = option(None, SHINGLE_HELP + " (with --index: the index's own)", type=positive)
-    num_perm: int | None = option(None, NUM_PERM_HELP + " (with --index: the index's own)", type=positive)
+    shingle: int | None = option(None, SHINGLE_HELP + " (with --index: the index's own)",
+                                 type=whole_number_in(*SHINGLE_RANGE))
+    num_perm: int | None = option(None, NUM_PERM_HELP + " (with --index: the index's own)",
+                                  type=whole_number_in(*NUM_PERM_RANGE))
     lsh_threshold: float = option(DEFAULTS.lsh_threshold, "shingles: Jaccard similarity the LSH is tuned for "
                                   f"(default {DEFAULTS.lsh_threshold})", type=share)
     min_words: int = option(DEFAULTS.min_words, f"shingles: shortest sentence taken, in words (default "
@@ -125,23 +136,29 @@ def start(config: IndexConfig | SearchConfig) -> Any:
 
 
 def run_index(config: IndexConfig) -> int:
+    from mia.io import check_not_input
+    from mia.search.candidates import check_candidate_options
     from mia.search.documents import read_documents
-    from mia.search.index import check_index_destination, check_settings, load_index, save_index
+    from mia.search.index import check_index_destination, check_settings, load_index, save_index, tidy_index
     from mia.search.search import build_index
 
+    check_not_input(config.out, {"--docs": config.docs})
     existing = load_index(config.out, "--out") if check_index_destination(config.out) else None
     given = {"shingle": config.shingle, "num_perm": config.num_perm}
     if existing is not None:
         check_settings(existing, given)
     require_extra("datasketch", "mia index (MinHash signatures)")
-    check_engine(config)
-    documents = read_documents(config.docs)
     options = replace(DEFAULTS, shingle=config.shingle or DEFAULTS.shingle,
                       num_perm=config.num_perm or DEFAULTS.num_perm)
+    check_candidate_options(options)  # the settings every later search takes from this index, before any work
+    check_engine(config)
+    documents = read_documents(config.docs)
     with start(config) as (engine, model):
         index, added = build_index(documents, engine, model, options=options, index=existing, progress=progress)
     if added or existing is None:
         save_index(index, config.out)
+    else:
+        tidy_index(index, config.out)
     say(f"index {config.out}: {added} documents added, {len(documents) - added} already there; "
         f"{len(index.documents)} documents, {len(index.windows)} windows, {len(index.sentences)} sentences")
     return 0

@@ -145,6 +145,7 @@ def check_output_file(path: str | Path | None, flag: str = "--out") -> Path | No
     if path is None:
         return None
     target = _non_empty(path, flag)
+    refuse_broken_link(target, flag)
     if target.is_dir():
         raise MiaError(f"{flag} {target} is a directory; give a file name")
     check_writable_folder(target.parent, flag=flag, target=target)
@@ -170,17 +171,22 @@ def check_not_input(path: str | Path | None, files: dict[str, str | Path | None]
                     folders: dict[str, str | Path | None] | None = None, flag: str = "--out") -> None:
     """Refuse an output ``path`` that is one of the input ``files`` (``{flag: path}``) or lies inside one of the
     input ``folders`` (an index, a detector), after symbolic links are resolved: mia never replaces what it reads.
-    Checked before any work."""
+    An input of ``files`` that is a folder (``--docs`` may be a file or a folder) counts as a folder. Checked before
+    any work."""
     if path is None:
         return
     target = _resolved(Path(path))
+    given_folders = dict(folders or {})
     for input_flag, given in files.items():
         if given is None or not str(given).strip():
+            continue
+        if Path(given).is_dir():
+            given_folders.setdefault(input_flag, given)
             continue
         if target == _resolved(Path(given)) or _same_file(Path(path), Path(given)):
             raise MiaError(f"{flag} {path} is the input {input_flag} {given}; mia never replaces an input, give "
                            f"another {flag}")
-    for input_flag, given in (folders or {}).items():
+    for input_flag, given in given_folders.items():
         if given is None or not str(given).strip():
             continue
         folder = _resolved(Path(given))
@@ -200,6 +206,13 @@ def _same_file(first: Path, second: Path) -> bool:
         return os.path.samefile(first, second)
     except OSError:
         return False
+
+
+def refuse_broken_link(path: Path, flag: str) -> None:
+    """Raise when ``path`` is a symbolic link to nothing: the user's link, neither replaced nor followed."""
+    if path.is_symlink() and not path.exists():
+        raise MiaError(f"{flag} {path} is a broken symbolic link (to {os.readlink(path)}); remove it or give "
+                       "another name")
 
 
 def _non_empty(path: str | Path, flag: str) -> Path:
@@ -253,8 +266,9 @@ def reading_limit(max_bytes: int) -> Iterator[None]:
 
 def too_large(what: str) -> MiaError:
     limit = read_limit()
-    return MiaError(f"{what}: larger than {limit / 2**20:g} MB, the most mia reads from one file; raise the cap "
-                    "with --max-file-mb if the file is meant")
+    size = f"{limit / 2**20:g} MB" if limit >= 2**20 else f"{limit:,} bytes"
+    return MiaError(f"{what}: larger than {size}, the most mia reads from one file; raise the cap with "
+                    "--max-file-mb if the file is meant")
 
 
 def _open_input(path: Path, what: str) -> IO[bytes]:

@@ -25,6 +25,10 @@ import numpy as np
 from mia.detector.candidates import FAMILIES, CandidateOptions, sentence_words, shingles
 
 SCHEME = "affine32"  # datasketch's MinHash scheme: 32-bit hash values
+# name -> (smallest, largest): the shingle and MinHash settings an index is built with, a search runs with and an
+# index file may hold (one range for `index`, `search` and the index reader; the LSH's set-up time grows with the
+# square of num_perm: 7 s at 4,096 here)
+INDEX_SETTING_RANGES: dict[str, tuple[int, int]] = {"shingle": (1, 64), "word_chars": (1, 64), "num_perm": (2, 4096)}
 
 
 def check_candidate_options(options: CandidateOptions) -> None:
@@ -37,8 +41,10 @@ def check_candidate_options(options: CandidateOptions) -> None:
     for name in ("shingle", "word_chars", "num_perm", "min_words", "embedding_min_words", "neighbours", "hnsw_m",
                  "ef_search"):
         value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise MiaError(f"candidate setting {name} must be a whole number from 1, got {value!r}")
+        low, high = INDEX_SETTING_RANGES.get(name, (1, None))
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            allowed = f"from {low}" if high is None else f"from {low} to {high}"
+            raise MiaError(f"candidate setting {name} must be a whole number {allowed}, got {value!r}")
     for name in ("lsh_threshold", "min_similarity", "mutual_similarity"):
         value = getattr(options, name)
         if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:

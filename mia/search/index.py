@@ -38,7 +38,7 @@ from mia.models.encoding import TextTokens
 from mia.progress import Progress, no_progress
 from mia.search.candidates import SCHEME, signatures, word_counts
 from mia.search.documents import Document, check_unique
-from mia.search.index_file import INDEX_FILE, read_generation, write_generation
+from mia.search.index_file import INDEX_FILE, read_generation, tidy_generation, write_generation
 from mia.text.corpus import split_sentences
 from mia.text.windows import Window, plan_windows
 
@@ -214,6 +214,12 @@ def save_index(index: SearchIndex, folder: str | Path) -> Path:
     folder = Path(folder)
     write_generation(folder, index.settings, index.documents, arrays_of(index), expected_state=index.state)
     return folder
+
+
+def tidy_index(index: SearchIndex, folder: str | Path) -> None:
+    """Remove what killed updates left in the index folder ``folder`` that ``index`` was read from (an update that
+    adds nothing writes nothing, but still tidies: :func:`mia.search.index_file.tidy_generation`)."""
+    tidy_generation(Path(folder), expected_state=index.state)
 
 
 def is_index(folder: str | Path) -> bool:

@@ -29,23 +29,22 @@ import numpy as np
 
 from mia.errors import MiaError
 from mia.io import folder_lock, parse_json, read_bytes_capped, write_bytes_atomic
-from mia.search.candidates import SCHEME
+from mia.search.candidates import INDEX_SETTING_RANGES, SCHEME
 from mia.search.documents import Document
+from mia.search.index_checks import IndexFileError, check_spans, check_tokens
 
 FORMAT = 2
 READABLE = (1, 2)
 INDEX_FILE = "index.json"
 _DATA_NAME = re.compile(r"^(arrays|documents)(\.[0-9a-f]{16})?\.(npz|jsonl)$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# a temporary file of an update that was killed before it could remove it (mia.io.atomic_file names them so)
+_LEFTOVER = re.compile(r"^\.(arrays\.[0-9a-f]{16}\.npz|documents\.[0-9a-f]{16}\.jsonl|index\.json)\.[a-z0-9_]{8}\.tmp$")
 # name -> (type, smallest, largest): what the search settings of an index may hold
 SETTINGS: dict[str, tuple[type, int, int]] = {
-    "window_tokens": (int, 1, 10**6), "shingle": (int, 1, 64), "word_chars": (int, 1, 64),
-    "num_perm": (int, 2, 4096), "seed": (int, 0, 2**32 - 1),
+    "window_tokens": (int, 1, 10**6), **{name: (int, *bounds) for name, bounds in INDEX_SETTING_RANGES.items()},
+    "seed": (int, 0, 2**32 - 1),
 }
-
-
-class IndexFileError(MiaError):
-    """An index folder that is damaged, tampered with or written by another tool."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +205,33 @@ def write_generation(folder: Path, settings: dict[str, Any], documents: list[Doc
         for path in previous:  # the switch happened: the files of earlier generations are no longer named
             if path.name not in (arrays_name, documents_name):
                 path.unlink(missing_ok=True)
+        _remove_leftovers(folder)
+
+
+def tidy_generation(folder: Path, *, expected_state: str | None) -> None:
+    """Remove what killed updates left in ``folder`` (temporary files, data files no ``index.json`` names) when the
+    index is still the one read (``expected_state``); an update that adds nothing calls this instead of writing."""
+    with folder_lock(folder, exclusive=True):
+        if expected_state is None or manifest_state(folder) != expected_state:
+            return
+        try:
+            raw = read_bytes_capped(folder / INDEX_FILE, str(folder / INDEX_FILE)).decode("utf-8")
+            record = IndexRecord.from_json(parse_json(raw, INDEX_FILE), INDEX_FILE)
+        except (MiaError, UnicodeDecodeError):
+            return  # not an index this mia reads: nothing in it is touched
+        named = {record.arrays_file, record.documents_file}
+        for path in _data_files(folder):
+            if path.name not in named:
+                path.unlink(missing_ok=True)
+        _remove_leftovers(folder)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove the temporary files of killed updates (only names :func:`mia.io.atomic_file` gives the index's own
+    files); called under the exclusive lock, when no other update can be writing."""
+    for path in folder.iterdir():
+        if _LEFTOVER.match(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def _data_files(folder: Path) -> list[Path]:
@@ -298,52 +324,7 @@ def _arrays(raw: bytes, record: IndexRecord, documents: list[Document], where: s
         if not np.isfinite(vectors).all():
             raise IndexFileError(f"{where}: {name}: array 'vectors' holds NaN or infinite values")
         arrays["vectors"] = vectors
-    _check_spans(arrays, documents, f"{where}: {name}")
+    check_spans(arrays, documents, f"{where}: {name}")
     if "token_ids" in arrays:
-        _check_tokens(arrays, documents, f"{where}: {name}")
+        check_tokens(arrays, documents, f"{where}: {name}")
     return arrays
-
-
-def _check_spans(arrays: dict[str, np.ndarray], documents: list[Document], where: str) -> None:
-    """Windows and sentences lie inside their documents; a sentence's home window is of its own document."""
-    lengths = np.array([len(d.text) for d in documents] + [0], np.int64)
-    windows, sentences = arrays["windows"], arrays["sentences"]
-    for key, rows in (("windows", windows), ("sentences", sentences)):
-        if not len(rows):
-            continue
-        doc, start, end = rows[:, 0], rows[:, 1], rows[:, 2]
-        inside = (doc >= 0) & (doc < len(documents))
-        bad = ~inside | (start < 0) | (end < start) | (end > lengths[np.where(inside, doc, len(documents))])
-        if bad.any():
-            raise IndexFileError(f"{where}: {key} row {int(np.argmax(bad))} lies outside its document")
-    if len(sentences):
-        home = sentences[:, 3]
-        valid = (home >= 0) & (home < len(windows))
-        if not valid.all() or (windows[home, 0] != sentences[:, 0]).any():
-            raise IndexFileError(f"{where}: a sentence's home window is not a window of its document")
-    if (arrays["words"] < 0).any():
-        raise IndexFileError(f"{where}: array 'words' holds negative counts")
-
-
-def _check_tokens(arrays: dict[str, np.ndarray], documents: list[Document], where: str) -> None:
-    """Each document's tokens lie in the token arrays and inside its text; each window is a range of its document's
-    tokens that starts and ends where its characters do."""
-    bounds, spans, windows = arrays["document_tokens"], arrays["token_spans"], arrays["windows"]
-    n_tokens = len(arrays["token_ids"])
-    if len(bounds) and ((bounds[:, 0] < 0) | (bounds[:, 1] < bounds[:, 0]) | (bounds[:, 1] > n_tokens)).any():
-        raise IndexFileError(f"{where}: document_tokens point outside the token arrays")
-    for number, (first_token, end_token) in enumerate(bounds.tolist()):
-        part = spans[first_token:end_token]
-        length = len(documents[number].text)
-        if len(part) and ((part[:, 0] < 0) | (part[:, 1] < part[:, 0]) | (part[:, 1] > length)).any():
-            raise IndexFileError(f"{where}: a token of document {documents[number].id!r} lies outside its text")
-    if not len(windows):
-        return
-    doc = windows[:, 0]
-    first, last = arrays["window_tokens"][:, 0], arrays["window_tokens"][:, 1]
-    counts = bounds[doc, 1] - bounds[doc, 0]
-    if ((first < 0) | (last <= first) | (last > counts)).any():
-        raise IndexFileError(f"{where}: window_tokens point outside their documents' tokens")
-    head, tail = bounds[doc, 0] + first, bounds[doc, 0] + last - 1
-    if (spans[head, 0] != windows[:, 1]).any() or (spans[tail, 1] != windows[:, 2]).any():
-        raise IndexFileError(f"{where}: window_tokens do not cover the windows' characters")
