@@ -24,26 +24,38 @@ def file_pair(a_file: str, b_file: str) -> Any:
 
 def check_new_folder(out: str | None, inputs: dict[str, Any]) -> None:
     """``--out`` for a folder of files mia writes: given, and new or empty (nothing of the user's is replaced)."""
-    from mia.io import check_not_input, check_writable_folder
+    from mia.io import check_not_input, check_writable_folder, refuse_broken_link
 
     if not out or not out.strip():
         raise MiaError("--format pan writes a folder of XML files: give --out FOLDER")
     folder = Path(out)
+    refuse_broken_link(folder, "--out")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise MiaError(f"--out {out} exists and is not an empty folder; give a new or empty folder for the XML files")
     check_writable_folder(folder if folder.exists() else folder.parent, flag="--out", target=folder)
     check_not_input(out, inputs)
 
 
-def write_pan_folder(out: str, found: list[tuple[Any, list[tuple[int, int, int, int]]]]) -> None:
-    """PAN XML detections, one file per suspicious document (:mod:`mia.text.pan`), each written atomically."""
+def pan_files(pairs: list[Any]) -> dict[str, str]:
+    """Before any work: the file of each suspicious document's detections (:func:`mia.text.pan.pan_file_names`),
+    after checking that every document name can be written in XML."""
+    from mia.text.pan import check_xml_names, document_names, pan_file_names
+
+    check_xml_names(pairs)
+    return pan_file_names(document_names(pair)[0] for pair in pairs)
+
+
+def write_pan_folder(out: str, found: list[tuple[Any, list[tuple[int, int, int, int]]]], names: dict[str, str]) -> None:
+    """PAN XML detections, one file per suspicious document (:mod:`mia.text.pan`), named by ``names``
+    (:func:`pan_files`), each written atomically."""
     from mia.io import write_atomic
     from mia.text.pan import grouped_by_suspicious, pan_xml
 
     files = grouped_by_suspicious(found)
     for suspicious, detections in sorted(files.items()):
-        write_atomic([pan_xml(suspicious, detections)], Path(out) / (Path(suspicious).stem + ".xml"))
-    say(f"wrote {len(files)} PAN XML files to {out} ({sum(len(d) for d in files.values())} detections)")
+        write_atomic([pan_xml(suspicious, detections)], Path(out) / names[suspicious])
+    if files:
+        say(f"wrote {len(files)} PAN XML files to {out} ({sum(len(d) for d in files.values())} detections)")
 
 
 def detect_inputs(config: DetectConfig) -> list[Any]:
@@ -79,18 +91,19 @@ def run_detect(config: DetectConfig) -> int:
     else:
         check_output(config.out, inputs)
     pairs = detect_inputs(config)
+    xml_files = pan_files(pairs) if config.format == "pan" else {}
     detector = Detector.load(config.detector)
     rule = detector.passages(gap=config.gap, min_words=config.min_passage_words,
                              min_longest=config.min_longest_phrase, min_outside=config.min_outside_phrase)
     model = detector.load_model(device=config.device, model=config.model)
-    failed: list[str] = []
+    failed: list[DetectionError] = []
 
     def counted(found: Iterable[Any]) -> Iterator[Any]:
         for detection in found:
             if isinstance(detection, DetectionError):
                 if config.strict:
                     raise MiaError(f"pair {detection.pair.id!r}: {detection.error} (--strict)")
-                failed.append(detection.pair.id)
+                failed.append(detection)
             yield detection
 
     pharaoh = config.format == "pharaoh"
@@ -99,7 +112,7 @@ def run_detect(config: DetectConfig) -> int:
     detections: Iterable[Any] = counted(detector.iter_detect(
         model, pairs, threshold=config.threshold, decode=config.decode, words=config.words or
         ("whitespace" if pharaoh else "regex"), min_phrase_words=config.min_phrase_words,
-        batch_size=config.batch_size, candidates=config.candidates, passages=rule,
+        batch_size=config.batch_size, candidates=config.candidates, passages=rule, progress=progress,
     ))
     if len(pairs) > 1:
         detections = progress(detections, "detect", len(pairs))
@@ -109,7 +122,7 @@ def run_detect(config: DetectConfig) -> int:
                               for d in detections), config.out)
     elif config.format == "pan":
         write_pan_folder(str(config.out), [(d.pair, [(p.a_start, p.a_end, p.b_start, p.b_end) for p in d.passages])
-                                      for d in detections if not isinstance(d, DetectionError)])
+                                           for d in detections if not isinstance(d, DetectionError)], xml_files)
     elif config.format == "jsonl" and config.out:
         write_jsonl(records, config.out)
     elif config.format == "jsonl":
@@ -122,9 +135,19 @@ def run_detect(config: DetectConfig) -> int:
     else:
         write_or_print("\n".join(detection_text(d) for d in detections), config.out)
     if failed:
-        say(f"{len(failed)} of {len(pairs)} pairs failed (their records say why): "
-            f"{', '.join(map(repr, failed[:5]))}{' ...' if len(failed) > 5 else ''}")
+        say(failure_message(failed, len(pairs), config.format))
     return 2 if len(failed) == len(pairs) else 0
+
+
+def failure_message(failed: list[Any], total: int, output_format: str) -> str:
+    """The line that says which pairs failed: where the output has a record per pair it says why, so the line names
+    the pairs; PAN files and Pharaoh lines cannot, so the line gives the first reasons itself."""
+    if output_format not in ("pan", "pharaoh"):
+        return (f"{len(failed)} of {total} pairs failed (their records say why): "
+                f"{', '.join(repr(f.pair.id) for f in failed[:5])}{' ...' if len(failed) > 5 else ''}")
+    where = "no detections in the PAN files" if output_format == "pan" else "empty Pharaoh lines"
+    reasons = "; ".join(f"{f.pair.id!r}: {f.error}" for f in failed[:3])
+    return f"{len(failed)} of {total} pairs failed and have {where}: {reasons}{' ...' if len(failed) > 3 else ''}"
 
 
 def run_evaluate(config: EvaluateConfig) -> int:
@@ -136,6 +159,10 @@ def run_evaluate(config: EvaluateConfig) -> int:
 
     check_output(config.out, {"--pairs": config.pairs, **detector_files(config.detector)})
     pairs = read_pairs(config.pairs)
+    if config.gold == "passages":
+        from mia.evaluate.documents import check_gold_passages
+
+        check_gold_passages(pairs)
     detector = Detector.load(config.detector)
     model = detector.load_model(device=config.device)
     rule = detector.passages(gap=config.gap, min_words=config.min_passage_words,

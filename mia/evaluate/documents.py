@@ -53,6 +53,20 @@ class PassageEvaluation:
                 "seconds": self.seconds, "failed_pairs": self.failed, "passage_rule": self.rule}
 
 
+def check_gold_passages(pairs: Sequence[Pair]) -> None:
+    """Raise :class:`MiaError` (before any work) unless the pairs hold gold passages, each with characters on both
+    sides: an empty or one-sided passage can be neither found nor missed, and PAN's recall would count it missed."""
+    if not any(pair.links for pair in pairs):
+        raise MiaError("the pairs hold no gold passage: there is nothing to measure against (give a pair file from "
+                       "import-pan, or pairs whose links are passages)")
+    for pair in pairs:
+        for link in pair.links:
+            if link[0] == link[1] or link[2] == link[3]:
+                raise MiaError(f"pair {pair.id!r}: the gold passage {list(link)} is empty in "
+                               f"{'A' if link[0] == link[1] else 'B'}; a passage needs characters in both texts "
+                               "(fix or remove it)")
+
+
 def evaluate_passages(
     detector: Detector, model: AttentionModel, pairs: Sequence[Pair], *, threshold: float | None = None,
     candidates: Candidates = "sentences", rule: PassageRule | None = None, batch_size: int = 1,
@@ -60,9 +74,7 @@ def evaluate_passages(
 ) -> PassageEvaluation:
     """PAN's measures of the detector's passages and of the document baselines against the pairs' links (taken as
     gold passages, A the suspicious document)."""
-    if not any(pair.links for pair in pairs):
-        raise MiaError("the pairs hold no gold passage: there is nothing to measure against (give a pair file from "
-                       "import-pan, or pairs whose links are passages)")
+    check_gold_passages(pairs)
     rule = detector.passage_rule if rule is None else rule
     cases: list[Case] = [(pair.id, *link) for pair in pairs for link in pair.links]
     found: dict[str, list[Case]] = {"detector": []}
@@ -70,7 +82,8 @@ def evaluate_passages(
     failed: list[str] = []
     started = time.perf_counter()
     for detection in progress(detector.iter_detect(model, pairs, threshold=threshold, candidates=candidates,
-                                                   passages=rule, batch_size=batch_size), "documents", len(pairs)):
+                                                   passages=rule, batch_size=batch_size, progress=progress),
+                                 "documents", len(pairs)):
         if isinstance(detection, DetectionError):
             failed.append(detection.pair.id)
             continue

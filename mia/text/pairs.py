@@ -93,6 +93,8 @@ def _parse_links(raw_links: Any, a: str, b: str, *, where: str, key: str) -> tup
         ):
             raise MiaError(f"{where}: link {link!r} is not [a_start, a_end, b_start, b_end] (integers)")
         a_start, a_end, b_start, b_end = link
+        if a_start > a_end or b_start > b_end:
+            raise MiaError(f"{where}: link {link} ends before it starts (a link is [a_start, a_end, b_start, b_end])")
         if not (0 <= a_start <= a_end <= len(a)) or not (0 <= b_start <= b_end <= len(b)):
             raise MiaError(f"{where}: link {link} lies outside the texts (len(a)={len(a)}, len(b)={len(b)})")
         links.append((a_start, a_end, b_start, b_end))
