@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mia.detector.decoding import ARGMAX_FLOOR, Decode, decode_entries, decode_floor
-from mia.detector.passages import Passage, PassageRule, merge_passages
+from mia.detector.passages import Passage, PassageRule, merge_passages, passage_shortfall
 from mia.errors import MiaError
 from mia.text.pairs import Pair
 from mia.text.words import WordScheme, word_scores, word_spans
@@ -131,6 +131,7 @@ class Detection:
     passage_rule: PassageRule = PassageRule()
     floor: float = ARGMAX_FLOOR  # the argmax decodings' floor the links were decoded with
     min_outside: int = 1  # links outside every passage kept in phrases of at least this many links (1: all)
+    no_passage: str | None = None  # why phrases formed no passage (None: passages were found, or no phrase)
 
     def to_dict(self, *, token_links: bool = False) -> dict[str, Any]:
         """The record ``detect`` writes: ``links`` (decoded word links ``[a_start, a_end, b_start, b_end, p]``),
@@ -143,6 +144,8 @@ class Detection:
             "decode": self.decode,
             "words": self.words,
         }
+        if self.no_passage is not None:
+            record["no_passage"] = self.no_passage
         if self.decode != "threshold":
             record["floor"] = self.floor
         if self.min_outside > 1:
@@ -284,9 +287,13 @@ def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: t
                                         entries.values[chosen].tolist(), entries.a_tokens[chosen].tolist(),
                                         entries.b_tokens[chosen].tolist())]
     by_cell = {(link.a_word, link.b_word): link for link in links}
-    runs = merge_runs(diagonal_runs(set(by_cell)), gap=gap)
+    runs = [trim_leading_marks(pair, spans, run) for run in merge_runs(diagonal_runs(set(by_cell)), gap=gap)]
+    trimmed = {cell for run in runs for cell in run}
+    links = [link for link in links if (link.a_word, link.b_word) in trimmed or not _is_mark(pair, spans, link)]
     every = [phrase_of(pair, spans, [by_cell[cell] for cell in run]) for run in runs]
-    merged = merge_passages([(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score) for p in every], passages)
+    spans_of_phrases = [(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score) for p in every]
+    merged = merge_passages(spans_of_phrases, passages)
+    no_passage = None if merged else passage_shortfall(spans_of_phrases, passages)
     if min_outside > 1:  # a document pair: what lies outside every passage is printed in long phrases only
         kept = [k for k, p in enumerate(every) if p.words >= min_outside or within_passage(p, merged)]
         cells = {cell for k in kept for cell in runs[k]}
@@ -296,7 +303,29 @@ def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: t
     return Detection(pair=pair, links=links, phrases=[p for p in every if p.words >= min_phrase_words],
                      probabilities=probabilities, token_spans=token_spans, word_spans=spans, threshold=threshold,
                      decode=decode, words=words, windows=windows, passages=merged, passage_rule=passages,
-                     floor=floor, min_outside=max(min_outside, 1))
+                     floor=floor, min_outside=max(min_outside, 1), no_passage=no_passage)
+
+
+_CLOSING = frozenset(".!?…:;,”’)]}»")  # marks that end what comes before them (straight quotes may open: not here)
+
+
+def _is_mark(pair: Pair, spans: tuple[np.ndarray, np.ndarray], link: Link | tuple[int, int]) -> bool:
+    """Whether both words of a link (or cell) are closing punctuation (a full stop, a closing quote, ...)."""
+    i, j = (link.a_word, link.b_word) if isinstance(link, Link) else link
+    a_word = pair.a[spans[0][i, 0] : spans[0][i, 1]]
+    b_word = pair.b[spans[1][j, 0] : spans[1][j, 1]]
+    return bool(a_word) and bool(b_word) and set(a_word + b_word) <= _CLOSING
+
+
+def trim_leading_marks(pair: Pair, spans: tuple[np.ndarray, np.ndarray],
+                       run: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A phrase's cells without the closing marks it starts with (the full stop of the sentence before a copied
+    sentence links to the one before its copy: they end other sentences); an opening quote stays (it is part of the
+    sentence), and a phrase of marks only keeps its last."""
+    first = 0
+    while first < len(run) - 1 and _is_mark(pair, spans, run[first]):
+        first += 1
+    return run[first:]
 
 
 def within_passage(phrase: Phrase, passages: list[Passage]) -> bool:

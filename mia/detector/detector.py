@@ -40,8 +40,9 @@ from mia.detector.windowed import DEFAULT_FLOOR, WindowScorer, plan_pair, sparse
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel, load_model
 from mia.models.blocks import BlockSink, PairFeatures, SideReader
-from mia.models.encoding import EncodedPair
+from mia.models.encoding import EncodedPair, unknown_cells
 from mia.models.layout import FeatureLayout
+from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair
 from mia.text.words import WordScheme
 
@@ -160,6 +161,15 @@ class Detector:
         """Probabilities ``[n_a, n_b]`` from per-offset head sums ``[offsets, n_a, n_b]``."""
         return probabilities_from_sums(sums, self.raw_weights, self.raw_intercept, self.layout, self.transform)
 
+    def known_probabilities(self, model: AttentionModel, item: EncodedPair, sums: Any) -> np.ndarray:
+        """:meth:`probabilities_from_sums` of ``item``, with 0 where an unknown token meets a different text
+        (:func:`mia.models.encoding.unknown_cells`)."""
+        probabilities = self.probabilities_from_sums(sums)
+        cells = unknown_cells(item, getattr(model.tokenizer, "unk_token_id", None))
+        if cells is not None:
+            probabilities[cells] = 0.0
+        return probabilities
+
     # --- detection ----------------------------------------------------------------------------------------
 
     def check_model(self, model: AttentionModel) -> None:
@@ -196,7 +206,7 @@ class Detector:
 
         def score(items: Sequence[EncodedPair]) -> list[np.ndarray]:
             sums = iter_head_sums(model, items, weights, self.transform, batch_size=len(items))
-            return [self.probabilities_from_sums(summed) for _, summed in sums]
+            return [self.known_probabilities(model, item, summed) for item, summed in sums]
 
         return score
 
@@ -214,7 +224,7 @@ class Detector:
         def finish(item: EncodedPair) -> None:
             sums = pending.pop(id(item), None)
             if sums is not None:
-                into[item.pair.id] = self.probabilities_from_sums(sums.sums[0])
+                into[item.pair.id] = self.known_probabilities(model, item, sums.sums[0])
 
         return SideReader(("pair",), sink_for, finish)
 
@@ -231,6 +241,7 @@ class Detector:
         candidates: Candidates = "sentences",
         passages: PassageRule | None = None,
         floor: float = DEFAULT_FLOOR,
+        progress: Progress = no_progress,
     ) -> Iterator[Detection | DetectionError]:
         """Detect links in each pair, of any length; never stops at a bad pair.
 
@@ -242,7 +253,8 @@ class Detector:
         decoding needs) are kept. Phrases are merged into passages by ``passages`` (default: the detector's rule,
         :attr:`passage_rule`; :mod:`mia.detector.passages`); for a longer pair, links and phrases outside every
         passage are kept in phrases of at least its ``min_outside`` linked words.
-        A pair that cannot be processed yields a :class:`DetectionError` and the next pair goes on.
+        A pair that cannot be processed yields a :class:`DetectionError` and the next pair goes on. ``progress``
+        is told of the window pairs of each pair run as window pairs.
         """
         self.check_model(model)
         threshold = self.threshold if threshold is None else threshold
@@ -259,7 +271,8 @@ class Detector:
                 if planned.whole is not None:
                     probabilities: Any = scorer([planned.whole])[0]
                 else:
-                    probabilities = sparse_scores(planned, model, scorer, floor=kept, batch_size=batch_size)
+                    probabilities = sparse_scores(planned, model, scorer, floor=kept, batch_size=batch_size,
+                                                  progress=progress)
                 windowed = planned.whole is None
                 yield decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                               decode=decode, words=words, min_phrase_words=min_phrase_words,

@@ -117,3 +117,16 @@ def merge_passages(phrases: Sequence[PhraseSpan], rule: PassageRule = PassageRul
         passages.append(Passage(min(p[0] for p in group), max(p[1] for p in group), min(p[2] for p in group),
                                 max(p[3] for p in group), float(score), words, len(group), longest))
     return sorted(passages, key=lambda p: (p.a_start, p.b_start))
+
+
+def passage_shortfall(phrases: Sequence[PhraseSpan], rule: PassageRule) -> str | None:
+    """Why phrases formed no passage under ``rule``: the best group's linked words and longest phrase beside what the
+    rule needs, and the options that lower it (None when no phrase takes part)."""
+    groups = group_phrases([p for p in phrases if p[4] >= rule.min_phrase], rule.gap)
+    if not groups:
+        return None
+    best = max(groups, key=lambda group: (sum(p[4] for p in group), max(p[4] for p in group)))
+    words, longest = sum(p[4] for p in best), max(p[4] for p in best)
+    return (f"no passage: the most linked words in phrases within {rule.gap} characters of each other are {words} "
+            f"(a passage needs {rule.min_words}, --min-passage-words) with a longest phrase of {longest} "
+            f"(needs {rule.min_longest}, --min-longest-phrase)")

@@ -136,10 +136,11 @@ class HeadSums:
     def sums(self) -> list[torch.Tensor]:
         """Per pair, the head sums ``[offsets, n_a, n_b]``."""
         out = []
+        offsets = self.weights.shape[0]  # named, not -1: a text without tokens (empty) has no cells to infer from
         for straight, turned, (n_a, n_b) in zip(self.straight, self.turned, self.shapes):
-            summed = straight.reshape(-1, n_a, n_b)
+            summed = straight.reshape(offsets, n_a, n_b)
             if turned is not None:
-                summed = summed + turned.reshape(-1, n_b, n_a).transpose(-1, -2)
+                summed = summed + turned.reshape(offsets, n_b, n_a).transpose(-1, -2)
             out.append(summed)
         return out
 

@@ -18,7 +18,7 @@ token pairs at or above a small floor, so memory grows with what is found, not w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +28,11 @@ from mia.detector.candidates import CandidateOptions
 from mia.detector.detection import SparseScores
 from mia.detector.documents import CANDIDATES, Candidates, candidate_units, candidate_window_pairs, sentence_homes
 from mia.errors import MiaError
+from mia.io import printable
 from mia.models.attention import AttentionModel
 from mia.models.blocks import PairFeatures, SideReader
 from mia.models.encoding import EncodedPair, PairTooLong, TextTokens
+from mia.progress import Progress, no_progress
 from mia.text.corpus import split_sentences
 from mia.text.pairs import Link, Pair
 from mia.text.windows import Window, most_central, plan_windows
@@ -186,21 +188,31 @@ def iter_window_batches(
 
 def iter_window_scores(
     planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, batch_size: int = 1,
+    progress: Progress = no_progress,
 ) -> Iterator[tuple[int, int, EncodedPair, np.ndarray]]:
-    """``(a window, b window, encoded window pair, probabilities)`` for every window pair to run."""
-    for indices, items in iter_window_batches(planned, model, batch_size):
+    """``(a window, b window, encoded window pair, probabilities)`` for every window pair to run; ``progress`` is
+    told of each batch of a pair run as window pairs (one long pair can take minutes)."""
+    batches: Iterable[tuple[list[tuple[int, int]], list[EncodedPair]]] = iter_window_batches(planned, model,
+                                                                                             batch_size)
+    if planned.whole is None:
+        total = -(-len(planned.window_pairs) // batch_size)
+        batches = progress(batches, f"pair {printable(planned.pair.id)}: window pairs"
+                           + (f" ({batch_size} a batch)" if batch_size > 1 else ""), total)
+    for indices, items in batches:
         for (i, j), item, probabilities in zip(indices, items, scorer(items)):
             yield i, j, item, probabilities
 
 
 def dense_scores(
-    planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, batch_size: int = 1
+    planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, batch_size: int = 1,
+    progress: Progress = no_progress,
 ) -> np.ndarray:
     """Every token pair's probability, float32 ``[n_a, n_b]`` (exact: for evaluation and training)."""
     if planned.whole is not None:
         return scorer([planned.whole])[0]
     combined = np.zeros(planned.shape, dtype=np.float32)
-    for i, j, item, probabilities in iter_window_scores(planned, model, scorer, batch_size=batch_size):
+    for i, j, item, probabilities in iter_window_scores(planned, model, scorer, batch_size=batch_size,
+                                                        progress=progress):
         combine_max(combined, planned, i, j, item, probabilities)
     return combined
 
@@ -224,13 +236,14 @@ def iter_window_features(
 
 
 def sparse_scores(planned: WindowedPair, model: AttentionModel, scorer: WindowScorer, *, floor: float = DEFAULT_FLOOR,
-                  batch_size: int = 1, max_kept: int | None = None) -> SparseScores:
+                  batch_size: int = 1, max_kept: int | None = None, progress: Progress = no_progress) -> SparseScores:
     """Token pairs at or above ``floor`` with their maximum probability (for documents: memory grows with what
     is found, and more than ``max_kept`` of them is an error for this pair, not gigabytes)."""
     keys, values = [], []
     kept, max_kept = 0, MAX_KEPT if max_kept is None else max_kept
     n_b = planned.shape[1]
-    for i, j, item, probabilities in iter_window_scores(planned, model, scorer, batch_size=batch_size):
+    for i, j, item, probabilities in iter_window_scores(planned, model, scorer, batch_size=batch_size,
+                                                        progress=progress):
         rows, cols = planned.token_maps(i, j, item)
         r, c = np.nonzero(probabilities >= floor)
         ok = (rows[r] >= 0) & (cols[c] >= 0)

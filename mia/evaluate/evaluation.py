@@ -246,13 +246,17 @@ def evaluate_detector(
     token_scores = TestScores()
     word_ranking, word_pairs, word_positives = RankingTally(), 0, 0  # tallied pair by pair: nothing kept per word pair
     per_pair: list[dict[str, Any]] = []
-    not_measured: list[dict[str, str]] = []
-    for pair in progress(untrained, "evaluate", len(untrained)):
+    # pairs too large to measure are found before any pair runs (by their token counts: planning a long pair embeds
+    # its sentences), left out and said; the other pairs are still measured
+    reasons = {id(pair): too_large(pair, (len(model.tokens(pair.a)), len(model.tokens(pair.b))), word_scheme)
+               for pair in untrained}
+    not_measured = [{"id": pair.id, "reason": reason} for pair in untrained
+                    if (reason := reasons[id(pair)]) is not None]
+    if len(not_measured) == len(untrained):
+        raise MiaError(f"none of the {len(untrained)} pairs could be measured: {not_measured[0]['reason']}")
+    for pair in progress([pair for pair in untrained if reasons[id(pair)] is None], "evaluate",
+                         len(untrained) - len(not_measured)):
         planned = plan_pair(model, pair, candidates=candidates)
-        reason = too_large(pair, planned.shape, word_scheme)
-        if reason is not None:  # left out before the model runs, and said: the other pairs are still measured
-            not_measured.append({"id": pair.id, "reason": reason})
-            continue
         whole = planned.whole is not None
         windowed += not whole
         taken = whole_probabilities.get(pair.id) if whole_probabilities is not None and whole else None
@@ -260,7 +264,8 @@ def evaluate_detector(
             raise ValueError(f"whole_probabilities of pair {pair.id!r} have shape {taken.shape}; its tokens make "
                              f"{planned.shape}")
         probabilities = (  # exact, every token pair
-            taken if taken is not None else dense_scores(planned, model, scorer, batch_size=batch_size))
+            taken if taken is not None else dense_scores(planned, model, scorer, batch_size=batch_size,
+                                                              progress=progress))
         # the detector's output exactly as `detect` makes it: its decoded word links
         detection = decoded(pair, probabilities, (planned.a_spans, planned.b_spans), threshold=threshold,
                             decode=decode, words=word_scheme, floor=detector.floor_for(windowed=not whole),
@@ -294,8 +299,6 @@ def evaluate_detector(
         word_pairs += sure.size
         word_positives += int(np.count_nonzero(sure))
     measured = len(untrained) - len(not_measured)
-    if not measured:
-        raise MiaError(f"none of the {len(untrained)} pairs could be measured: {not_measured[0]['reason']}")
     return Evaluation(
         pairs=measured,
         excluded_trained=len(pairs) - len(untrained),

@@ -67,6 +67,27 @@ class EncodedPair:
     b_spans: np.ndarray
 
 
+def unknown_cells(item: EncodedPair, unknown_id: int | None) -> np.ndarray | None:
+    """Bool ``[n_a, n_b]``: the token pairs where a token is the tokenizer's unknown token and the two tokens' texts
+    differ (None when neither text has one). Two different words that both became ``[UNK]`` are not the same text,
+    whatever their attention says; the detector scores these cells 0."""
+    if unknown_id is None:
+        return None
+    a_ids = np.asarray(item.inputs.get("decoder_input_ids", item.inputs["input_ids"]))[item.a_positions]
+    b_ids = np.asarray(item.inputs["input_ids"])[item.b_positions]
+    a_unknown, b_unknown = np.flatnonzero(a_ids == unknown_id), np.flatnonzero(b_ids == unknown_id)
+    if not len(a_unknown) and not len(b_unknown):
+        return None
+    a_texts = np.array([item.pair.a[start:end] for start, end in item.a_spans.tolist()], dtype=object)
+    b_texts = np.array([item.pair.b[start:end] for start, end in item.b_spans.tolist()], dtype=object)
+    cells = np.zeros((len(a_texts), len(b_texts)), dtype=bool)
+    for i in a_unknown:
+        cells[i] |= b_texts != a_texts[i]
+    for j in b_unknown:
+        cells[:, j] |= a_texts != b_texts[j]
+    return cells
+
+
 def strip_spans(text: str, offsets: Sequence[Sequence[int]]) -> np.ndarray:
     """Character spans with leading/trailing whitespace removed, int ``[n, 2]``."""
     spans = np.zeros((len(offsets), 2), dtype=np.int64)

@@ -147,6 +147,8 @@ def detection_text(detection: Detection | DetectionError, *, context: int = 30) 
             lines.append(f"      B: {in_context(pair.b, phrase.b_start, phrase.b_end, context)}")
         elif phrase.b_text != phrase.a_text:
             lines.append(f"  {'':>{len(str(phrase.score)) + 14}}B: {printable(repr(phrase.b_text))}")
+    if detection.no_passage is not None:
+        lines.append(f"  {detection.no_passage}")
     return "\n".join(lines)
 
 
