@@ -92,6 +92,35 @@ def test_compare_heads_of_a_detector_with_itself(trained_detector_dir, capsys):
     assert main(["compare-heads", str(trained_detector_dir)]) == 2  # SECOND is required
 
 
+def test_compare_heads_of_two_different_detectors_gives_the_known_answer(trained_detector_dir, tmp_path, capsys):
+    """A second detector whose every ranking is known: head AUCs in the reverse order (Spearman -1, no top-10 head in
+    common), head weights a fixed permutation (Spearman computed here by hand from the ranks), columns negated (-1)."""
+    import copy
+
+    first = Detector.load(trained_detector_dir)
+    weight = np.array(first.metadata["heads"]["weight"], float)
+    first.metadata["heads"]["auc"] = np.linspace(0.6, 0.9, len(weight)).tolist()  # distinct: no ties
+    second = copy.deepcopy(first)
+    heads = second.metadata["heads"]
+    heads["auc"] = heads["auc"][::-1]  # the highest AUC goes to the head that had the lowest, and so on
+    moved = np.roll(np.arange(len(weight)), 5)
+    heads["weight"] = weight[moved].tolist()
+    second.coef = -first.coef
+    first.save(tmp_path / "first")
+    second.save(tmp_path / "second")
+    assert main(["compare-heads", str(tmp_path / "first"), str(tmp_path / "second"), "--format", "json"]) == 0
+    rows = {r["ranking"].split(" (")[0]: r for r in json.loads(capsys.readouterr().out)["rankings"]}
+    by_auc, by_weight = rows["heads by own held-out ROC AUC"], rows["heads by summed weight"]
+    assert by_auc["spearman"] == -1.0 and by_auc["top10_common"] == 0
+    ranks = np.argsort(np.argsort(weight)).astype(float)
+    ranks_moved = ranks[moved]
+    expected = 1 - 6 * ((ranks - ranks_moved) ** 2).sum() / (len(ranks) * (len(ranks) ** 2 - 1))
+    assert by_weight["spearman"] == pytest.approx(expected, abs=1e-4) and by_weight["spearman"] < 0.9
+    top = set(np.argsort(-weight)[:10])
+    assert by_weight["top10_common"] == len(top & set(np.argsort(-weight[moved])[:10]))
+    assert rows["feature columns by standardised weight"]["spearman"] == -1.0
+
+
 def test_compare_heads_refuses_two_models(trained_detector_dir, tiny_bart, small_pairs, tmp_path, capsys):
     from mia.detector.training import TrainOptions
     from mia.heads.description import DescribeOptions
