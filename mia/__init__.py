@@ -1,48 +1,45 @@
 """mia: learn which attention heads of a transformer link the tokens of two texts.
 
-A notebook session::
+A notebook session (this example runs as a doctest: ``tests/test_api.py``)::
 
-    from mia import load_model, generated_data, train_detector, rank_heads
+    >>> from mia import Detector, head_summaries
+    >>> detector = Detector.load("minilm-reuse")        # a shipped detector, by name (or a folder `train` wrote)
+    >>> model = detector.load_model(device="cpu")       # the model it reads: the packaged all-MiniLM-L6-v2
+    >>> found = detector.detect(model, "It rained. We stayed in.", "We stayed in. It rained.")
+    >>> [phrase.a_text for phrase in found.phrases]     # built from the decoded word links (found.links)
+    ['It rained.', 'We stayed in.']
+    >>> [head.name for head in head_summaries(detector, top=3)]  # heads by their own held-out AUC
+    ['L2H9', 'L1H1', 'L3H5']
 
-    model = load_model("minilm")
-    detector = train_detector(model, generated_data(seed=0))   # fit, measured on held-out pairs, heads described
-    detector.detect(model, "It rained. We stayed in.", "We stayed in. It rained.").links  # decoded word links
-    head_summaries(detector, top=10)        # heads by their own held-out AUC, with intervals and head types
-    report_page(detector, model, pairs=[...])  # the report page; displays inline in Jupyter
-    search_documents(read_documents("essays/"), workers=2).to_pandas()  # reused passages across documents
+Training a detector of your own takes a minute or two on a CPU (``python -m mia train`` does the same)::
+
+    >>> from mia import generated_data, load_model, train_detector
+    >>> mine = train_detector(load_model("minilm"), generated_data(seed=0))  # doctest: +SKIP
+
+Then ``mine.save(folder)``, ``evaluate_detector``, ``report_page(mine, model, pairs=...)`` and, with the ``search``
+extra, ``search_documents(read_documents("essays/"))``. Everything else is importable from its module.
 """
 
 from mia._version import __version__
-from mia.detector.candidates import CandidateOptions
-from mia.detector.data import TrainingData, generated_data, pair_file_data
-from mia.detector.detection import Detection, Link, Phrase, TokenLink
+from mia.detector.data import generated_data
 from mia.detector.detector import Detector
-from mia.detector.training import TrainOptions, fit_detector
+from mia.detector.training import fit_detector
 from mia.errors import MiaError
-from mia.evaluate.evaluation import Evaluation, evaluate_detector
-from mia.evaluate.string_match import baseline_scores
-from mia.heads.ablation import AblationOptions, ablate
-from mia.heads.description import DescribeOptions, describe_heads
+from mia.evaluate.evaluation import evaluate_detector
+from mia.heads.ablation import ablate
+from mia.heads.description import describe_heads
 from mia.heads.examples import head_examples
-from mia.heads.ranking import HeadSummary, HeadWeight, head_summaries, rank_heads
+from mia.heads.ranking import head_summaries, rank_heads
 from mia.heads.stability import compare_detectors
-from mia.models.attention import AttentionModel, FeatureLayout, load_model
-from mia.models.blocks import PairFeatures
-from mia.report.html import render_html, report_page
-from mia.report.plot import plot_heads
-from mia.search.documents import Document, read_documents
-from mia.search.search import SearchOptions, SearchResult, search_documents
-from mia.text.corpus import default_corpus_path, read_paragraphs, split_sentences
-from mia.text.pairs import Pair, generate_pairs, read_pairs, token_labels, write_pairs
+from mia.models.attention import load_model
+from mia.report.html import report_page
+from mia.search.documents import read_documents
+from mia.search.search import search_documents
+from mia.text.pairs import Pair, read_pairs, write_pairs
 from mia.workflow import train_detector
 
-__all__ = [
-    "__version__", "AblationOptions", "HeadSummary", "ablate", "compare_detectors", "head_examples", "head_summaries",
-    "render_html", "report_page", "AttentionModel", "Detection", "Detector", "FeatureLayout", "HeadWeight",
-    "MiaError", "Pair",
-    "PairFeatures", "Phrase", "TokenLink", "TrainOptions", "TrainingData", "generated_data", "pair_file_data",
-    "baseline_scores", "default_corpus_path", "generate_pairs", "load_model", "plot_heads", "rank_heads",
-    "read_pairs", "read_paragraphs", "split_sentences", "token_labels", "train_detector", "write_pairs",
-    "CandidateOptions", "Document", "SearchOptions", "SearchResult", "read_documents", "search_documents",
-    "DescribeOptions", "fit_detector", "describe_heads", "Evaluation", "evaluate_detector", "Link",
+__all__ = [  # what a notebook needs; the rest (types, options, lower steps) is imported from its module
+    "__version__", "MiaError", "load_model", "Pair", "read_pairs", "write_pairs", "generated_data", "train_detector",
+    "fit_detector", "Detector", "evaluate_detector", "describe_heads", "head_summaries", "rank_heads",
+    "compare_detectors", "ablate", "head_examples", "report_page", "read_documents", "search_documents",
 ]
