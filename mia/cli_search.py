@@ -164,15 +164,11 @@ def run_index(config: IndexConfig) -> int:
     return 0
 
 
-def run_search(config: SearchConfig) -> int:
-    from mia.detector.detector import Detector
+def check_search_outputs(config: SearchConfig) -> tuple[str, str]:
+    """Before any work: ``--out`` and ``--summary`` (default ``OUT.summary.json``) can be written, differ, and are none
+    of the inputs; the extras the chosen families and output need are installed. Returns both paths."""
     from mia.detector.folder import resolve_detector
-    from mia.io import check_not_input, check_output_file, write_atomic
-    from mia.search.candidates import check_candidate_options
-    from mia.search.documents import read_documents
-    from mia.search.index import check_settings, index_options, load_index
-    from mia.search.passages import write_results
-    from mia.search.search import SearchOptions, build_index, search
+    from mia.io import check_not_input, check_output_file
 
     out = str(config.out)
     if not out.endswith((".jsonl", ".parquet")):
@@ -189,12 +185,25 @@ def run_search(config: SearchConfig) -> int:
         check_not_input(path, {"--docs": config.docs, "--against": config.against},
                         folders={"--index": config.index, "--detector": detector if detector.is_dir() else None},
                         flag=flag)
-    families = tuple(config.families)
     for module, family in (("datasketch", "shingles"), ("faiss", "embeddings")):
-        if family in families:
+        if family in config.families:
             require_extra(module, f"the {family} candidate family")
     if out.endswith(".parquet"):
         require_extra("pyarrow", "a .parquet --out")
+    return out, summary_path
+
+
+def run_search(config: SearchConfig) -> int:
+    from mia.detector.detector import Detector
+    from mia.io import write_atomic
+    from mia.search.candidates import check_candidate_options
+    from mia.search.documents import read_documents
+    from mia.search.index import check_settings, index_options, load_index
+    from mia.search.passages import write_results
+    from mia.search.search import SearchOptions, build_index, search
+
+    out, summary_path = check_search_outputs(config)
+    families = tuple(config.families)
     check_engine(config)
     index = load_index(config.index) if config.index else None
     given = {"shingle": config.shingle, "num_perm": config.num_perm}

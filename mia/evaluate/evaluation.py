@@ -239,13 +239,7 @@ def evaluate_detector(
     with_aer = any(pair.possible for pair in untrained)
     scorer = detector.window_scorer(model)
     windowed = 0
-    scorers = ["detector", *WORD_BASELINES]
-    totals = {name: WordCounts() for name in scorers}
-    macro = {name: [0.0, 0.0] for name in scorers}
-    phrase_totals = {name: PhraseCounts() for name in ("detector", "run of >= 3 words", "greedy string tiling (>= 3)")}
-    token_scores = TestScores()
-    word_ranking, word_pairs, word_positives = RankingTally(), 0, 0  # tallied pair by pair: nothing kept per word pair
-    per_pair: list[dict[str, Any]] = []
+    token_scores, words = TestScores(), WordTally(with_aer=with_aer)
     # pairs too large to measure are found before any pair runs (by their token counts: planning a long pair embeds
     # its sentences), left out and said; the other pairs are still measured
     reasons = {id(pair): too_large(pair, (len(model.tokens(pair.a)), len(model.tokens(pair.b))), word_scheme)
@@ -273,7 +267,41 @@ def evaluate_detector(
         token_scores.add(token_labels(pair, planned.a_spans, planned.b_spans), probabilities,
                          [pair.a[s:e] for s, e in planned.a_spans], [pair.b[s:e] for s, e in planned.b_spans],
                          threshold=threshold)
+        words.add(pair, detection)
+    return Evaluation(
+        pairs=len(untrained) - len(not_measured), excluded_trained=len(pairs) - len(untrained), windowed=windowed,
+        threshold=threshold, word_scheme=word_scheme, with_aer=with_aer, token=token_scores.metrics(),
+        decode=decode, token_pairs=token_scores.token_pairs, token_positives=token_scores.positives,
+        min_outside=max(rule.min_outside, 1), not_measured=not_measured,
+        floors={} if decode == "threshold" else {"pairs that fit the model": detector.floor_for(windowed=False),
+                                                 "window pairs": detector.floor_for(windowed=True)},
+        **words.results(),
+    )
 
+
+@dataclass
+class WordTally:
+    """The word and phrase level of an evaluation, tallied pair by pair (nothing kept per word pair): for the
+    detector's decoded links and each word baseline, micro counts, per-pair precision and recall (the alignment
+    papers' protocol), phrases against the gold phrases, and the detector's word scores for its average precision."""
+
+    with_aer: bool
+    scorers: tuple[str, ...] = ("detector", *WORD_BASELINES)
+    totals: dict[str, WordCounts] = field(default_factory=dict)
+    macro: dict[str, list[float]] = field(default_factory=dict)
+    phrases: dict[str, PhraseCounts] = field(default_factory=lambda: {
+        name: PhraseCounts() for name in ("detector", "run of >= 3 words", "greedy string tiling (>= 3)")})
+    ranking: RankingTally = field(default_factory=RankingTally)
+    word_pairs: int = 0
+    word_positives: int = 0
+    per_pair: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.totals = {name: WordCounts() for name in self.scorers}
+        self.macro = {name: [0.0, 0.0] for name in self.scorers}
+
+    def add(self, pair: Pair, detection: Any) -> None:
+        """Tally one pair: the detector's links in ``detection`` and the baselines' on the same words."""
         a_words, b_words, scores = detection.word_scores()
         sure = token_labels(pair, a_words, b_words)
         possible = sure | token_labels(replace(pair, links=pair.links + pair.possible), a_words, b_words)
@@ -283,47 +311,34 @@ def evaluate_detector(
             decisions[name] = baseline(a_text, b_text)
         row: dict[str, Any] = {"id": pair.id, "a_words": len(a_text), "b_words": len(b_text),
                                "gold_links": int(sure.sum())}
-        for name in scorers:
+        for name in self.scorers:
             counts = word_counts(decisions[name], sure, possible)
-            totals[name].add(counts)
-            row[name] = {k: round(v, 4) for k, v in counts.metrics(with_aer=with_aer).items()}
+            self.totals[name].add(counts)
+            row[name] = {k: round(v, 4) for k, v in counts.metrics(with_aer=self.with_aer).items()}
             precision, recall = pair_precision_recall(decisions[name], possible)
-            macro[name][0] += precision
-            macro[name][1] += recall
+            self.macro[name][0] += precision
+            self.macro[name][1] += recall
         gold = gold_phrases(pair)
-        for name in phrase_totals:  # one phrase rule for the detector and the baselines: runs of linked words
-            phrase_totals[name].add(word_link_phrases(decisions[name], a_words, b_words, min_words=PHRASE_MIN_WORDS),
-                                    gold)
-        per_pair.append(row)
-        word_ranking.add(sure, scores)
-        word_pairs += sure.size
-        word_positives += int(np.count_nonzero(sure))
-    measured = len(untrained) - len(not_measured)
-    return Evaluation(
-        pairs=measured,
-        excluded_trained=len(pairs) - len(untrained),
-        windowed=windowed,
-        threshold=threshold,
-        word_scheme=word_scheme,
-        with_aer=with_aer,
-        token=token_scores.metrics(),
-        word={name: totals[name].metrics(with_aer=with_aer) for name in scorers},
-        word_detector_ap=word_ranking.metrics()[0],
-        decode=decode,
-        word_per_pair={name: _precision_recall_f1(*(total / measured for total in macro[name]))
-                       for name in scorers},
-        phrase={name: counts.metrics() for name, counts in phrase_totals.items()},
-        phrase_counts={"gold": phrase_totals["detector"].gold},
-        per_pair=per_pair,
-        token_pairs=token_scores.token_pairs,
-        token_positives=token_scores.positives,
-        word_pairs=word_pairs,
-        word_positives=word_positives,
-        min_outside=max(rule.min_outside, 1),
-        floors={} if decode == "threshold" else {"pairs that fit the model": detector.floor_for(windowed=False),
-                                                 "window pairs": detector.floor_for(windowed=True)},
-        not_measured=not_measured,
-    )
+        for name in self.phrases:  # one phrase rule for the detector and the baselines: runs of linked words
+            self.phrases[name].add(word_link_phrases(decisions[name], a_words, b_words, min_words=PHRASE_MIN_WORDS),
+                                   gold)
+        self.per_pair.append(row)
+        self.ranking.add(sure, scores)
+        self.word_pairs += sure.size
+        self.word_positives += int(np.count_nonzero(sure))
+
+    def results(self) -> dict[str, Any]:
+        """The :class:`Evaluation` fields this tally fills."""
+        measured = len(self.per_pair)
+        return {
+            "word": {name: self.totals[name].metrics(with_aer=self.with_aer) for name in self.scorers},
+            "word_detector_ap": self.ranking.metrics()[0],
+            "word_per_pair": {name: _precision_recall_f1(*(total / measured for total in self.macro[name]))
+                              for name in self.scorers},
+            "phrase": {name: counts.metrics() for name, counts in self.phrases.items()},
+            "phrase_counts": {"gold": self.phrases["detector"].gold},
+            "per_pair": self.per_pair, "word_pairs": self.word_pairs, "word_positives": self.word_positives,
+        }
 
 
 def too_large(pair: Pair, tokens: tuple[int, int], words: WordScheme) -> str | None:
