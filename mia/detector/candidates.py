@@ -19,16 +19,16 @@ window pair: the exhaustive reference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from mia.text.words import CONTENT_WORD
+
 Family = Literal["shingles", "embeddings"]
 FAMILIES: tuple[Family, ...] = ("shingles", "embeddings")
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class CandidateOptions:
 
 def sentence_words(text: str, min_chars: int = 1) -> list[str]:
     """The lower-cased words of ``text`` that have at least ``min_chars`` characters."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) >= min_chars]
+    return [w for w in CONTENT_WORD.findall(text.lower()) if len(w) >= min_chars]
 
 
 def shingles(words: Sequence[str], size: int) -> set[str]:

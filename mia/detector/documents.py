@@ -8,7 +8,6 @@ exhaustive reference). Corpus search chooses its window pairs by the same rules 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ from mia.detector.candidates import CandidateOptions, embedding_pairs, sentence_
 from mia.models.attention import AttentionModel
 from mia.models.encoding import TextTokens
 from mia.text.windows import Window
+from mia.text.words import WHITESPACE_WORD
 
 Candidates = Literal["sentences", "all"]
 CANDIDATES: tuple[Candidates, ...] = ("sentences", "all")
@@ -25,7 +25,6 @@ Sentence = tuple[int, int, int]  # (first char, end char, home window)
 
 
 MAX_UNIT_WORDS = 40  # a longer "sentence" (a list, a page without full stops) is compared in pieces of this many words
-_WORD = re.compile(r"\S+")
 
 
 def candidate_units(text: str, sentences: Sequence[tuple[int, int]], max_words: int = MAX_UNIT_WORDS
@@ -36,7 +35,7 @@ def candidate_units(text: str, sentences: Sequence[tuple[int, int]], max_words: 
     units: list[tuple[int, int]] = []
     step = max(1, max_words // 2)
     for start, end in sentences:
-        words = [match.span() for match in _WORD.finditer(text, start, end)]
+        words = [match.span() for match in WHITESPACE_WORD.finditer(text, start, end)]
         if len(words) <= max_words:
             units.append((start, end))
             continue

@@ -14,19 +14,18 @@ Both return passages ``(a_start, a_end, b_start, b_end)`` in character offsets.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable
 
 from mia.detector.passages import PassageRule, merge_passages
 from mia.text.corpus import split_sentences
+from mia.text.words import CONTENT_WORD
 
 Span4 = tuple[int, int, int, int]
-_WORD = re.compile(r"\w+")
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:
-    return [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
+    return [(m.group().lower(), m.start(), m.end()) for m in CONTENT_WORD.finditer(text)]
 
 
 def ngram_passages(a: str, b: str, *, n: int = 8, gap: int = 250) -> list[Span4]:

@@ -2,6 +2,8 @@
 
 ``regex`` words (the default for evaluation) are runs of letters/digits, or single punctuation marks;
 ``whitespace`` words are what word-alignment corpora (Pharaoh format) count: whitespace-separated tokens.
+:data:`CONTENT_WORD` (runs of word characters, punctuation dropped) is what the document-level matchers compare:
+the search index's shingles and the word n-gram baseline. Every word pattern of the package is defined here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "regex": re.compile(r"[^\W_]+|[^\w\s]|_"),
     "whitespace": re.compile(r"\S+"),
 }
+WHITESPACE_WORD = _PATTERNS["whitespace"]  # a whitespace-separated token
+CONTENT_WORD = re.compile(r"\w+")  # a run of word characters: punctuation is not a word here
 
 
 def word_spans(text: str, scheme: WordScheme = "regex") -> np.ndarray:
