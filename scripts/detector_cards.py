@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.cli_common import progress  # noqa: E402
+from mia.cli.common import progress  # noqa: E402
 from mia.detector.data import held_out_pairs  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.detector.folder import shipped_detectors, shipped_folder  # noqa: E402

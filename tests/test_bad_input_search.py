@@ -604,7 +604,7 @@ def test_heads_json_holds_no_nan(tmp_path, capsys):
 
 
 def test_threads_are_capped_with_the_workers(capsys):
-    from mia.cli_common import threads_capped
+    from mia.cli.common import threads_capped
     from mia.workers import available_cores, cap_threads
 
     cores = available_cores()
@@ -649,7 +649,7 @@ def test_a_threshold_that_links_everything_in_long_texts_is_an_error_for_that_pa
 
 
 def test_progress_without_a_terminal_prints_a_line_every_few_seconds(capsys):
-    from mia.cli_common import progress_lines
+    from mia.cli.common import progress_lines
 
     ticks = iter(range(0, 1000, 4))  # each item takes 4 s on this clock
     items = list(progress_lines(range(6), "detect", 6, every=10, clock=lambda: float(next(ticks))))

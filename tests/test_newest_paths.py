@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mia.cli import main
-from mia.cli_values import whole_number_in
+from mia.cli.values import whole_number_in
 from mia.detector.candidates import CandidateOptions
 from mia.detector.detector import Detector
 from mia.detector.folder import DEFAULT_DETECTOR

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mia.cli_common import check_output, detector_files, progress, say, write_lines_or_print, write_or_print
-from mia.cli_options import DetectConfig, EvaluateConfig, ReportConfig
+from mia.cli.common import check_output, detector_files, progress, say, write_lines_or_print, write_or_print
+from mia.cli.options import DetectConfig, EvaluateConfig, ReportConfig
 from mia.errors import MiaError
 
 

@@ -1,6 +1,6 @@
 """Command line: ``python -m mia COMMAND``. A thin layer: each command is parsing, one library call, printing.
 
-Options are declared once, on each command's config dataclass (:mod:`mia.cli_options`). ``main(argv)`` returns
+Options are declared once, on each command's config dataclass (:mod:`mia.cli.options`). ``main(argv)`` returns
 the exit code: 0 done, 2 bad input (one line on stderr), 130 Ctrl-C, 141 standard output closed by its reader
 (``mia heads | head``, silent), 143 SIGTERM.
 """
@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mia._version import __version__
-from mia.cli_common import (
+from mia.cli.common import (
     check_output,
     progress,
     say,
     workers_capped,
 )
-from mia.cli_detect import run_detect, run_evaluate, run_report
-from mia.cli_heads import (
+from mia.cli.detect_commands import run_detect, run_evaluate, run_report
+from mia.cli.head_commands import (
     AblateConfig,
     CompareHeadsConfig,
     HeadConfig,
@@ -34,7 +34,7 @@ from mia.cli_heads import (
     run_heads,
     run_probe,
 )
-from mia.cli_options import (
+from mia.cli.options import (
     CommandConfig,
     DetectConfig,
     EvaluateConfig,
@@ -44,7 +44,7 @@ from mia.cli_options import (
     ReportConfig,
     TrainConfig,
 )
-from mia.cli_search import IndexConfig, SearchConfig, run_index, run_search
+from mia.cli.search_commands import IndexConfig, SearchConfig, run_index, run_search
 from mia.errors import MiaError, Terminated
 from mia.io import DEFAULT_READ_LIMIT, printable, reading_limit
 

@@ -7,15 +7,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from mia.cli_common import progress, require_extra, say, threads_capped, workers_capped
-from mia.cli_options import (
+from mia.cli.common import progress, require_extra, say, threads_capped, workers_capped
+from mia.cli.options import (
     DETECTOR_HELP,
     DEVICE_HELP,
     PASSAGE_HELP,
     ReadsFiles,
     option,
 )
-from mia.cli_values import positive, probability, share, whole_number_in
+from mia.cli.values import positive, probability, share, whole_number_in
 from mia.detector.candidates import CandidateOptions
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.errors import MiaError

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from mia.cli_values import (
+from mia.cli.values import (
     fraction,
     megabytes,
     non_negative,

@@ -7,15 +7,15 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from mia.cli_common import check_output, detector_files, progress, say, write_or_print
-from mia.cli_options import (
+from mia.cli.common import check_output, detector_files, progress, say, write_or_print
+from mia.cli.options import (
     DETECTOR_HELP,
     DEVICE_HELP,
     CommandConfig,
     ReadsFiles,
     option,
 )
-from mia.cli_values import non_negative, positive, positive_seconds
+from mia.cli.values import non_negative, positive, positive_seconds
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.io import check_not_input, jsonable, printable
 
