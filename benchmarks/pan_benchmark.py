@@ -10,7 +10,7 @@ chosen on it) and ``report`` (figures are reported on it; looked at once setting
 changes about a fifth of the words of each gold passage in A with mia's own noise (12% substituted, 4% deleted, 4%
 inserted, 4% moved by swaps; a mix no detector was trained or tuned on), seeded, gold spans moved with the text.
 
-For each variant: PAN's plagdet, recall, precision and granularity (:mod:`mia.evaluate.pan`) of the detector's
+For each variant: PAN's plagdet, recall, precision and granularity (:mod:`mia.evaluate.pan_measures`) of the detector's
 passages (``detect``'s, sentence candidates) and of the two document baselines on the same pairs; window pairs
 scored against all window pairs; wall time; peak RSS. ``--exhaustive N`` also runs the first N pairs with every
 window pair and reports candidate recall: of the gold passages exhaustive scoring detects, the share candidates do.
@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from mia.detector.detection import DetectionError  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
-from mia.evaluate.documents import evaluate_passages  # noqa: E402
-from mia.evaluate.pan import detects  # noqa: E402
+from mia.evaluate.pan_measures import detects  # noqa: E402
+from mia.evaluate.passage_evaluation import evaluate_passages  # noqa: E402
 from mia.text.noise import Noise, corpus_vocabulary, edited_words  # noqa: E402
 from mia.text.pairs import Pair  # noqa: E402
 

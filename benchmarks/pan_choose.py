@@ -28,7 +28,7 @@ from pan_benchmark import halves, obfuscated, read_dev  # noqa: E402
 from mia.detector.detection import DetectionError  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.detector.passages import PassageRule, merge_passages  # noqa: E402
-from mia.evaluate.pan import pan_scores  # noqa: E402
+from mia.evaluate.pan_measures import pan_scores  # noqa: E402
 from mia.text.noise import corpus_vocabulary  # noqa: E402
 
 GRID = {"gap": (100, 200, 300), "min_phrase": (1, 2, 3, 4), "min_words": (8, 14, 20, 30),

@@ -43,7 +43,7 @@ from mia.detector.detector import Detector  # noqa: E402
 from mia.detector.folder import resolve_detector  # noqa: E402
 from mia.search.engine import WorkerSpec, start_engine  # noqa: E402
 from mia.search.index import index_options  # noqa: E402
-from mia.search.passages import write_results  # noqa: E402
+from mia.search.results_file import write_results  # noqa: E402
 from mia.search.search import (  # noqa: E402
     SearchOptions,
     as_documents,

@@ -33,7 +33,7 @@ from mia.heads.ranking import head_summaries, rank_heads
 from mia.heads.stability import compare_detectors
 from mia.models.attention import load_model
 from mia.report.html import report_page
-from mia.search.documents import read_documents
+from mia.search.collection import read_documents
 from mia.search.search import search_documents
 from mia.text.pairs import Pair, read_pairs, write_pairs
 from mia.workflow import train_detector

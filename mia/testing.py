@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from mia.errors import MiaError
-from mia.search.passages import Passage
+from mia.search.results_file import Passage
 from mia.text.corpus import sentence_splitter, split_sentences
 from mia.text.noise import EVALUATION_NOISE, Noise, corpus_vocabulary, noisy_copy_pair
 from mia.text.pairs import shuffled_copy_pair

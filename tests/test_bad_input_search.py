@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from mia.cli import main
-from mia.detector.candidates import CandidateOptions
 from mia.detector.folder import shipped_folder
+from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError, Terminated
-from mia.search.documents import Document
+from mia.search.collection import Document
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
 from tests.optional import need
 from tests.test_bad_input import one_line_error, tree

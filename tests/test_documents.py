@@ -16,7 +16,7 @@ from mia.detector.detector import Detector
 from mia.errors import MiaError
 from mia.text.corpus import read_paragraphs
 from mia.text.pairs import Pair, read_pairs
-from mia.text.pan import pan_xml, parse_annotation, read_pan
+from mia.text.pan_files import pan_xml, parse_annotation, read_pan
 
 PARAGRAPHS = read_paragraphs()
 
@@ -157,7 +157,7 @@ def test_detect_writes_pan_xml_and_evaluate_scores_it(pan_corpus, pan_pairs, tmp
                                       "tf-idf sentence seeds (after Sanchez-Perez 2014)"}
     assert result["window_pairs_run"] < result["window_pairs_all"]
     # the passages evaluate scored are the ones detect wrote
-    from mia.evaluate.pan import pan_scores
+    from mia.evaluate.pan_measures import pan_scores
 
     by_name = {p.names[0]: p for p in pan_pairs}
     written = [(f"{Path(ref).stem}-{Path(src).stem}", a0, a0 + la, b0, b0 + lb) for ref, src, a0, la, b0, lb in

@@ -19,15 +19,15 @@ from hypothesis import strategies as st
 
 from mia.cli import main
 from mia.cli.values import whole_number_in
-from mia.detector.candidates import CandidateOptions
 from mia.detector.detector import Detector
 from mia.detector.folder import DEFAULT_DETECTOR
+from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
-from mia.search.candidates import INDEX_SETTING_RANGES, check_candidate_options
+from mia.search.collection_candidates import INDEX_SETTING_RANGES, check_candidate_options
 from mia.search.index import save_index
 from mia.search.index_file import IndexRecord
 from mia.text.pairs import Pair, read_pairs, write_pairs
-from mia.text.pan import pan_file_names, unique_ids
+from mia.text.pan_files import pan_file_names, unique_ids
 from tests.test_bad_input import one_line_error, tree
 from tests.test_bad_input_search import docs_folder, no_model_load, small_index  # noqa: F401 (a fixture)
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mia.evaluate.pan import detects, pan_scores
+from mia.evaluate.pan_measures import detects, pan_scores
 
 
 def scores(cases, detections):

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mia.detector.candidates import CandidateOptions
 from mia.detector.passages import PassageRule, group_phrases, merge_passages
+from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
-from mia.search.candidates import embedding_pairs, shingle_pairs, signatures
-from mia.search.documents import Document, read_documents
+from mia.search.collection import Document, read_documents
+from mia.search.collection_candidates import embedding_pairs, shingle_pairs, signatures
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
-from mia.search.passages import Passage, write_results
+from mia.search.results_file import Passage, write_results
 from mia.testing import PlantedPassage, covers_half, longest_common_run, score_search
 from tests.optional import need
 

@@ -150,7 +150,7 @@ def run_import_alignments(config: ImportAlignmentsConfig) -> int:
 
 def run_import_pan(config: ImportPanConfig) -> int:
     from mia.text.pairs import write_pairs
-    from mia.text.pan import read_pan
+    from mia.text.pan_files import read_pan
 
     check_output(config.out, {"--pairs": config.pairs}, folders={"--annotations": config.annotations,
                                                                 "--suspicious": config.suspicious,

@@ -37,19 +37,19 @@ def check_new_folder(out: str | None, inputs: dict[str, Any]) -> None:
 
 
 def pan_files(pairs: list[Any]) -> dict[str, str]:
-    """Before any work: the file of each suspicious document's detections (:func:`mia.text.pan.pan_file_names`),
+    """Before any work: the file of each suspicious document's detections (:func:`mia.text.pan_files.pan_file_names`),
     after checking that every document name can be written in XML."""
-    from mia.text.pan import check_xml_names, document_names, pan_file_names
+    from mia.text.pan_files import check_xml_names, document_names, pan_file_names
 
     check_xml_names(pairs)
     return pan_file_names(document_names(pair)[0] for pair in pairs)
 
 
 def write_pan_folder(out: str, found: list[tuple[Any, list[tuple[int, int, int, int]]]], names: dict[str, str]) -> None:
-    """PAN XML detections, one file per suspicious document (:mod:`mia.text.pan`), named by ``names``
+    """PAN XML detections, one file per suspicious document (:mod:`mia.text.pan_files`), named by ``names``
     (:func:`pan_files`), each written atomically."""
     from mia.io import write_atomic
-    from mia.text.pan import grouped_by_suspicious, pan_xml
+    from mia.text.pan_files import grouped_by_suspicious, pan_xml
 
     files = grouped_by_suspicious(found)
     for suspicious, detections in sorted(files.items()):
@@ -160,7 +160,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
     check_output(config.out, {"--pairs": config.pairs, **detector_files(config.detector)})
     pairs = read_pairs(config.pairs)
     if config.gold == "passages":
-        from mia.evaluate.documents import check_gold_passages
+        from mia.evaluate.passage_evaluation import check_gold_passages
 
         check_gold_passages(pairs)
     detector = Detector.load(config.detector)
@@ -169,7 +169,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
                              min_longest=config.min_longest_phrase, min_outside=config.min_outside_phrase)
     evaluation: Any
     if config.gold == "passages":
-        from mia.evaluate.documents import evaluate_passages
+        from mia.evaluate.passage_evaluation import evaluate_passages
 
         evaluation = evaluate_passages(detector, model, pairs, threshold=config.threshold,
                                        candidates=config.candidates, rule=rule, batch_size=config.batch_size,

@@ -23,9 +23,9 @@ from mia.cli.values import (
     probability,
     share,
 )
+from mia.detector.candidate_windows import Candidates
 from mia.detector.data import DOCUMENT_WORDS, Copies
 from mia.detector.decoding import Decode
-from mia.detector.documents import Candidates
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.detector.passages import DEFAULT_GAP, DEFAULT_MIN_LONGEST, DEFAULT_MIN_WORDS
 from mia.detector.record import FeatureTransform

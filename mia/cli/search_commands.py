@@ -16,10 +16,10 @@ from mia.cli.options import (
     option,
 )
 from mia.cli.values import positive, probability, share, whole_number_in
-from mia.detector.candidates import CandidateOptions
 from mia.detector.folder import DEFAULT_DETECTOR
+from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
-from mia.search.candidates import INDEX_SETTING_RANGES
+from mia.search.collection_candidates import INDEX_SETTING_RANGES
 
 DEFAULTS = CandidateOptions()
 DOCS_HELP = "a folder of .txt files (the id is the file name without .txt) or a JSONL file with id and text"
@@ -36,7 +36,7 @@ NUM_PERM_HELP = (f"MinHash permutations, {NUM_PERM_RANGE[0]} to {NUM_PERM_RANGE[
 def families(value: str) -> tuple[str, ...]:
     import argparse
 
-    from mia.detector.candidates import FAMILIES
+    from mia.detector.sentence_candidates import FAMILIES
 
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     unknown = [name for name in names if name not in FAMILIES]
@@ -137,8 +137,8 @@ def start(config: IndexConfig | SearchConfig) -> Any:
 
 def run_index(config: IndexConfig) -> int:
     from mia.io import check_not_input
-    from mia.search.candidates import check_candidate_options
-    from mia.search.documents import read_documents
+    from mia.search.collection import read_documents
+    from mia.search.collection_candidates import check_candidate_options
     from mia.search.index import check_index_destination, check_settings, load_index, save_index, tidy_index
     from mia.search.search import build_index
 
@@ -196,10 +196,10 @@ def check_search_outputs(config: SearchConfig) -> tuple[str, str]:
 def run_search(config: SearchConfig) -> int:
     from mia.detector.detector import Detector
     from mia.io import write_atomic
-    from mia.search.candidates import check_candidate_options
-    from mia.search.documents import read_documents
+    from mia.search.collection import read_documents
+    from mia.search.collection_candidates import check_candidate_options
     from mia.search.index import check_settings, index_options, load_index
-    from mia.search.passages import write_results
+    from mia.search.results_file import write_results
     from mia.search.search import SearchOptions, build_index, search
 
     out, summary_path = check_search_outputs(config)

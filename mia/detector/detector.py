@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mia.detector.candidate_windows import Candidates
 from mia.detector.decoding import ARGMAX_FLOOR, DECODERS, Decode, decode_floor
 from mia.detector.detection import Detection, DetectionError, decoded
-from mia.detector.documents import Candidates
 from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
 from mia.detector.passages import PassageRule
 from mia.detector.record import (
@@ -248,10 +248,10 @@ class Detector:
         The links are the word pairs the detector's decoding (``decode``, default its own) links over ``words``
         words, and the phrases are built from them (:mod:`mia.detector.detection`). A pair that fits the model is
         scored whole (the detector's head sums are taken while the model runs; no feature tensor is built). A longer
-        pair runs as the window pairs its sentence candidates choose (:mod:`mia.detector.documents`; ``candidates=
-        "all"``: every window pair), combined sparsely: token pairs at or above ``floor`` (lowered to what the
-        decoding needs) are kept. Phrases are merged into passages by ``passages`` (default: the detector's rule,
-        :attr:`passage_rule`; :mod:`mia.detector.passages`); for a longer pair, links and phrases outside every
+        pair runs as the window pairs its sentence candidates choose (:mod:`mia.detector.candidate_windows`;
+        ``candidates="all"``: every window pair), combined sparsely: token pairs at or above ``floor`` (lowered to
+        what the decoding needs) are kept. Phrases are merged into passages by ``passages`` (default: the detector's
+        rule, :attr:`passage_rule`; :mod:`mia.detector.passages`); for a longer pair, links and phrases outside every
         passage are kept in phrases of at least its ``min_outside`` linked words.
         A pair that cannot be processed yields a :class:`DetectionError` and the next pair goes on. ``progress``
         is told of the window pairs of each pair run as window pairs.

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from mia.detector.candidate_windows import Candidates
 from mia.detector.decoding import Decode
 from mia.detector.detection import decoded
 from mia.detector.detector import Detector
-from mia.detector.documents import Candidates
 from mia.detector.passages import PassageRule
 from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
 from mia.evaluate.metrics import RankingTally, f1_score

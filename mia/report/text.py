@@ -8,9 +8,9 @@ import numpy as np
 
 from mia.detector.detection import Detection, DetectionError
 from mia.detector.detector import Detector
-from mia.evaluate.documents import PAN_COLUMNS, PassageEvaluation
 from mia.evaluate.evaluation import DETECTOR_ROW, PHRASE_MIN_WORDS, WORD_COLUMNS, Evaluation, headline_text
 from mia.evaluate.metrics import metrics_table
+from mia.evaluate.passage_evaluation import PAN_COLUMNS, PassageEvaluation
 from mia.heads.ablation import AblationResult
 from mia.heads.examples import HeadExamples
 from mia.heads.ranking import HeadSummary, HeadWeight

@@ -29,15 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.candidates import CandidateOptions
-from mia.detector.documents import candidate_units, sentence_homes
+from mia.detector.candidate_windows import candidate_units, sentence_homes
+from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.io import check_writable_folder
 from mia.models.attention import AttentionModel
 from mia.models.encoding import TextTokens
 from mia.progress import Progress, no_progress
-from mia.search.candidates import SCHEME, signatures, word_counts
-from mia.search.documents import Document, check_unique
+from mia.search.collection import Document, check_unique
+from mia.search.collection_candidates import SCHEME, signatures, word_counts
 from mia.search.index_file import INDEX_FILE, read_generation, tidy_generation, write_generation
 from mia.text.corpus import split_sentences
 from mia.text.windows import Window, plan_windows
@@ -107,8 +107,8 @@ def index_settings(model: AttentionModel, options: CandidateOptions) -> dict[str
 def document_units(model: AttentionModel, text: str, size: int
                    ) -> tuple[TextTokens, list[Window], list[tuple[int, int, int]]]:
     """A document's tokens (its one tokenisation), windows and candidate units ``(first char, end char, home
-    window)`` (:mod:`mia.detector.documents`: sentences, long ones in pieces; the home is the window that holds the
-    unit whole with the widest margin), as ``detect`` makes them for two documents."""
+    window)`` (:mod:`mia.detector.candidate_windows`: sentences, long ones in pieces; the home is the window that
+    holds the unit whole with the widest margin), as ``detect`` makes them for two documents."""
     tokens = model.tokens(text)
     sentences = split_sentences(text)
     windows = plan_windows(tokens.spans, sentences, size) if len(tokens) else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from mia.errors import MiaError
-from mia.search.documents import Document
+from mia.search.collection import Document
 
 
 class IndexFileError(MiaError):

@@ -29,8 +29,8 @@ import numpy as np
 
 from mia.errors import MiaError
 from mia.io import folder_lock, parse_json, read_bytes_capped, write_bytes_atomic
-from mia.search.candidates import INDEX_SETTING_RANGES, SCHEME
-from mia.search.documents import Document
+from mia.search.collection import Document
+from mia.search.collection_candidates import INDEX_SETTING_RANGES, SCHEME
 from mia.search.index_checks import IndexFileError, check_spans, check_tokens
 
 FORMAT = 2

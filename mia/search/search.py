@@ -1,8 +1,8 @@
 """Corpus search: which passages of which documents reuse which others.
 
 :func:`search` takes indexed documents (:mod:`mia.search.index`), finds candidate window pairs
-(:mod:`mia.search.candidates`), has an engine's workers score only those with the detector
-(:mod:`mia.search.engine`), and merges the phrases found into passages (:mod:`mia.search.passages`).
+(:mod:`mia.search.collection_candidates`), has an engine's workers score only those with the detector
+(:mod:`mia.search.engine`), and merges the phrases found into passages (:mod:`mia.search.results_file`).
 :func:`search_documents` does all of it, engine included, for documents in memory.
 """
 
@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.candidates import CandidateOptions
 from mia.detector.decoding import ARGMAX_FLOOR, Decode
 from mia.detector.detection import SparseScores, decoded
 from mia.detector.passages import PassageRule
+from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 from mia.models.encoding import TextTokens
 from mia.progress import Progress, no_progress
-from mia.search.candidates import check_candidate_options, embedding_pairs, shingle_pairs
-from mia.search.documents import Document, check_unique
+from mia.search.collection import Document, check_unique
+from mia.search.collection_candidates import check_candidate_options, embedding_pairs, shingle_pairs
 from mia.search.engine import Engine, EngineName, InProcessEngine, WindowJob, WorkerSpec, start_engine
 from mia.search.index import OWNED, Embed, SearchIndex, add_documents, index_options, index_settings
-from mia.search.passages import Passage
+from mia.search.results_file import Passage
 from mia.text.pairs import Pair
 
 EMBED_BATCH = 64
@@ -73,7 +73,7 @@ class SearchResult:
         """The passages as a pandas DataFrame (the columns of the results file)."""
         import pandas as pd
 
-        from mia.search.passages import COLUMNS
+        from mia.search.results_file import COLUMNS
 
         return pd.DataFrame(self.records(), columns=list(COLUMNS))
 
@@ -273,7 +273,7 @@ def search_documents(
     workers: int = 1, address: str | None = None, threads: int = 1, device: str = "auto",
     threshold: float | None = None, progress: Progress = no_progress,
 ) -> SearchResult:
-    """Search documents (:class:`~mia.search.documents.Document` or ``(id, text)`` pairs) in memory, start to end:
+    """Search documents (:class:`~mia.search.collection.Document` or ``(id, text)`` pairs) in memory, start to end:
     an engine started and closed, the indexes built on the way (not saved)."""
     spec = WorkerSpec(detector, threshold=threshold, device=device,
                       threads=threads)

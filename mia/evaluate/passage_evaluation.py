@@ -1,5 +1,6 @@
 """Evaluating a detector on documents with passage gold (a pair file whose links are passages, as ``import-pan``
-writes): PAN's measures (:mod:`mia.evaluate.pan`) of the detector's passages, exactly those ``detect`` prints (and
+writes): PAN's measures (:mod:`mia.evaluate.pan_measures`) of the detector's passages, exactly those ``detect``
+prints (and
 ``detect --format pan`` writes), beside the document baselines (:mod:`mia.evaluate.document_baselines`) on the same
 pairs, with the window pairs the detector scored and the time it took.
 """
@@ -11,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mia.detector.candidate_windows import Candidates
 from mia.detector.detection import DetectionError
 from mia.detector.detector import Detector
-from mia.detector.documents import Candidates
 from mia.detector.passages import PassageRule
 from mia.errors import MiaError
 from mia.evaluate.document_baselines import DOCUMENT_BASELINES
-from mia.evaluate.pan import Case, pan_scores
+from mia.evaluate.pan_measures import Case, pan_scores
 from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair

@@ -13,7 +13,8 @@ set and its mean-pooled embedding are mostly the rest of the window. Two familie
   0.5-0.7).
 
 For one pair of texts both are computed exactly (every sentence pair); corpus search finds the same pairs with
-MinHash LSH and an HNSW index (:mod:`mia.search.candidates`), approximations of these rules. ``all`` scores every
+MinHash LSH and an HNSW index (:mod:`mia.search.collection_candidates`), approximations of these rules. ``all``
+scores every
 window pair: the exhaustive reference.
 """
 
