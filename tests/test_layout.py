@@ -124,3 +124,17 @@ def test_functions_stay_short():
 def test_the_function_rule_counts_the_body_without_the_docstring():
     source = 'def f():\n    """Doc\n    string."""\n    a = 1\n    return a\n\n\ndef g():\n    return 2\n'
     assert function_lengths(source) == {"1:f": 2, "8:g": 1}
+
+
+def test_a_detector_record_is_read_through_its_card():
+    """``metadata[...]`` and ``metadata.get(...)`` are read only where the record is read (the card, the record's
+    validation, the training data made again from it); elsewhere ``detector.card`` is typed. Writing is allowed."""
+    import re
+
+    readers = {"mia.detector.card", "mia.detector.record", "mia.detector.record_sections", "mia.detector.data"}
+    read = re.compile(r"metadata(\.get\(|\[[^\]]*\](?!\s*=[^=]))")
+    found = [f"{module_name(p)}:{n}" for p in PACKAGE.rglob("*.py") if module_name(p) not in readers
+             for n, line in enumerate(p.read_text().splitlines(), 1)
+             if read.search(line.split("#")[0]) and not line.strip().startswith(('"""', "``"))
+             and '"""' not in line and "``metadata" not in line]
+    assert found == []

@@ -125,7 +125,7 @@ def run_train(config: TrainConfig) -> int:
         say(f"{destination} was written by another run while this one trained; it is left as that run wrote it, "
             f"and this detector goes to {moved}")
         out = detector.save(moved, expected_state=None)
-    windowed = detector.metadata["data"]["windowed_pairs"]
+    windowed = detector.card.data["windowed_pairs"]
     if windowed:
         say(f"{windowed} pairs longer than the model ran as window pairs")
     print(training_report(detector))

@@ -111,7 +111,7 @@ def run_heads(config: HeadsConfig) -> int:
     if config.plot is not None:
         check_plot_path(config.plot)
     detector = Detector.load(config.detector)
-    relation = detector.metadata.get("relation", "")
+    relation = detector.card.relation
     if config.by == "column":
         columns = rank_heads(detector, top=config.top)
         if config.format == "json":
@@ -123,7 +123,7 @@ def run_heads(config: HeadsConfig) -> int:
             print(heads_table(columns))
     else:
         heads = head_summaries(detector, by=config.by, top=config.top)
-        section = detector.metadata.get("heads") or {}
+        section = detector.card.heads
         if config.format == "json":
             print(json.dumps(jsonable({"model": detector.model_name, "relation": relation, "ranking": config.by,
                                        "bootstrap": section.get("bootstrap"),
@@ -192,7 +192,7 @@ def run_ablate(config: AblateConfig) -> int:
     detector = Detector.load(config.detector)
     if config.pairs:
         given = read_pairs(config.pairs)
-        fitted = set((detector.metadata.get("split") or {}).get("fit_or_tuned_on_hashes") or ())
+        fitted = detector.card.fitted_hashes
         pairs = [pair for pair in given if pair_hash(pair) not in fitted]
         if len(pairs) < len(given):
             say(f"{len(given) - len(pairs)} of the pairs were fitted or tuned on by the detector: left out")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mia.detector.candidate_windows import Candidates
+from mia.detector.card import DetectorCard
 from mia.detector.decoding import ARGMAX_FLOOR, DECODERS, Decode, decode_floor
 from mia.detector.detection import Detection, DetectionError, decoded
 from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
@@ -77,20 +78,22 @@ class Detector:
     # --- scoring ------------------------------------------------------------------------------------------
 
     @property
+    def card(self) -> DetectorCard:
+        """What this detector records beyond its weights, typed (:mod:`mia.detector.card`)."""
+        return DetectorCard.from_metadata(self.metadata)
+
+    @property
     def decode(self) -> Decode:
         """The word alignment decoding this detector recommends (``threshold`` for detectors that record none; an
         unknown one is refused when the detector is loaded)."""
-        value = self.metadata.get("decode", "threshold")
-        if value not in DECODERS:
-            raise MiaError(f"the detector records an unknown decoding {value!r}; use one of {', '.join(DECODERS)}")
-        return value
+        return self.card.decode
 
     @property
     def document_floor(self) -> float:
         """The argmax decodings' floor for pairs that run as window pairs: the one chosen for this detector on
         document pairs (``documents.argmax_floor`` in its record, see ``benchmarks/choose_document_floor.py``), else
         mia's default (:data:`~mia.detector.decoding.ARGMAX_FLOOR`, the floor of pairs that fit the model)."""
-        return float((self.metadata.get("documents") or {}).get("argmax_floor", ARGMAX_FLOOR))
+        return self.card.document_floor
 
     def floor_for(self, *, windowed: bool) -> float:
         """The argmax floor a pair is decoded with: :attr:`document_floor` when it runs as window pairs."""
@@ -100,13 +103,7 @@ class Detector:
     def passage_rule(self) -> PassageRule:
         """The gap rule and filter this detector's passages use: those chosen for it on documents (``documents`` in
         its record), else mia's defaults."""
-        chosen = (self.metadata.get("documents") or {}).get("passages") or {}
-        default = PassageRule()
-        return PassageRule(gap=chosen.get("gap_chars", default.gap),
-                           min_words=chosen.get("min_words", default.min_words),
-                           min_longest=chosen.get("min_longest_phrase", default.min_longest),
-                           min_phrase=chosen.get("min_phrase_words", default.min_phrase),
-                           min_outside=chosen.get("min_outside_phrase_words", default.min_outside))
+        return self.card.passage_rule
 
     def passages(self, *, gap: int | None = None, min_words: int | None = None,
                  min_longest: int | None = None, min_outside: int | None = None) -> PassageRule:

@@ -23,6 +23,12 @@ from typing import Any
 DEFAULT_GAP = 300
 DEFAULT_MIN_WORDS = 14  # 15 tokens before phrases counted decoded word links (0.95 regex words per MiniLM token)
 DEFAULT_MIN_LONGEST = 8
+# a passage setting's name in code (PassageRule), in records (detector.json's documents.passages, results), and on
+# the command line (None: not an option)
+PASSAGE_KEYS: dict[str, tuple[str, str | None]] = {
+    "gap": ("gap_chars", "--gap"), "min_words": ("min_words", "--min-passage-words"),
+    "min_longest": ("min_longest_phrase", "--min-longest-phrase"), "min_phrase": ("min_phrase_words", None),
+    "min_outside": ("min_outside_phrase_words", "--min-outside-phrase")}
 # a phrase as the rule reads it: (a_start, a_end, b_start, b_end, linked words, score)
 PhraseSpan = tuple[int, int, int, int, int, float]
 
@@ -50,9 +56,10 @@ class PassageRule:
     def to_dict(self, *, links: bool = True) -> dict[str, int]:
         """The rule as recorded; ``links=False`` leaves out the links filter (``min_outside``), for output that
         holds passages only (``mia search``)."""
-        record = {"gap_chars": self.gap, "min_words": self.min_words, "min_longest_phrase": self.min_longest,
-                  "min_phrase_words": self.min_phrase}
-        return {**record, "min_outside_phrase_words": self.min_outside} if links else record
+        record = {key: getattr(self, name) for name, (key, _) in PASSAGE_KEYS.items()}
+        if not links:
+            del record[PASSAGE_KEYS["min_outside"][0]]
+        return record
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ DETECTOR_ROW = "detector ({decode})"
 HEADLINE_BASELINES = ("greedy string tiling (>= 3)", "run of >= 3 words", "same word")
 
 
-def headline_text(card: dict[str, Any]) -> str:
+def headline_text(card: Mapping[str, Any]) -> str:
     """One line: the detector's word F1 (P, R) under its decoding, then the baselines' F1 on the same pairs; for a
     detector card without word-level measures (trained before they were recorded), says so."""
     word = card.get("word_level") or {}
@@ -224,7 +224,7 @@ def evaluate_detector(
     detector.check_model(model)
     threshold = detector.threshold if threshold is None else threshold
     rule = detector.passage_rule if passages is None else passages
-    trained = set(detector.metadata.get("split", {}).get("fit_or_tuned_on_hashes", []))
+    trained = detector.card.fitted_hashes
     untrained = [pair for pair in pairs if include_trained or pair_hash(pair) not in trained]
     if not untrained:
         raise MiaError(

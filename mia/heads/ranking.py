@@ -88,8 +88,8 @@ def _number(value: Any) -> float:
 def head_summaries(detector: Detector, *, by: Ranking = "auc", top: int | None = None) -> list[HeadSummary]:
     """Heads (module docstring) ordered by ``by``: ``auc`` (default, the stable order) or ``weight``."""
     layout = detector.layout
-    section = detector.metadata.get("heads") or {}
-    aucs = detector.metadata.get("head_roc_auc")
+    section = detector.card.heads
+    aucs = detector.card.head_roc_auc
     if "auc" in section:
         auc = np.array(section["auc"], float)
     elif aucs is not None:  # detectors trained before head summaries: the same combination of the stored AUCs
@@ -141,7 +141,7 @@ class HeadWeight:
 
 def rank_heads(detector: Detector, *, top: int | None = None) -> list[HeadWeight]:
     """Feature columns ranked by standardised weight, largest (strongest evidence of a link) first."""
-    aucs = detector.metadata.get("head_roc_auc") or [None] * detector.layout.n_features
+    aucs = detector.card.head_roc_auc or (None,) * detector.layout.n_features
     order = np.argsort(-detector.coef, kind="stable")
     ranked = []
     for rank, feature in enumerate(order[: top if top else None], start=1):

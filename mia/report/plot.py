@@ -71,7 +71,7 @@ def plot_heads(detector: Detector, path: str | Path) -> Path:
             axis.text(head, layer, "×", ha="center", va="center", fontsize=8, color="0.35")
     fig.colorbar(image, ax=axes.ravel().tolist(),
                  label="standardised weight" + ("  (×: head's interval holds 0)" if unsettled else ""))
-    fig.suptitle(f"mia detector heads: {detector.model_name} ({detector.metadata.get('relation', '')})")
+    fig.suptitle(f"mia detector heads: {detector.model_name} ({detector.card.relation})")
     return _save(fig, path)
 
 

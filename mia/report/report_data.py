@@ -42,23 +42,23 @@ def _round(values: Any, digits: int = 4) -> Any:
 
 
 def detector_card(detector: Detector, name: str) -> dict[str, Any]:
-    meta = detector.metadata
-    metrics = meta.get("metrics") or {}
+    card = detector.card
+    metrics = card.metrics
     return {
         "name": name, "model": detector.model_name, "model_type": detector.model_type,
-        "relation": meta.get("relation", ""), "threshold": round(detector.threshold, 4), "decode": detector.decode,
-        "data": {k: v for k, v in (meta.get("data") or {}).items() if isinstance(v, (str, int, float))},
-        "split": {k: (meta.get("split") or {}).get(k) for k in ("train", "validation", "test")},
+        "relation": card.relation, "threshold": round(detector.threshold, 4), "decode": detector.decode,
+        "data": {k: v for k, v in card.data.items() if isinstance(v, (str, int, float))},
+        "split": {k: card.split.get(k) for k in ("train", "validation", "test")},
         "evaluated_on": metrics.get("evaluated_on"), "headline": headline_text(metrics),
         "word_level": metrics.get("word_level") or {},
         "token_level": metrics.get("token_level") or metrics.get("scorers") or {},
-        "trained_with": meta.get("trained_with"), "training_seconds": meta.get("training_seconds"),
+        "trained_with": card.trained_with, "training_seconds": card.training_seconds,
     }
 
 
 def heads_data(detector: Detector) -> dict[str, Any]:
     layout = detector.layout
-    section = detector.metadata.get("heads") or {}
+    section = detector.card.heads
     return {
         "layers": layout.layers, "heads": layout.heads, "directions": list(layout.directions),
         "offsets": [offset_label(o) for o in layout.offsets],

@@ -103,7 +103,7 @@ def examples_text(examples: HeadExamples) -> str:
 def training_report(detector: Detector) -> str:
     """The held-out measures of a detector beside the baselines, as text: the headline (word level, its decoded
     links), then the token level."""
-    metrics = detector.metadata.get("metrics") or {}
+    metrics = detector.card.metrics
     word = {DETECTOR_ROW.format(decode=metrics.get("decode", detector.decode)) if name == "detector" else name: row
             for name, row in (metrics.get("word_level") or {}).items()}
     token = metrics.get("token_level") or metrics.get("scorers") or {}
