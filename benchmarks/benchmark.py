@@ -220,7 +220,7 @@ def window_pair_rate(detector: Any, model: AttentionModel, pair: Pair, repeats: 
 def bart_window_pairs(corpus: str | None, d_model: int, repeats: int) -> dict[str, Any]:
     """Window pairs per second of a random BART on a long pair, with the encoder cache and without it."""
     import mia.models.attention as attention
-    from mia.testing import build_random_bart
+    from mia_testkit import build_random_bart
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_random_bart(Path(tmp) / "bart", d_model=d_model, layers=4, heads=max(1, d_model // 64),
@@ -274,7 +274,7 @@ def gpt2_window_pairs(corpus: str | None, d_model: int, repeats: int) -> dict[st
     """Window pairs per second of a random decoder-only GPT-2 on a long pair, each A window's states cached
     (`mia.models.prefix_cache`) and not."""
     import mia.models.prefix_cache as prefix_cache
-    from mia.testing import build_random_gpt2
+    from mia_testkit import build_random_gpt2
 
     layers, heads = 6, max(1, d_model // 64)
     with tempfile.TemporaryDirectory() as tmp:

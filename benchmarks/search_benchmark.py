@@ -4,7 +4,7 @@
 
 Documents of ``--words`` words are cut from the corpus and ``--passages`` passages planted (2-4 sentences of one
 document copied, shuffled, into another; ``--noisy-share`` of them with a third of the words changed): see
-:mod:`mia.testing`. Scored by :mod:`mia.testing` (a gold passage is found when an output passage covers
+:mod:`mia_testkit`. Scored by :mod:`mia_testkit` (a gold passage is found when an output passage covers
 at least half of it on both sides).
 
 A corpus too short for ``--documents`` x ``--words`` (Gatsby holds about 160 documents of 300 words) is extended
@@ -52,11 +52,11 @@ from mia.search.search import (  # noqa: E402
     open_engine,
     search,
 )
-from mia.testing import (
+from mia.text.corpus import read_paragraphs  # noqa: E402
+from mia_testkit import (
     plant_reuse,  # noqa: E402
     score_search,  # noqa: E402
 )
-from mia.text.corpus import read_paragraphs  # noqa: E402
 
 WORD = re.compile(r"[A-Za-z]+")
 FILTERS = ((15, 8), (12, 8), (8, 6), (12, 10))  # (linked words, longest phrase), beside the detector's own

@@ -33,9 +33,9 @@ from mia.models.attention import load_model  # noqa: E402
 from mia.models.encoding import strip_spans  # noqa: E402
 from mia.search.collection import Document  # noqa: E402
 from mia.search.index import SearchIndex, add_documents, index_settings  # noqa: E402
-from mia.testing import plant_reuse  # noqa: E402
 from mia.text.corpus import read_paragraphs  # noqa: E402
 from mia.text.pairs import Pair  # noqa: E402
+from mia_testkit import plant_reuse  # noqa: E402
 
 
 def tokenizer_encoding(model, a_text: str, b_text: str) -> tuple[dict, np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.testing import resident_mb  # noqa: E402
+from mia_testkit import resident_mb  # noqa: E402
 
 STARTED = time.perf_counter()
 

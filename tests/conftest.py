@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mia.models.attention import AttentionModel, load_model
-from mia.testing import build_random_bart
 from mia.text.corpus import read_paragraphs
 from mia.text.pairs import Pair, generate_pairs
+from mia_testkit import build_random_bart
 
 
 @pytest.fixture(scope="session")

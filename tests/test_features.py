@@ -88,7 +88,7 @@ def test_row_buffer_thins_one_chunk_larger_than_it_and_keeps_rows_in_place():
 
 
 def resident_bytes() -> float:
-    from mia.testing import resident_mb
+    from mia_testkit import resident_mb
 
     return resident_mb() * 2**20
 

@@ -22,11 +22,10 @@ ALLOWED = {
     "heads": {"text", "models", "detector", "evaluate", "heads"},
     "report": {"text", "models", "detector", "evaluate", "heads", "report"},
     "search": {"text", "models", "detector", "evaluate", "search"},
-    "testing": {"text", "models", "detector", "evaluate", "search", "testing"},
     "workflow": {"text", "models", "detector", "evaluate", "heads", "workflow"},
 }
 CLI = ("cli", "__init__", "__main__")
-EVERYTHING = {"text", "models", "detector", "evaluate", "heads", "report", "search", "workflow", "testing", *CLI}
+EVERYTHING = {"text", "models", "detector", "evaluate", "heads", "report", "search", "workflow", *CLI}
 MAX_FUNCTION_LINES = 60  # body lines of one function, its docstring left out
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mia.errors import MiaError
-from mia.testing import plant_reuse
 from mia.text.corpus import read_paragraphs
+from mia_testkit import plant_reuse
 
 
 def test_planted_passages_are_where_the_gold_says():

@@ -12,8 +12,8 @@ from mia.cli import main
 from mia.detector.detector import Detector
 from mia.detector.folder import resolve_detector
 from mia.search.search import SearchResult, search_documents
-from mia.testing import found_gold, passage_spans, plant_reuse
 from mia.text.corpus import read_paragraphs
+from mia_testkit import found_gold, passage_spans, plant_reuse
 from tests.optional import need
 
 

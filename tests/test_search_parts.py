@@ -15,7 +15,7 @@ from mia.search.collection import Document, read_documents
 from mia.search.collection_candidates import embedding_pairs, shingle_pairs, signatures
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
 from mia.search.results_file import Passage, write_results
-from mia.testing import PlantedPassage, covers_half, longest_common_run, score_search
+from mia_testkit import PlantedPassage, covers_half, longest_common_run, score_search
 from tests.optional import need
 
 # --- documents -------------------------------------------------------------------------------------------------

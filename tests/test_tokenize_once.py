@@ -51,7 +51,7 @@ def test_a_windowed_pair_is_tokenised_once_per_text(minilm, long_pair, monkeypat
 def test_a_search_tokenises_each_document_once(minilm, monkeypatch):
     from mia.search.engine import WorkerSpec
     from mia.search.search import SearchOptions, build_index, open_engine, search
-    from mia.testing import plant_reuse
+    from mia_testkit import plant_reuse
 
     documents, _ = plant_reuse(read_paragraphs(), documents=10, passages=3, words=120, noisy_share=0.0, seed=4)
     with open_engine(WorkerSpec("minilm-reuse", device="cpu")) as (engine, model):

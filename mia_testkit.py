@@ -1,6 +1,6 @@
-"""For benchmarks and tests only (no command uses it): a random BART to test and time the encoder-decoder path
-(:func:`build_random_bart`), the process's resident memory now (:func:`resident_mb`), and the planted-reuse
-benchmark of corpus search.
+"""For benchmarks and tests only, beside the package and not installed with it: a random BART to test and time the
+encoder-decoder path (:func:`build_random_bart`), the process's resident memory now (:func:`resident_mb`), and the
+planted-reuse benchmark of corpus search.
 
 * :func:`plant_reuse` cuts a corpus into ``documents`` documents of about ``words`` words (consecutive paragraphs, in
   corpus order) and plants ``passages`` reused passages: 2-4 consecutive sentences of a *source* document, shuffled,
