@@ -41,6 +41,9 @@ def tree(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*"))}
 
 
+# tests of where a detector is written need a detector, not its heads' intervals: no bootstrap refits
+QUICK = ("--bootstrap", "0")
+
 @pytest.fixture
 def no_model_load(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if a model is loaded: the input must be refused before any work."""
@@ -83,7 +86,7 @@ def test_retraining_a_detector_folder_keeps_the_users_other_files(tmp_path, pair
     (folder / "heads.png").write_bytes(b"\x89PNG mine")
     (folder / "eval.json").write_text('{"mine": true}')
     old_weights = (folder / "weights.npz").read_bytes()
-    assert main(["train", "--pairs", str(pairs_file), "--out", str(folder)]) == 0
+    assert main(["train", "--pairs", str(pairs_file), "--out", str(folder), *QUICK]) == 0
     assert (folder / "heads.png").read_bytes() == b"\x89PNG mine"
     assert (folder / "eval.json").read_text() == '{"mine": true}'
     assert (folder / "weights.npz").read_bytes() != old_weights
@@ -96,7 +99,7 @@ def test_training_into_a_symlinked_detector_folder_writes_through_the_link(tmp_p
     (real / "NOTES.txt").write_text("mine")
     link = tmp_path / "link"
     link.symlink_to(real, target_is_directory=True)
-    assert main(["train", "--pairs", str(pairs_file), "--out", str(link)]) == 0
+    assert main(["train", "--pairs", str(pairs_file), "--out", str(link), *QUICK]) == 0
     assert link.is_symlink() and (real / "NOTES.txt").read_text() == "mine"
     assert Detector.load(link).metadata["data"]["pairs"] == 6
 
@@ -163,8 +166,8 @@ def test_shipped_detectors_are_read_only_inputs(capsys, no_model_load):
 def test_train_without_out_writes_a_new_folder_each_time(tmp_path, pairs_file, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shipped = tree(shipped_folder())
-    assert main(["train", "--pairs", str(pairs_file)]) == 0
-    assert main(["train", "--pairs", str(pairs_file), "--seed", "1"]) == 0
+    assert main(["train", "--pairs", str(pairs_file), *QUICK]) == 0
+    assert main(["train", "--pairs", str(pairs_file), "--seed", "1", *QUICK]) == 0
     captured = capsys.readouterr()
     assert "the detector goes to the new folder models/minilm-p" in captured.err
     assert "models/minilm-p-2" in captured.out
@@ -531,7 +534,7 @@ def test_concurrent_train_never_loses_a_detector_silently(tmp_path, pairs_file, 
         return detector
 
     monkeypatch.setattr(mia.workflow, "train_detector", train_while_another_run_saves)
-    assert main(["train", "--pairs", str(pairs_file), "--out", str(out)]) == 0
+    assert main(["train", "--pairs", str(pairs_file), "--out", str(out), *QUICK]) == 0
     captured = capsys.readouterr()
     assert "written by another run" in captured.err and f"{out}-2" in captured.out
     assert "data" not in Detector.load(out).metadata or Detector.load(out).metadata["data"]["pairs"] != 6
