@@ -45,12 +45,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.detector.training import TrainOptions, fit_detector  # noqa: E402
-from mia.detector.windowed import encode_pairs_that_fit  # noqa: E402
+from mia.alignment.windowed import encode_pairs_that_fit  # noqa: E402
 from mia.models.attention import AttentionModel, load_model  # noqa: E402
 from mia.models.loading import resolve_model_name  # noqa: E402
 from mia.text.corpus import read_paragraphs  # noqa: E402
 from mia.text.pairs import Pair, generate_pairs, write_pairs  # noqa: E402
+from mia.training.training import TrainOptions, fit_detector  # noqa: E402
 from mia.workflow import train_detector  # noqa: E402
 
 
@@ -207,7 +207,7 @@ def first_sentences(text: str, words: int) -> list[str]:
 
 def window_pair_rate(detector: Any, model: AttentionModel, pair: Pair, repeats: int) -> dict[str, Any]:
     """Window pairs per second of ``detect`` on ``pair`` with every window pair scored (best of ``repeats``)."""
-    from mia.detector.windowed import plan_pair
+    from mia.alignment.windowed import plan_pair
 
     planned = plan_pair(model, pair, candidates="all")
     found: list[Any] = []

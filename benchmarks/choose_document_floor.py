@@ -28,15 +28,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.detector.data import DOCUMENT_WORDS, validation_pairs  # noqa: E402
-from mia.detector.decoding import ARGMAX_FLOOR, decode_entries  # noqa: E402
-from mia.detector.detection import word_entries  # noqa: E402
+from mia.alignment.decoding import ARGMAX_FLOOR, decode_entries  # noqa: E402
+from mia.alignment.detection import word_entries  # noqa: E402
+from mia.alignment.windowed import dense_scores, plan_pair  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
-from mia.detector.windowed import dense_scores, plan_pair  # noqa: E402
 from mia.evaluate.metrics import f1_score  # noqa: E402
 from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs  # noqa: E402
 from mia.text.pairs import Pair, generated_paragraph, plant_in_documents, token_labels  # noqa: E402
 from mia.text.words import word_spans  # noqa: E402
+from mia.training.data import DOCUMENT_WORDS, validation_pairs  # noqa: E402
 
 FLOORS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from choose_document_floor import document_options, document_pairs, write_choice  # noqa: E402
 from long_documents import gold_word_pairs, make_documents  # noqa: E402
 
-from mia.detector.detection import Detection, DetectionError, decoded  # noqa: E402
+from mia.alignment.detection import Detection, DetectionError, decoded  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.evaluate.metrics import f1_score  # noqa: E402
 from mia.text.corpus import DEFAULT_CORPUS_NAME  # noqa: E402

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.detector.detection import DetectionError  # noqa: E402
+from mia.alignment.detection import DetectionError  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.evaluate.pan_measures import detects  # noqa: E402
 from mia.evaluate.passage_evaluation import evaluate_passages  # noqa: E402
@@ -98,7 +98,7 @@ def candidate_coverage(model, pairs: list[Pair], points: int = 50) -> dict:
     """For every gold passage, the share of its aligned character pairs (``points`` along it, A and B in proportion)
     that one window pair chosen by sentence candidates holds together (every window pair holds all of them); a
     passage is reached when that share is at least half. Planning only: no window pair is scored."""
-    from mia.detector.windowed import plan_pair
+    from mia.alignment.windowed import plan_pair
 
     shares = []
     for pair in pairs:

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from pan_benchmark import halves, obfuscated, read_dev  # noqa: E402
 
-from mia.detector.detection import DetectionError  # noqa: E402
+from mia.alignment.detection import DetectionError  # noqa: E402
+from mia.alignment.passages import PassageRule, merge_passages  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
-from mia.detector.passages import PassageRule, merge_passages  # noqa: E402
 from mia.evaluate.pan_measures import pan_scores  # noqa: E402
 from mia.text.noise import corpus_vocabulary  # noqa: E402
 

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from long_documents import make_documents  # noqa: E402
 
-from mia.detector.sentence_candidates import CandidateOptions  # noqa: E402
-from mia.detector.windowed import plan_pair  # noqa: E402
+from mia.alignment.sentence_candidates import CandidateOptions  # noqa: E402
+from mia.alignment.windowed import plan_pair  # noqa: E402
 from mia.models.attention import load_model  # noqa: E402
 from mia.models.encoding import strip_spans  # noqa: E402
 from mia.search.collection import Document  # noqa: E402

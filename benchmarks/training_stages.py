@@ -45,12 +45,12 @@ def timed(module: Any, name: str) -> None:
 
 
 def main() -> int:
-    import mia.detector.training as training
     import mia.heads.description as description
+    import mia.training.training as training
     import mia.workflow as workflow
-    from mia.detector.data import generated_data
     from mia.models.attention import load_model
     from mia.text.noise import TRAINING_NOISE
+    from mia.training.data import generated_data
 
     for module, name in [(training, "sampled_features"), (training, "fit_pipeline"), (workflow, "fit_detector"),
                          (workflow, "evaluate_detector"), (workflow, "describe_heads"),

@@ -44,12 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     from scipy.stats import spearmanr
     from sklearn.base import clone
 
-    from mia.detector.data import generated_data
-    from mia.detector.training import TrainOptions, fit_detector
     from mia.heads.bootstrap import pair_counts
     from mia.heads.description import pair_index
     from mia.models.attention import load_model
     from mia.text.noise import TRAINING_NOISE
+    from mia.training.data import generated_data
+    from mia.training.training import TrainOptions, fit_detector
 
     model = load_model("minilm", device="cpu")
     data = generated_data(None, seed=0, copies="mixed", noise=TRAINING_NOISE)

@@ -21,9 +21,7 @@ extra, ``search_documents(read_documents("essays/"))``. Everything else is impor
 """
 
 from mia._version import __version__
-from mia.detector.data import generated_data
 from mia.detector.detector import Detector
-from mia.detector.training import fit_detector
 from mia.errors import MiaError
 from mia.evaluate.evaluation import evaluate_detector
 from mia.heads.ablation import ablate
@@ -36,6 +34,8 @@ from mia.report.html import report_page
 from mia.search.collection import read_documents
 from mia.search.search import search_documents
 from mia.text.pairs import Pair, read_pairs, write_pairs
+from mia.training.data import generated_data
+from mia.training.training import fit_detector
 from mia.workflow import train_detector
 
 __all__ = [  # what a notebook needs; the rest (types, options, lower steps) is imported from its module

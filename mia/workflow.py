@@ -1,6 +1,6 @@
 """A whole training run, as ``mia train`` makes it: fit, measure on the held-out pairs, describe the heads.
 
-Each stage lives in its own layer (:func:`mia.detector.training.fit_detector` trains and only trains;
+Each stage lives in its own layer (:func:`mia.training.training.fit_detector` trains and only trains;
 :func:`mia.evaluate.evaluation.evaluate_detector` measures; :func:`mia.heads.description.describe_heads` describes);
 this module composes them, for the command line and for a notebook alike.
 """
@@ -12,15 +12,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mia.detector.data import TrainingData
 from mia.detector.detector import Detector
-from mia.detector.training import TrainOptions, fit_detector
 from mia.errors import MiaError
 from mia.evaluate.evaluation import HEADLINE, evaluate_detector
 from mia.heads.description import DescribeOptions, describe_heads
 from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair
+from mia.training.data import TrainingData
+from mia.training.training import TrainOptions, fit_detector
 
 
 def train_detector(

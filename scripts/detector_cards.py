@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mia.cli.common import progress  # noqa: E402
-from mia.detector.data import held_out_pairs  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.detector.folder import shipped_detectors, shipped_folder  # noqa: E402
 from mia.evaluate.evaluation import evaluate_detector  # noqa: E402
 from mia.io import jsonable, write_bytes_atomic  # noqa: E402
+from mia.training.data import held_out_pairs  # noqa: E402
 
 
 def refresh(name: str) -> str:

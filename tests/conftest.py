@@ -38,8 +38,8 @@ def tiny_bart(tiny_bart_dir: Path) -> AttentionModel:
 def trained_detector_dir(tmp_path_factory: pytest.TempPathFactory, minilm: AttentionModel,
                          small_pairs: list[Pair]) -> Path:
     """A MiniLM detector trained on 40 packaged-corpus pairs, saved to a temporary directory."""
-    from mia.detector.training import TrainOptions
     from mia.models.layout import PAIR_ONLY
+    from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
     detector = train_detector(minilm, small_pairs, TrainOptions(seed=0, offsets=PAIR_ONLY))

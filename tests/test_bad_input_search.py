@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.cli import main
 from mia.detector.folder import shipped_folder
-from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError, Terminated
 from mia.search.collection import Document
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index
@@ -273,7 +273,7 @@ def test_a_setting_that_conflicts_with_the_index_is_an_error(tmp_path, capsys, s
 
 
 def test_pharaoh_output_keeps_one_line_per_pair_with_failures_at_the_end(tmp_path, capsys, monkeypatch):
-    from mia.detector.detection import DetectionError
+    from mia.alignment.detection import DetectionError
     from mia.detector.detector import Detector
 
     pairs = tmp_path / "p.jsonl"
@@ -634,8 +634,8 @@ def test_checks_that_ran_after_the_model_loads_now_run_before(tmp_path, capsys, 
 
 
 def test_a_threshold_that_links_everything_in_long_texts_is_an_error_for_that_pair(minilm, monkeypatch):
-    import mia.detector.windowed as windowed
-    from mia.detector.detection import DetectionError
+    import mia.alignment.windowed as windowed
+    from mia.alignment.detection import DetectionError
     from mia.detector.detector import Detector
     from mia.text.pairs import Pair
 

@@ -30,7 +30,7 @@ def test_each_b_window_is_encoded_once(tiny_bart, monkeypatch):
     features are those of a run without the cache."""
     import torch
 
-    from mia.detector.windowed import iter_window_features, plan_pair
+    from mia.alignment.windowed import iter_window_features, plan_pair
     from mia.text.corpus import read_paragraphs
     from mia.text.pairs import Pair
 

@@ -108,8 +108,8 @@ def test_centred_interval_keeps_the_spread_around_the_estimate():
 
 
 def test_head_auc_is_each_columns_own_roc_auc():
-    from mia.detector.training import SampledSet
     from mia.heads.description import head_auc
+    from mia.training.training import SampledSet
 
     rng = np.random.default_rng(3)
     labels = rng.random(500) < 0.3

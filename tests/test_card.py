@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mia.alignment.decoding import ARGMAX_FLOOR
+from mia.alignment.passages import PassageRule
 from mia.detector.card import DetectorCard, passage_rule
-from mia.detector.decoding import ARGMAX_FLOOR
 from mia.detector.detector import Detector
-from mia.detector.passages import PassageRule
 
 
 def test_a_record_without_sections_reads_as_the_defaults():

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from mia.alignment.decoding import ARGMAX_FLOOR
 from mia.cli import COMMANDS, main
-from mia.detector.decoding import ARGMAX_FLOOR
 from mia.text.pairs import read_pairs, write_pairs
 
 A = ("It means that the listed identifiers are to be interpreted as globals. "

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from mia.detector.detection import diagonal_runs
+from mia.alignment.detection import diagonal_runs
 from mia.detector.detector import Detector
 from mia.errors import MiaError
 from mia.text.pairs import Pair
@@ -120,7 +120,7 @@ def test_context_rows_hold_diagonal_neighbours():
 
 
 def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
-    from mia.detector.training import TrainOptions
+    from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
     detector = train_detector(minilm, small_pairs[:12], TrainOptions(seed=0, offsets=(0, -1, 1)))
@@ -135,7 +135,7 @@ def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
 
 
 def test_fast_detection_equals_detection_from_features(trained_detector_dir, minilm, small_pairs):
-    from mia.detector.detection import decoded
+    from mia.alignment.detection import decoded
 
     detector = Detector.load(trained_detector_dir)
     pairs = small_pairs[:3]

@@ -167,7 +167,7 @@ def test_detect_writes_pan_xml_and_evaluate_scores_it(pan_corpus, pan_pairs, tmp
 
 
 def test_the_passage_rule_drops_short_phrases_before_merging():
-    from mia.detector.passages import PassageRule, merge_passages
+    from mia.alignment.passages import PassageRule, merge_passages
 
     copy = (1000, 1300, 5000, 5300, 50, 0.95)
     stray = (1350, 1356, 5390, 5396, 1, 0.3)  # one word linked to the same word just after the copy
@@ -255,7 +255,7 @@ def test_a_floor_chosen_for_documents_decodes_window_pairs_only(pan_pairs, minil
 def test_window_pairs_print_the_links_of_passages_and_of_long_phrases(pan_pairs, minilm, tmp_path):
     import shutil
 
-    from mia.detector.detection import within_passage
+    from mia.alignment.detection import within_passage
     from mia.detector.folder import shipped_folder
     from mia.errors import DetectorFileError
 

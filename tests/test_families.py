@@ -153,7 +153,7 @@ def test_decoder_only_runs_each_a_window_once(model_type, family_dirs, monkeypat
     """``BOS A EOS`` comes before B and attends causally: its key/value states are computed once per A window and
     every B window runs on them; the features are those of whole passes, exactly."""
     import mia.models.prefix_cache as prefix_cache
-    from mia.detector.windowed import iter_window_features, plan_pair
+    from mia.alignment.windowed import iter_window_features, plan_pair
     from mia.text.corpus import read_paragraphs
 
     model = load_model(str(family_dirs[model_type]), device="cpu")

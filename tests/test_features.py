@@ -4,8 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mia.detector.sampling import Sampling, sample_token_pairs
 from mia.evaluate.string_match import baseline_scores, equal_run_length, same_token
+from mia.training.sampling import Sampling, sample_token_pairs
 
 
 def test_same_token_compares_token_text():
@@ -59,7 +59,7 @@ def test_sampling_keeps_positives_and_weights_negatives():
 
 
 def test_row_buffer_thins_uniformly_and_reweights():
-    from mia.detector.sampling import RowBuffer
+    from mia.training.sampling import RowBuffer
 
     buffer = RowBuffer(max_rows=300, rng=np.random.default_rng(0))
     for chunk in range(10):
@@ -74,7 +74,7 @@ def test_row_buffer_thins_uniformly_and_reweights():
 
 
 def test_row_buffer_thins_one_chunk_larger_than_it_and_keeps_rows_in_place():
-    from mia.detector.sampling import RowBuffer
+    from mia.training.sampling import RowBuffer
 
     buffer = RowBuffer(max_rows=100, rng=np.random.default_rng(1), dtype=np.float32)
     rows = np.arange(1000, dtype=np.float32)[:, None].repeat(3, 1)
@@ -97,7 +97,7 @@ def test_released_rows_leave_memory_and_their_neighbours_intact():
     import mmap
     import sys
 
-    from mia.detector.sampling import releasable_rows, release_rows
+    from mia.training.sampling import releasable_rows, release_rows
 
     if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_DONTNEED"):
         pytest.skip("measured through /proc and madvise (Linux)")

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.detector.detector import Detector
 from mia.detector.folder import shipped_folder
-from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.search.collection import Document
 from mia.search.index import SearchIndex, add_documents, index_settings, load_index, save_index

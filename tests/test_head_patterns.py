@@ -56,11 +56,11 @@ def test_head_types_read_in_the_feature_pass_equal_their_own_pass(minilm, small_
     """Training's test pairs run once for their sampled rows and head types together: the rows are those of the
     pass without the reader, the scores those of ``pattern_scores`` on the pairs that fit whole (a pair longer
     than the model gives rows from its window pairs and no scores)."""
-    from mia.detector.sampling import Sampling
-    from mia.detector.training import sampled_features
-    from mia.detector.windowed import plan_pair
+    from mia.alignment.windowed import plan_pair
     from mia.models.head_patterns import PatternScores, pattern_reader
     from mia.text.pairs import generate_pairs
+    from mia.training.sampling import Sampling
+    from mia.training.training import sampled_features
 
     long_text = " ".join(pair.b for pair in small_pairs[:12])
     (long,), _ = generate_pairs([long_text], seed=0, id_prefix="long")
@@ -86,14 +86,14 @@ def test_a_detectors_probabilities_read_in_the_feature_pass_equal_its_own_pass(m
     """Training evaluates its test pairs with the probabilities taken in the pass that describes the heads: for each
     pair that fits whole they are the scorer's, bit for bit; the head types and rows are unchanged by the second
     reader; a pair longer than the model gives none (evaluate runs its windows itself)."""
+    from mia.alignment.windowed import plan_pair
     from mia.detector.detector import Detector
     from mia.detector.folder import shipped_folder
-    from mia.detector.sampling import Sampling
-    from mia.detector.training import sampled_features
-    from mia.detector.windowed import plan_pair
     from mia.models.blocks import joined_readers
     from mia.models.head_patterns import PatternScores, pattern_reader
     from mia.text.pairs import generate_pairs
+    from mia.training.sampling import Sampling
+    from mia.training.training import sampled_features
 
     detector = Detector.load(shipped_folder() / "minilm-reuse")  # 9 offsets: every head sum is read
     long_text = " ".join(pair.b for pair in small_pairs[:12])

@@ -122,9 +122,9 @@ def test_compare_heads_of_two_different_detectors_gives_the_known_answer(trained
 
 
 def test_compare_heads_refuses_two_models(trained_detector_dir, tiny_bart, small_pairs, tmp_path, capsys):
-    from mia.detector.training import TrainOptions
     from mia.heads.description import DescribeOptions
     from mia.models.layout import PAIR_ONLY
+    from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
     other = train_detector(tiny_bart, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY), DescribeOptions(bootstrap=2))
@@ -172,8 +172,8 @@ def test_ablate_cli(trained_detector_dir, small_pairs, tmp_path, capsys):
 
 
 def test_held_out_pairs_of_the_shipped_detector_are_made_again():
-    from mia.detector.data import held_out_pairs
     from mia.text.pairs import pair_hash
+    from mia.training.data import held_out_pairs
 
     detector = Detector.load("minilm-reuse")
     pairs = held_out_pairs(detector.metadata)
@@ -184,8 +184,8 @@ def test_held_out_pairs_of_the_shipped_detector_are_made_again():
 
 
 def test_validation_pairs_of_the_shipped_detector_are_made_again_and_are_tuned_on():
-    from mia.detector.data import validation_pairs
     from mia.text.pairs import pair_hash
+    from mia.training.data import validation_pairs
 
     detector = Detector.load("minilm-reuse")
     pairs = validation_pairs(detector.metadata)
@@ -265,9 +265,9 @@ def test_head_cli_with_describe_against_a_local_stub(trained_detector_dir, small
 
 
 def test_training_without_bootstrap_or_types(minilm, small_pairs, capsys, tmp_path):
-    from mia.detector.training import TrainOptions
     from mia.heads.description import DescribeOptions
     from mia.models.layout import PAIR_ONLY
+    from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
     detector = train_detector(minilm, small_pairs[:12], TrainOptions(offsets=PAIR_ONLY),

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mia.detector.training import best_f1_threshold
 from mia.evaluate.metrics import precision_recall_f1, scorer_metrics
+from mia.training.training import best_f1_threshold
 
 
 def test_precision_recall_f1_by_hand():

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.cli import main
 from mia.cli.values import whole_number_in
 from mia.detector.detector import Detector
 from mia.detector.folder import DEFAULT_DETECTOR
-from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.search.collection_candidates import INDEX_SETTING_RANGES, check_candidate_options
 from mia.search.index import save_index
@@ -347,7 +347,7 @@ def test_progress_is_told_of_the_window_pairs_of_one_long_pair(minilm, shipped):
 
 
 def test_pan_output_with_every_pair_failed_names_the_reasons(tmp_path, capsys, monkeypatch):
-    from mia.detector.detection import DetectionError
+    from mia.alignment.detection import DetectionError
 
     def fail(self, model, pairs, **kwargs):
         return (DetectionError(pair, "a reason of its own") for pair in pairs)

@@ -131,8 +131,8 @@ from hypothesis import strategies as st  # noqa: E402
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), words=st.integers(1, 600), copies=st.sampled_from(["shuffled", "mixed"]))
 def test_a_pair_planted_in_documents_keeps_its_links_and_shares_nothing_else(seed, words, copies):
-    from mia.detector.data import generated_data
     from mia.text.corpus import read_paragraphs
+    from mia.training.data import generated_data
 
     plain = generated_data(None, seed=seed % 1000, limit=6, copies=copies).pairs
     planted = generated_data(None, seed=seed % 1000, limit=6, copies=copies, documents=1.0,
@@ -152,7 +152,7 @@ def test_a_pair_planted_in_documents_keeps_its_links_and_shares_nothing_else(see
 
 
 def test_documents_share_is_recorded_and_made_again(tmp_path):
-    from mia.detector.data import generated_data, held_out_pairs
+    from mia.training.data import generated_data, held_out_pairs
 
     data = generated_data(None, seed=3, limit=10, copies="mixed", documents=0.5)
     assert data.record["documents"]["pairs"] == 5

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mia.detector.decoding import decode, itermax, mutual_argmax
-from mia.detector.detection import diagonal_runs, merge_runs
+from mia.alignment.decoding import decode, itermax, mutual_argmax
+from mia.alignment.detection import diagonal_runs, merge_runs
 from mia.errors import MiaError
 from mia.evaluate.evaluation import pair_precision_recall
 from mia.evaluate.phrases import PhraseCounts, gold_phrases

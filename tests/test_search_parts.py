@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mia.detector.passages import PassageRule, group_phrases, merge_passages
-from mia.detector.sentence_candidates import CandidateOptions
+from mia.alignment.passages import PassageRule, group_phrases, merge_passages
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.search.collection import Document, read_documents
 from mia.search.collection_candidates import embedding_pairs, shingle_pairs, signatures

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mia.alignment.windowed import plan_pair
 from mia.detector.detector import Detector
-from mia.detector.windowed import plan_pair
 from mia.models.encoding import strip_spans
 from mia.text.corpus import read_paragraphs
 from mia.text.pairs import Pair

@@ -3,9 +3,9 @@ import json
 import pytest
 
 from mia.detector.scoring import transform_features
-from mia.detector.training import TrainOptions, split_pairs
 from mia.errors import MiaError
 from mia.text.pairs import Pair
+from mia.training.training import TrainOptions, split_pairs
 
 
 def test_split_is_by_pair_and_reproducible(small_pairs):
@@ -38,7 +38,7 @@ def test_chunked_fit_equals_pipeline_fit():
     from sklearn.preprocessing import StandardScaler
 
     from mia.detector.scoring import transform_features
-    from mia.detector.training import SampledSet, fit_pipeline
+    from mia.training.training import SampledSet, fit_pipeline
 
     rng = np.random.default_rng(0)
     labels = rng.random(3000) < 0.2
@@ -70,8 +70,8 @@ def test_a_consuming_fit_is_the_same_fit_and_keeps_its_inputs_as_float16():
     refits are its standardised inputs, rounded to float16."""
     import numpy as np
 
-    from mia.detector.sampling import RowBuffer
-    from mia.detector.training import SampledSet, fit_pipeline
+    from mia.training.sampling import RowBuffer
+    from mia.training.training import SampledSet, fit_pipeline
 
     rng = np.random.default_rng(3)
     labels = rng.random(5000) < 0.2
@@ -110,7 +110,7 @@ def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_
 
 
 def test_notebook_and_shell_record_the_same_provenance(minilm):
-    from mia.detector.data import generated_data
+    from mia.training.data import generated_data
     from mia.workflow import train_detector
 
     data = generated_data(seed=0, limit=8)
@@ -127,7 +127,7 @@ def test_the_threshold_is_chosen_on_weighted_validation_rows(minilm, small_pairs
     threshold fit_detector records is best_f1_threshold's answer on exactly those weights."""
     import numpy as np
 
-    import mia.detector.training as training
+    import mia.training.training as training
 
     seen = []
     original = training.best_f1_threshold

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from mia.alignment.detection import SparseScores, decoded
+from mia.alignment.windowed import clip_link, plan_pair, sparse_scores
 from mia.cli import main
-from mia.detector.detection import SparseScores, decoded
 from mia.detector.detector import Detector
-from mia.detector.windowed import clip_link, plan_pair, sparse_scores
 from mia.text.corpus import read_paragraphs, split_sentences
 from mia.text.pairs import Pair, token_labels, write_pairs
 from mia.text.windows import Window, most_central, plan_windows
@@ -153,7 +153,7 @@ def test_generated_pairs_all_run_through_detect(tmp_path, capsys):
 
 
 def test_sparse_scores_are_the_dense_maximum_above_the_floor(minilm):
-    from mia.detector.windowed import dense_scores
+    from mia.alignment.windowed import dense_scores
 
     detector = Detector.load("minilm-verbatim")
     pair = long_pair(minilm, factor=1.5)
@@ -206,8 +206,8 @@ def test_documents_from_files_with_line_numbers_context_and_candidates(tmp_path,
 
 def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys):
     pair = long_pair(minilm, factor=2)
-    from mia.detector.training import TrainOptions
     from mia.evaluate.evaluation import evaluate_detector
+    from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
     evaluation = evaluate_detector(Detector.load("minilm-verbatim"), minilm, [pair])
@@ -228,7 +228,7 @@ def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys)
 def test_window_pairs_scored_while_the_model_runs_equal_the_feature_path(minilm):
     """The default's 9-offset head sums, taken in padded batches of window pairs, give each window pair the
     probabilities its full feature tensor gives (the fast path and the reference path are the same detector)."""
-    from mia.detector.windowed import iter_window_features, iter_window_scores
+    from mia.alignment.windowed import iter_window_features, iter_window_scores
 
     detector = Detector.load("minilm-reuse")
     pair = long_pair(minilm, factor=1.5)

@@ -60,9 +60,9 @@ def noise_of(config: Any, default: Any) -> Any:
 
 
 def run_generate(config: GenerateConfig) -> int:
-    from mia.detector.data import generated_data
     from mia.text.noise import EVALUATION_NOISE
     from mia.text.pairs import write_pairs
+    from mia.training.data import generated_data
 
     check_output(config.out, {"--corpus": config.corpus})
     data = generated_data(config.corpus, seed=config.seed, limit=config.limit, spacy_model=config.spacy_model,
@@ -79,14 +79,14 @@ def run_generate(config: GenerateConfig) -> int:
 
 
 def run_train(config: TrainConfig) -> int:
-    from mia.detector.data import generated_data, pair_file_data
     from mia.detector.folder import DetectorConflict, check_detector_destination, default_detector_folder, new_folder
-    from mia.detector.training import TrainOptions
     from mia.heads.description import DescribeOptions
     from mia.models.attention import load_model
     from mia.models.layout import CONTEXTS
     from mia.models.loading import set_threads
     from mia.report.text import training_report
+    from mia.training.data import generated_data, pair_file_data
+    from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
     if config.corpus and config.pairs:

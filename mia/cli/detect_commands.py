@@ -78,7 +78,7 @@ def detect_inputs(config: DetectConfig) -> list[Any]:
 
 
 def run_detect(config: DetectConfig) -> int:
-    from mia.detector.detection import DetectionError
+    from mia.alignment.detection import DetectionError
     from mia.detector.detector import Detector
     from mia.io import write_jsonl
     from mia.report.text import detection_text

@@ -177,12 +177,12 @@ def run_compare_heads(config: CompareHeadsConfig) -> int:
 
 
 def run_ablate(config: AblateConfig) -> int:
-    from mia.detector.data import held_out_pairs
     from mia.detector.detector import Detector
     from mia.heads.ablation import AblationOptions, ablate
     from mia.report.plot import check_plot_path, plot_ablation
     from mia.report.text import ablation_table
     from mia.text.pairs import pair_hash, read_pairs
+    from mia.training.data import held_out_pairs
 
     check_output(config.out, {"--pairs": config.pairs, **detector_files(config.detector)})
     if config.plot is not None:

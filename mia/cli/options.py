@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from mia.alignment.candidate_windows import Candidates
+from mia.alignment.decoding import Decode
+from mia.alignment.passages import DEFAULT_GAP, DEFAULT_MIN_LONGEST, DEFAULT_MIN_WORDS
 from mia.cli.values import (
     fraction,
     megabytes,
@@ -23,18 +26,15 @@ from mia.cli.values import (
     probability,
     share,
 )
-from mia.detector.candidate_windows import Candidates
-from mia.detector.data import DOCUMENT_WORDS, Copies
-from mia.detector.decoding import Decode
 from mia.detector.folder import DEFAULT_DETECTOR
-from mia.detector.passages import DEFAULT_GAP, DEFAULT_MIN_LONGEST, DEFAULT_MIN_WORDS
 from mia.detector.record import FeatureTransform
-from mia.detector.training import TrainOptions
 from mia.heads.description import DescribeOptions
 from mia.io import DEFAULT_READ_LIMIT
 from mia.models.layout import OffsetFamily
 from mia.text.noise import EVALUATION_NOISE, TRAINING_NOISE
 from mia.text.words import WordScheme
+from mia.training.data import DOCUMENT_WORDS, Copies
+from mia.training.training import TrainOptions
 
 C = TypeVar("C", bound="CommandConfig")
 _MISSING = dataclasses.MISSING

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.cli.common import progress, require_extra, say, threads_capped, workers_capped
 from mia.cli.options import (
     DETECTOR_HELP,
@@ -17,7 +18,6 @@ from mia.cli.options import (
 )
 from mia.cli.values import positive, probability, share, whole_number_in
 from mia.detector.folder import DEFAULT_DETECTOR
-from mia.detector.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.search.collection_candidates import INDEX_SETTING_RANGES
 
@@ -36,7 +36,7 @@ NUM_PERM_HELP = (f"MinHash permutations, {NUM_PERM_RANGE[0]} to {NUM_PERM_RANGE[
 def families(value: str) -> tuple[str, ...]:
     import argparse
 
-    from mia.detector.sentence_candidates import FAMILIES
+    from mia.alignment.sentence_candidates import FAMILIES
 
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     unknown = [name for name in names if name not in FAMILIES]

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mia.detector.decoding import ARGMAX_FLOOR, DECODERS, Decode
-from mia.detector.passages import PASSAGE_KEYS, PassageRule
+from mia.alignment.decoding import ARGMAX_FLOOR, DECODERS, Decode
+from mia.alignment.passages import PASSAGE_KEYS, PassageRule
 from mia.errors import MiaError
 
 
@@ -64,6 +64,6 @@ class DetectorCard:
 
 def passage_rule(recorded: Mapping[str, Any]) -> PassageRule:
     """The passage rule of a record's ``documents.passages`` (its JSON keys:
-    :data:`mia.detector.passages.PASSAGE_KEYS`); mia's default for each setting it does not hold."""
+    :data:`mia.alignment.passages.PASSAGE_KEYS`); mia's default for each setting it does not hold."""
     default = PassageRule()
     return PassageRule(**{name: recorded.get(key, getattr(default, name)) for name, (key, _) in PASSAGE_KEYS.items()})

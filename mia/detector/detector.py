@@ -2,7 +2,7 @@
 
 Its folder (``detector.json`` and ``weights.npz``) is read and validated in :mod:`mia.detector.folder`; scoring
 (the transform and the head sums) lives in :mod:`mia.detector.scoring`; what it finds in a pair in
-:mod:`mia.detector.detection`.
+:mod:`mia.alignment.detection`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mia.detector.candidate_windows import Candidates
+from mia.alignment.candidate_windows import Candidates
+from mia.alignment.decoding import ARGMAX_FLOOR, DECODERS, Decode, decode_floor
+from mia.alignment.detection import Detection, DetectionError, decoded
+from mia.alignment.passages import PassageRule
+from mia.alignment.windowed import DEFAULT_FLOOR, WindowScorer, plan_pair, sparse_scores
 from mia.detector.card import DetectorCard
-from mia.detector.decoding import ARGMAX_FLOOR, DECODERS, Decode, decode_floor
-from mia.detector.detection import Detection, DetectionError, decoded
 from mia.detector.folder import read_detector_folder, resolve_detector, write_detector_folder
-from mia.detector.passages import PassageRule
 from mia.detector.record import (
     FORMAT_VERSION,
     DetectorRecord,
@@ -37,7 +38,6 @@ from mia.detector.scoring import (
     transform_features,
     weights_per_offset,
 )
-from mia.detector.windowed import DEFAULT_FLOOR, WindowScorer, plan_pair, sparse_scores
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel, load_model
 from mia.models.blocks import BlockSink, PairFeatures, SideReader
@@ -92,7 +92,7 @@ class Detector:
     def document_floor(self) -> float:
         """The argmax decodings' floor for pairs that run as window pairs: the one chosen for this detector on
         document pairs (``documents.argmax_floor`` in its record, see ``benchmarks/choose_document_floor.py``), else
-        mia's default (:data:`~mia.detector.decoding.ARGMAX_FLOOR`, the floor of pairs that fit the model)."""
+        mia's default (:data:`~mia.alignment.decoding.ARGMAX_FLOOR`, the floor of pairs that fit the model)."""
         return self.card.document_floor
 
     def floor_for(self, *, windowed: bool) -> float:
@@ -243,12 +243,12 @@ class Detector:
         """Detect links in each pair, of any length; never stops at a bad pair.
 
         The links are the word pairs the detector's decoding (``decode``, default its own) links over ``words``
-        words, and the phrases are built from them (:mod:`mia.detector.detection`). A pair that fits the model is
+        words, and the phrases are built from them (:mod:`mia.alignment.detection`). A pair that fits the model is
         scored whole (the detector's head sums are taken while the model runs; no feature tensor is built). A longer
-        pair runs as the window pairs its sentence candidates choose (:mod:`mia.detector.candidate_windows`;
+        pair runs as the window pairs its sentence candidates choose (:mod:`mia.alignment.candidate_windows`;
         ``candidates="all"``: every window pair), combined sparsely: token pairs at or above ``floor`` (lowered to
         what the decoding needs) are kept. Phrases are merged into passages by ``passages`` (default: the detector's
-        rule, :attr:`passage_rule`; :mod:`mia.detector.passages`); for a longer pair, links and phrases outside every
+        rule, :attr:`passage_rule`; :mod:`mia.alignment.passages`); for a longer pair, links and phrases outside every
         passage are kept in phrases of at least its ``min_outside`` linked words.
         A pair that cannot be processed yields a :class:`DetectionError` and the next pair goes on. ``progress``
         is told of the window pairs of each pair run as window pairs.

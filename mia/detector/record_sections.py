@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mia.detector.decoding import DECODERS
+from mia.alignment.decoding import DECODERS
 from mia.errors import DetectorFileError
 
 COPIES = ("shuffled", "noisy", "mixed")

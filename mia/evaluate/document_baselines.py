@@ -2,7 +2,7 @@
 
 * :func:`ngram_passages`: seed-and-merge over word n-grams, the aligner of thirty lines a text-reuse engineer writes
   first: every word ``n``-gram (lower-cased) the two documents share is a seed; seeds within ``gap`` characters of
-  each other in both documents are merged (the gap rule of :mod:`mia.detector.passages`).
+  each other in both documents are merged (the gap rule of :mod:`mia.alignment.passages`).
 * :func:`tfidf_passages`: sentence seeds after the PAN 2014 winner (Sanchez-Perez, Sidorov and Gelbukh, "A Winning
   Approach to Text Alignment", PAN 2014), simplified: sentences as tf-idf vectors (idf over both documents'
   sentences), a seed where cosine and Dice similarity both reach ``threshold``, seeds merged by the gap rule, and
@@ -17,7 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 
-from mia.detector.passages import PassageRule, merge_passages
+from mia.alignment.passages import PassageRule, merge_passages
 from mia.text.corpus import split_sentences
 from mia.text.words import CONTENT_WORD
 

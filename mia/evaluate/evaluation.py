@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.candidate_windows import Candidates
-from mia.detector.decoding import Decode
-from mia.detector.detection import decoded
+from mia.alignment.candidate_windows import Candidates
+from mia.alignment.decoding import Decode
+from mia.alignment.detection import decoded
+from mia.alignment.passages import PassageRule
+from mia.alignment.windowed import COMBINE_RULE, dense_scores, plan_pair
 from mia.detector.detector import Detector
-from mia.detector.passages import PassageRule
-from mia.detector.windowed import COMBINE_RULE, dense_scores, plan_pair
 from mia.evaluate.metrics import RankingTally, f1_score
 from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mia.detector.candidate_windows import Candidates
-from mia.detector.detection import DetectionError
+from mia.alignment.candidate_windows import Candidates
+from mia.alignment.detection import DetectionError
+from mia.alignment.passages import PassageRule
 from mia.detector.detector import Detector
-from mia.detector.passages import PassageRule
 from mia.errors import MiaError
 from mia.evaluate.document_baselines import DOCUMENT_BASELINES
 from mia.evaluate.pan_measures import Case, pan_scores

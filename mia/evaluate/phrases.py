@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mia.detector.detection import PHRASE_GAP, diagonal_runs, merge_runs
+from mia.alignment.detection import PHRASE_GAP, diagonal_runs, merge_runs
 from mia.evaluate.metrics import f1_score
 from mia.text.pairs import Link, Pair
 from mia.text.words import overlap

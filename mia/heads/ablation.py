@@ -24,11 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from mia.alignment.windowed import encode_pairs_that_fit
 from mia.detector.detector import Detector
-from mia.detector.sampling import Sampling, sample_token_pairs
 from mia.detector.scoring import transform_features
-from mia.detector.training import SampledSet, TrainOptions, fit_pipeline
-from mia.detector.windowed import encode_pairs_that_fit
 from mia.errors import MiaError
 from mia.evaluate.metrics import ranking_metrics
 from mia.evaluate.string_match import baseline_scores
@@ -37,6 +35,8 @@ from mia.models.attention import AttentionModel
 from mia.models.encoding import EncodedPair
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, token_labels
+from mia.training.sampling import Sampling, sample_token_pairs
+from mia.training.training import SampledSet, TrainOptions, fit_pipeline
 
 
 @dataclass

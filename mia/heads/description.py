@@ -3,7 +3,7 @@ and its head-type scores, measured once after training and kept in ``detector.js
 ``head_roc_auc``), so that ``heads`` and ``report`` read them without a model.
 
 * Weights: the regression refitted on resamples of the training *pairs* (:mod:`mia.heads.bootstrap`), on the
-  training rows :func:`~mia.detector.training.fit_detector` sampled.
+  training rows :func:`~mia.training.training.fit_detector` sampled.
 * AUC: each feature column alone as a detector, on a weighted sample of the test pairs' token pairs (all positives,
   sampled negatives), and on resamples of those pairs.
 * Types: copy, duplicate, retrieval, ... scores (:mod:`mia.models.head_patterns`) on the test pairs that fit the
@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from mia.detector.detector import Detector
-from mia.detector.sampling import trim_heap
-from mia.detector.training import SampledSet, TrainingRun, held_out, sampled_features
 from mia.heads.bootstrap import bootstrap_auc, bootstrap_coefficients, column_auc, head_summary
 from mia.models.attention import AttentionModel
 from mia.models.blocks import SideReader, joined_readers
 from mia.models.head_patterns import PatternScores, pattern_reader
 from mia.progress import Progress, no_progress
+from mia.training.sampling import trim_heap
+from mia.training.training import SampledSet, TrainingRun, held_out, sampled_features
 
 AUC_ON = "test pairs, all positives and weighted sampled negatives"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.windowed import encode_pairs_that_fit
+from mia.alignment.windowed import encode_pairs_that_fit
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 from mia.progress import Progress, no_progress

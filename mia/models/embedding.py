@@ -1,6 +1,6 @@
 """Text embeddings from the model itself: mean-pooled last hidden states (what all-MiniLM-L6-v2 is trained for).
 
-Used for sentence candidates (:mod:`mia.detector.candidate_windows`, corpus search): a forward pass per sentence,
+Used for sentence candidates (:mod:`mia.alignment.candidate_windows`, corpus search): a forward pass per sentence,
 with the
 model's own fastest attention, no weights read.
 """

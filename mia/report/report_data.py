@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from mia._version import __version__
-from mia.detector.candidate_windows import Candidates
-from mia.detector.detection import Detection, DetectionError
+from mia.alignment.candidate_windows import Candidates
+from mia.alignment.detection import Detection, DetectionError
 from mia.detector.detector import Detector
 from mia.detector.scoring import transform_features
 from mia.evaluate.evaluation import headline_text

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from mia.detector.detection import Detection, DetectionError
+from mia.alignment.detection import Detection, DetectionError
 from mia.detector.detector import Detector
 from mia.evaluate.evaluation import DETECTOR_ROW, PHRASE_MIN_WORDS, WORD_COLUMNS, Evaluation, headline_text
 from mia.evaluate.metrics import metrics_table

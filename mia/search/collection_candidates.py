@@ -1,8 +1,9 @@
-"""Candidate window pairs across a collection: the sentence rules of :mod:`mia.detector.sentence_candidates`, found with
-approximate nearest-neighbour indexes because every sentence of every document cannot be compared with every other.
+"""Candidate window pairs across a collection: the sentence rules of :mod:`mia.alignment.sentence_candidates`, found
+with approximate nearest-neighbour indexes because every sentence of every document cannot be compared with every
+other.
 
 Documents are cut into windows exactly as long texts are (:mod:`mia.text.windows`) and candidates are found between
-**sentences** and mapped to the window pair of the two sentences' home windows (:mod:`mia.detector.candidate_windows`):
+**sentences** and mapped to the window pair of the two sentences' home windows (:mod:`mia.alignment.candidate_windows`):
 
 * ``shingles``: MinHash LSH (``datasketch``) over each sentence's word shingles, tuned for the Jaccard similarity
   ``lsh_threshold`` the exact rule uses for one pair of texts; sentences with fewer than ``min_words`` words take
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.sentence_candidates import FAMILIES, CandidateOptions, sentence_words, shingles
+from mia.alignment.sentence_candidates import FAMILIES, CandidateOptions, sentence_words, shingles
 
 SCHEME = "affine32"  # datasketch's MinHash scheme: 32-bit hash values
 # name -> (smallest, largest): the shingle and MinHash settings an index is built with, a search runs with and an

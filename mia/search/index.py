@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.candidate_windows import candidate_units, sentence_homes
-from mia.detector.sentence_candidates import CandidateOptions
+from mia.alignment.candidate_windows import candidate_units, sentence_homes
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.io import check_writable_folder
 from mia.models.attention import AttentionModel
@@ -107,7 +107,7 @@ def index_settings(model: AttentionModel, options: CandidateOptions) -> dict[str
 def document_units(model: AttentionModel, text: str, size: int
                    ) -> tuple[TextTokens, list[Window], list[tuple[int, int, int]]]:
     """A document's tokens (its one tokenisation), windows and candidate units ``(first char, end char, home
-    window)`` (:mod:`mia.detector.candidate_windows`: sentences, long ones in pieces; the home is the window that
+    window)`` (:mod:`mia.alignment.candidate_windows`: sentences, long ones in pieces; the home is the window that
     holds the unit whole with the widest margin), as ``detect`` makes them for two documents."""
     tokens = model.tokens(text)
     sentences = split_sentences(text)

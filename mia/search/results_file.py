@@ -1,6 +1,6 @@
 """The results of a search: one record per passage, in a public format, as JSONL or Parquet.
 
-A passage (found by :mod:`mia.detector.passages`'s gap rule and filter, as ``detect`` finds them between two
+A passage (found by :mod:`mia.alignment.passages`'s gap rule and filter, as ``detect`` finds them between two
 documents) is written as ``a_id``, ``a_start``, ``a_end``, ``b_id``, ``b_start``, ``b_end`` (character offsets into
 the documents as read, Python string positions), ``score`` (the mean link probability of its phrases, weighted by
 their linked words), ``a_text``, ``b_text``.

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.decoding import ARGMAX_FLOOR, Decode
-from mia.detector.detection import SparseScores, decoded
-from mia.detector.passages import PassageRule
-from mia.detector.sentence_candidates import CandidateOptions
+from mia.alignment.decoding import ARGMAX_FLOOR, Decode
+from mia.alignment.detection import SparseScores, decoded
+from mia.alignment.passages import PassageRule
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 from mia.models.encoding import TextTokens

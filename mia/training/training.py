@@ -16,11 +16,19 @@ from typing import Any
 import numpy as np
 
 from mia._version import __version__
-from mia.detector.data import TrainingData, given_pairs
-from mia.detector.decoding import Decode
+from mia.alignment.decoding import Decode
+from mia.alignment.windowed import COMBINE_RULE, WindowedPair, home_masks, iter_window_features, plan_pair
 from mia.detector.detector import Detector
 from mia.detector.record import FeatureTransform
-from mia.detector.sampling import (
+from mia.detector.scoring import transform_features
+from mia.errors import MiaError
+from mia.models.attention import AttentionModel
+from mia.models.blocks import PairFeatures, SideReader
+from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT, Offset, normalise_offsets
+from mia.progress import Progress, no_progress
+from mia.text.pairs import Pair, pair_hash, token_labels
+from mia.training.data import TrainingData, given_pairs
+from mia.training.sampling import (
     RowBuffer,
     Sampling,
     releasable_rows,
@@ -28,14 +36,6 @@ from mia.detector.sampling import (
     sample_token_pairs,
     trim_heap,
 )
-from mia.detector.scoring import transform_features
-from mia.detector.windowed import COMBINE_RULE, WindowedPair, home_masks, iter_window_features, plan_pair
-from mia.errors import MiaError
-from mia.models.attention import AttentionModel
-from mia.models.blocks import PairFeatures, SideReader
-from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT, Offset, normalise_offsets
-from mia.progress import Progress, no_progress
-from mia.text.pairs import Pair, pair_hash, token_labels
 
 
 @dataclass
@@ -53,8 +53,8 @@ class TrainOptions:
     regularization_c: float = 1.0
     transform: FeatureTransform = "log"
     batch_size: int = 1
-    relation: str | None = None  # None: the training data's own (see mia.detector.data)
-    decode: Decode = "mutual-argmax"  # word alignment decoding the detector recommends (see mia.detector.decoding)
+    relation: str | None = None  # None: the training data's own (see mia.training.data)
+    decode: Decode = "mutual-argmax"  # word alignment decoding the detector recommends (see mia.alignment.decoding)
 
     def __post_init__(self) -> None:
         self.offsets = normalise_offsets(self.offsets)
@@ -171,7 +171,7 @@ def fit_pipeline(train: SampledSet, options: TrainOptions, *, chunk_rows: int = 
     (``train.inputs``): they end standardised (``train.standardised``); else a float32 transformed copy.
 
     ``consume`` (float16 attention rows only; what training does): the attention rows are handed back to the
-    operating system as their inputs are made (:func:`~mia.detector.sampling.release_rows`), and after the fit the
+    operating system as their inputs are made (:func:`~mia.training.sampling.release_rows`), and after the fit the
     float32 inputs likewise as they are rounded into ``train.features``, which then holds the standardised inputs as
     float16 (for the refits that describe the heads): the attention rows and the inputs are never whole in memory
     together. The fit itself is the same as without ``consume``.
@@ -285,9 +285,9 @@ def fit_detector(
     """Fit a detector on the training part of ``pairs`` (of any length) and choose its threshold on the validation
     part; the test part is left untouched (see :func:`mia.workflow.train_detector` for the whole run).
 
-    ``pairs``: a list of pairs, or :class:`~mia.detector.data.TrainingData` (pairs with their provenance, from
-    :func:`~mia.detector.data.generated_data` or :func:`~mia.detector.data.pair_file_data`), recorded in the
-    metadata. Pairs longer than the model run as window pairs (:mod:`mia.detector.windowed`).
+    ``pairs``: a list of pairs, or :class:`~mia.training.data.TrainingData` (pairs with their provenance, from
+    :func:`~mia.training.data.generated_data` or :func:`~mia.training.data.pair_file_data`), recorded in the
+    metadata. Pairs longer than the model run as window pairs (:mod:`mia.alignment.windowed`).
     """
     started = time.perf_counter()
     options = TrainOptions() if options is None else options

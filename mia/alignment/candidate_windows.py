@@ -1,7 +1,7 @@
 """Documents: the window pairs of two long texts that the detector scores, chosen by sentence candidates.
 
 Each text is cut into windows (:mod:`mia.text.windows`) and into sentences, each sentence with its *home* window
-(the one that holds it whole with the widest margin). The candidate families (:mod:`mia.detector.sentence_candidates`)
+(the one that holds it whole with the widest margin). The candidate families (:mod:`mia.alignment.sentence_candidates`)
 propose sentence pairs; their home windows are the window pairs scored. ``all`` scores every window pair (the
 exhaustive reference). Corpus search chooses its window pairs by the same rules across a collection.
 """
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mia.detector.sentence_candidates import CandidateOptions, embedding_pairs, sentence_words, shingle_pairs
+from mia.alignment.sentence_candidates import CandidateOptions, embedding_pairs, sentence_words, shingle_pairs
 from mia.models.attention import AttentionModel
 from mia.models.encoding import TextTokens
 from mia.text.windows import Window

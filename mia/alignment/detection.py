@@ -2,7 +2,7 @@
 pairs above a threshold.
 
 One output: a pair's **links** are the detector's decoded result, the word pairs its decoding (``threshold``,
-``mutual-argmax`` or ``itermax``, :mod:`mia.detector.decoding`) links from word-pair probabilities, a word pair's
+``mutual-argmax`` or ``itermax``, :mod:`mia.alignment.decoding`) links from word-pair probabilities, a word pair's
 probability being the highest of its token pairs'. Each link carries the character spans of its two words, that
 probability, and the token pair it came from. **Phrases** are built from those same links: runs of linked word
 pairs ``(i, j), (i+1, j+1), ...`` joined across at most :data:`PHRASE_GAP` skipped words on each side. This is what
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.decoding import ARGMAX_FLOOR, Decode, decode_entries, decode_floor
-from mia.detector.passages import Passage, PassageRule, merge_passages, passage_shortfall
+from mia.alignment.decoding import ARGMAX_FLOOR, Decode, decode_entries, decode_floor
+from mia.alignment.passages import Passage, PassageRule, merge_passages, passage_shortfall
 from mia.errors import MiaError
 from mia.text.pairs import Pair
 from mia.text.words import WordScheme, word_scores, word_spans
@@ -126,7 +126,7 @@ class Detection:
     threshold: float = 0.5
     decode: Decode = "threshold"
     words: WordScheme = "regex"
-    windows: dict[str, Any] | None = None  # how the pair was cut into windows (see mia.detector.windowed)
+    windows: dict[str, Any] | None = None  # how the pair was cut into windows (see mia.alignment.windowed)
     passages: list[Passage] = field(default_factory=list)  # the phrases merged by the gap rule, filtered
     passage_rule: PassageRule = PassageRule()
     floor: float = ARGMAX_FLOOR  # the argmax decodings' floor the links were decoded with
@@ -271,9 +271,9 @@ def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: t
             passages: PassageRule = PassageRule(), floor: float = ARGMAX_FLOOR, min_outside: int = 1) -> Detection:
     """The detection of one pair from its token probabilities: word pairs decoded by ``decode`` (the argmax
     decodings link no word pair below ``floor``; the same links for dense and for sparse probabilities kept at or
-    above :func:`~mia.detector.decoding.decode_floor`), the phrases of at least ``min_phrase_words`` links they
+    above :func:`~mia.alignment.decoding.decode_floor`), the phrases of at least ``min_phrase_words`` links they
     form, and the passages those form under ``passages``. With ``min_outside`` > 1 (pairs run as window pairs, see
-    :mod:`mia.detector.passages`) only the links and phrases inside a passage, or in a phrase of at least
+    :mod:`mia.alignment.passages`) only the links and phrases inside a passage, or in a phrase of at least
     ``min_outside`` links, are kept; the passages are the same."""
     spans = (word_spans(pair.a, words), word_spans(pair.b, words))
     entries = word_entries(probabilities, token_spans, spans, decode_floor(decode, threshold, floor))

@@ -3,7 +3,7 @@
 :func:`plan_pair` gives a :class:`WindowedPair`: the pair whole when it fits (exactly today's single run), else
 both texts cut into windows (:mod:`mia.text.windows`) of a fixed size per side from the model's limit, and the
 window pairs to run: those of the sentence pairs the candidate families propose (``candidates="sentences"``,
-:mod:`mia.detector.candidate_windows`), or all of them (``"all"``, the exhaustive reference, and what training
+:mod:`mia.alignment.candidate_windows`), or all of them (``"all"``, the exhaustive reference, and what training
 uses). Each
 window pair is an ordinary pair (the window texts, with the links clipped to them) scored by the unchanged
 detector. A token pair's probability is the **maximum over the window pairs that
@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from mia.detector.candidate_windows import (
+from mia.alignment.candidate_windows import (
     CANDIDATES,
     Candidates,
     candidate_units,
     candidate_window_pairs,
     sentence_homes,
 )
-from mia.detector.detection import SparseScores
-from mia.detector.sentence_candidates import CandidateOptions
+from mia.alignment.detection import SparseScores
+from mia.alignment.sentence_candidates import CandidateOptions
 from mia.errors import MiaError
 from mia.io import printable
 from mia.models.attention import AttentionModel

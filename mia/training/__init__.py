@@ -1,0 +1,1 @@
+"""Training a detector: copy pairs and their provenance, negative sampling, the fit and its threshold."""
