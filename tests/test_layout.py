@@ -131,8 +131,8 @@ def test_the_function_rule_counts_the_body_without_the_docstring():
 
 
 def test_a_detector_record_is_read_through_its_card():
-    """``metadata[...]`` and ``metadata.get(...)`` are read only where the record is read (the card, the record's
-    validation, the training data made again from it); elsewhere ``detector.card`` is typed. Writing is allowed."""
+    """``metadata[...]`` and ``metadata.get(...)`` are read only where the record is read (the card and the record's
+    validation); everywhere else through ``detector.card``, typed. Writing is allowed."""
     import re
 
     readers = {"mia.detector.card", "mia.detector.record", "mia.detector.record_sections", "mia.training.data"}

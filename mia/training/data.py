@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mia.detector.card import DetectorCard
 from mia.errors import MiaError
 from mia.text.corpus import DEFAULT_CORPUS_NAME, read_paragraphs
 from mia.text.noise import EVALUATION_NOISE, Noise, mixed_copier, noisy_copier
@@ -106,12 +107,12 @@ def pairs_made_again(metadata: dict[str, Any], part: Literal["test", "validation
     """The pairs of one part of a detector's split (``split.test_ids`` or ``split.validation_ids``), made again
     from its record and checked by content hash: test pairs must not be, validation pairs must be among those it
     records as fitted or tuned on."""
-    split = metadata.get("split") or {}
-    ids = split.get(f"{part}_ids")
+    card = DetectorCard.from_metadata(metadata)
+    ids = card.test_ids if part == "test" else card.validation_ids
     if not ids:
         raise MiaError(f"the detector records no {part} pairs" + hint)
     by_id = {pair.id: pair for pair in recorded_pairs(metadata, hint)}
-    tuned = set(split.get("fit_or_tuned_on_hashes") or ())
+    tuned = card.fitted_hashes
     chosen = [by_id[i] for i in ids if i in by_id and (pair_hash(by_id[i]) in tuned) == (part == "validation")]
     if len(chosen) < len(ids):
         raise MiaError(f"the detector's {part} pairs made again differ from those it recorded" + hint)
@@ -120,7 +121,7 @@ def pairs_made_again(metadata: dict[str, Any], part: Literal["test", "validation
 
 def recorded_pairs(metadata: dict[str, Any], hint: str = "") -> list[Pair]:
     """Every pair a detector's training data held, made again from its record (see :func:`held_out_pairs`)."""
-    data = metadata.get("data") or {}
+    data = DetectorCard.from_metadata(metadata).data
     source = str(data.get("source", ""))
     if source.startswith("generated "):
         corpus = data.get("corpus")
