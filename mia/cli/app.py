@@ -135,13 +135,21 @@ def run_train(config: TrainConfig) -> int:
 
 
 def run_import_alignments(config: ImportAlignmentsConfig) -> int:
-    from mia.text.alignments import import_alignments
+    from mia.text.alignments import import_alignments, read_multimwa
     from mia.text.pairs import write_pairs
 
-    check_output(config.out, {"--a": config.a, "--b": config.b, "--alignments": config.alignments,
-                              "--possible": config.possible})
-    pairs = import_alignments(config.a, config.b, config.alignments, possible_path=config.possible,
-                              id_prefix=config.id_prefix)
+    pharaoh = {"--a": config.a, "--b": config.b, "--alignments": config.alignments}
+    if config.multimwa is not None and any(v is not None for v in (*pharaoh.values(), config.possible)):
+        raise MiaError("give --multimwa FILE, or --a, --b and --alignments (Pharaoh), not both")
+    if config.multimwa is None and any(v is None for v in pharaoh.values()):
+        missing = ", ".join(flag for flag, value in pharaoh.items() if value is None)
+        raise MiaError(f"Pharaoh alignments need --a, --b and --alignments (missing: {missing}); or give --multimwa")
+    check_output(config.out, {**pharaoh, "--possible": config.possible, "--multimwa": config.multimwa})
+    if config.multimwa is not None:
+        pairs = read_multimwa(config.multimwa, id_prefix=config.id_prefix or "")
+    else:
+        pairs = import_alignments(str(config.a), str(config.b), str(config.alignments), possible_path=config.possible,
+                                  id_prefix="s" if config.id_prefix is None else config.id_prefix)
     write_pairs(pairs, config.out)
     sure, possible = sum(len(p.links) for p in pairs), sum(len(p.possible) for p in pairs)
     say(f"wrote {len(pairs)} pairs to {config.out} ({sure} sure and {possible} possible-only word links)")

@@ -297,15 +297,18 @@ class ImportPanConfig(ReadsFiles):
 
 @dataclass
 class ImportAlignmentsConfig(ReadsFiles):
-    """Convert Pharaoh word alignments to a pair file: one whitespace-tokenised sentence per line in --a and --b,
-    links i-j (sure) or ipj (possible), counted from 0, one line per sentence pair."""
+    """Convert human word alignments to a pair file: Pharaoh (one whitespace-tokenised sentence per line in --a and
+    --b, links i-j sure or ipj possible, counted from 0, one line per sentence pair in --alignments) or a MultiMWA TSV
+    file (--multimwa: sure and possible links on each sentence pair's line)."""
 
-    a: str = option(help="text A: one sentence per line")
-    b: str = option(help="text B: one sentence per line")
-    alignments: str = option(help="Pharaoh links A-B, one line per sentence pair")
     out: str = option(help="pair file to write (JSONL)")
+    a: str | None = option(None, "Pharaoh: text A, one sentence per line")
+    b: str | None = option(None, "Pharaoh: text B, one sentence per line")
+    alignments: str | None = option(None, "Pharaoh links A-B, one line per sentence pair")
     possible: str | None = option(None, "a separate Pharaoh file of possible links")
-    id_prefix: str = option("s", "pair ids are this prefix and the line index (default s)")
+    multimwa: str | None = option(None, "a MultiMWA TSV file (instead of --a, --b and --alignments)")
+    id_prefix: str | None = option(None, "pair ids are this prefix and the line index (Pharaoh, default s) or the "
+                                   "file's own id (MultiMWA, default none)")
 
 
 @dataclass
