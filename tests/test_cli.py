@@ -17,17 +17,23 @@ B = ("The global statement is a declaration which holds for the entire current c
 
 
 @pytest.mark.parametrize("command", [[], *([name] for name in COMMANDS)])
-def test_help_everywhere(command, capsys):
+@pytest.mark.parametrize("columns", ["60", "200"])
+def test_help_everywhere(command, columns, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", columns)  # argparse wraps to the terminal; CI's width is not this machine's
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: mia {command[0] if command else ''}".rstrip())
     if command:  # every option of the command's config is documented, its help text in full
         config_type = COMMANDS[command[0]][0]
-        flat = " ".join(out.split())  # argparse wraps lines; compare with whitespace folded
+
+        def folded(text: str) -> str:  # argparse wraps lines, also after a hyphen ("i-" / "j"): drop all whitespace
+            return "".join(text.split())
+
+        flat = folded(out)
         for field in dataclasses.fields(config_type):
             assert (field.metadata["flag"] or "--" + field.name.replace("_", "-")) in out  # an option or positional
-            assert " ".join(field.metadata["help"].split()) in flat, field.name
-        assert " ".join((config_type.__doc__ or "").split()) in flat  # the command's description
+            assert folded(field.metadata["help"]) in flat, field.name
+        assert folded(config_type.__doc__ or "") in flat  # the command's description
 
 
 def test_generate_writes_pairs(tmp_path, capsys):
