@@ -29,11 +29,13 @@ def train_detector(
     options: TrainOptions | None = None,
     heads: DescribeOptions | None = None,
     *,
+    embedding_layer: int | None = None,
     progress: Progress = no_progress,
 ) -> Detector:
     """Train a detector on ``pairs`` and measure it: the returned detector's ``metadata["metrics"]`` holds its
     held-out measures (word-level P/R/F1 of its decoded links beside the string baselines, then token level, on the
-    test pairs set aside by the split), and ``metadata["heads"]`` its heads' rankings, intervals and types."""
+    test pairs set aside by the split; with ``embedding_layer``, the embedding aligner of the same model beside them),
+    and ``metadata["heads"]`` its heads' rankings, intervals and types."""
     started = time.perf_counter()
     options = TrainOptions() if options is None else options
     heads = DescribeOptions(seed=options.seed) if heads is None else heads
@@ -46,7 +48,8 @@ def train_detector(
                                progress=progress)
     try:
         evaluation = evaluate_detector(detector, model, run.split.test, decode=detector.decode,
-                                       whole_probabilities=scores, progress=progress)
+                                       whole_probabilities=scores, embedding_layer=embedding_layer,
+                                       progress=progress)
         detector.metadata["metrics"] = evaluation.card()
     except MiaError as error:  # e.g. every test pair repeats a training pair's texts: nothing held out to measure
         detector.metadata["metrics"] = {"headline": HEADLINE, "unmeasured": " ".join(str(error).split())}

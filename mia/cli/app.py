@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from mia._version import __version__
 from mia.cli.common import (
     check_output,
+    embedding_layer_of,
     progress,
     say,
     workers_capped,
@@ -116,7 +117,7 @@ def run_train(config: TrainConfig) -> int:
         decode=config.decode,
     )
     detector = train_detector(model, data, options, DescribeOptions(bootstrap=config.bootstrap, seed=config.seed),
-                              progress=progress)
+                              embedding_layer=embedding_layer_of(model, config.embedding_layer), progress=progress)
     detector.metadata["command"] = {"name": "train", **config.to_dict()}
     try:
         out = detector.save(destination, expected_state=state)

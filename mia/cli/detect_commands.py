@@ -7,7 +7,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mia.cli.common import check_output, detector_files, progress, say, write_lines_or_print, write_or_print
+from mia.cli.common import (
+    check_output,
+    detector_files,
+    embedding_layer_of,
+    progress,
+    say,
+    write_lines_or_print,
+    write_or_print,
+)
 from mia.cli.options import DetectConfig, EvaluateConfig, ReportConfig
 from mia.errors import MiaError
 
@@ -179,6 +187,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
             detector, model, pairs, threshold=config.threshold, word_scheme=config.words,
             batch_size=config.batch_size, include_trained=config.include_trained,
             decode=config.decode or detector.decode, candidates=config.candidates, passages=rule, progress=progress,
+            embedding_layer=embedding_layer_of(model, config.embedding_layer),
         )
     if config.format == "json":
         text = json.dumps(jsonable(evaluation.to_dict()), indent=2)

@@ -20,6 +20,7 @@ from mia.alignment.decoding import Decode
 from mia.alignment.passages import DEFAULT_GAP, DEFAULT_MIN_LONGEST, DEFAULT_MIN_WORDS
 from mia.cli.values import (
     fraction,
+    layer_choice,
     megabytes,
     non_negative,
     positive,
@@ -216,6 +217,9 @@ class TrainConfig(NoiseConfig):
                             f"(default {TRAIN.decode})")
     bootstrap: int = option(HEADS.bootstrap, "refits on resamples of the training pairs for the heads' weight "
                             f"intervals (default {HEADS.bootstrap}; 0: none)", type=non_negative)
+    embedding_layer: int | str | None = option(
+        None, "the held-out measures also show the embedding aligner of the same model at this layer, as evaluate "
+        "does: a layer number, middle or none (default none)", type=layer_choice)
 
 
 @dataclass
@@ -277,6 +281,10 @@ class EvaluateConfig(ReadsFiles):
     min_passage_words: int | None = option(None, PASSAGE_HELP["min_words"], type=positive)
     min_longest_phrase: int | None = option(None, PASSAGE_HELP["min_longest"], type=positive)
     min_outside_phrase: int | None = option(None, PASSAGE_HELP["min_outside"], type=positive)
+    embedding_layer: int | str | None = option(
+        "middle", "also measure the embedding aligner of the same model (mutual argmax of its words' cosine "
+        "similarity at this layer, no training): a layer number (0: embeddings), middle (default: the middle layer, "
+        "the best of all-MiniLM-L6-v2's on the MultiMWA dev sets) or none", type=layer_choice)
     out: str | None = option(None, "write to this file instead of standard output")
     device: str = option("auto", DEVICE_HELP)
     batch_size: int = option(1, "pairs per forward pass (default 1)", type=positive)

@@ -72,3 +72,14 @@ def megabytes(value: str) -> float:
     if number > MAX_MEGABYTES:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_MEGABYTES} MB (a terabyte), got {value}")
     return number
+
+
+def layer_choice(value: str) -> int | str | None:
+    """``--embedding-layer``: a layer number (0: the embedding layer), ``middle`` (the model's middle layer) or
+    ``none`` (no embedding aligner)."""
+    if value in ("middle", "none"):
+        return None if value == "none" else value
+    try:
+        return non_negative(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a layer number, middle or none, got {value!r}") from None

@@ -11,7 +11,7 @@ applied to words. Pairs the detector was fit or tuned on are left out and counte
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from mia.alignment.detection import decoded
 from mia.alignment.passages import PassageRule
 from mia.alignment.windowed import COMBINE_RULE, dense_scores, plan_pair
 from mia.detector.detector import Detector
+from mia.evaluate.embedding_aligner import EMBEDDING_ALIGNER, embedding_argmax
 from mia.evaluate.metrics import RankingTally, f1_score
 from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores
@@ -193,7 +194,9 @@ def headline_text(card: Mapping[str, Any]) -> str:
     if "detector" not in word:
         return "no word-level measures recorded (trained before they were): run mia evaluate on held-out pairs"
     mine = word["detector"]
-    others = ", ".join(f"{name} {word[name]['f1']:.3f}" for name in HEADLINE_BASELINES if name in word)
+    beside = [name for name in HEADLINE_BASELINES if name in word]
+    beside += [name for name in word if name.startswith(EMBEDDING_ALIGNER.split("{")[0])]
+    others = ", ".join(f"{name} {word[name]['f1']:.3f}" for name in beside)
     return (f"word F1 {mine['f1']:.3f} (P {mine['precision']:.3f}, R {mine['recall']:.3f}): the detector's "
             f"{card.get('decode', '?')} links over {card.get('words', '?')} words on {card.get('evaluated_on', '?')}; "
             f"same pairs: {others}")
@@ -212,13 +215,15 @@ def evaluate_detector(
     candidates: Candidates = "sentences",
     passages: PassageRule | None = None,
     whole_probabilities: Mapping[str, np.ndarray] | None = None,
+    embedding_layer: int | None = None,
     progress: Progress = no_progress,
 ) -> Evaluation:
     """Measure a detector and the string baselines on the same pairs, at token and word level. ``passages``
     (default: the detector's rule) decides, for pairs run as window pairs, which links outside passages are kept, as
     ``detect`` does. ``whole_probabilities``: probabilities of pairs that fit the model whole, by pair id, already
     taken by :meth:`~mia.detector.detector.Detector.probability_reader` from a pass that served another reader too
-    (those pairs are not run again)."""
+    (those pairs are not run again). ``embedding_layer``: also measure the embedding aligner of the same model at
+    this layer (:mod:`mia.evaluate.embedding_aligner`), beside the string baselines."""
     from mia.errors import MiaError
 
     detector.check_model(model)
@@ -239,7 +244,8 @@ def evaluate_detector(
     with_aer = any(pair.possible for pair in untrained)
     scorer = detector.window_scorer(model)
     windowed = 0
-    token_scores, words = TestScores(), WordTally(with_aer=with_aer)
+    token_scores = TestScores()
+    words = WordTally(with_aer=with_aer, aligners=model_aligners(model, embedding_layer))
     # pairs too large to measure are found before any pair runs (by their token counts: planning a long pair embeds
     # its sentences), left out and said; the other pairs are still measured
     reasons = {id(pair): too_large(pair, (len(model.tokens(pair.a)), len(model.tokens(pair.b))), word_scheme)
@@ -279,6 +285,22 @@ def evaluate_detector(
     )
 
 
+WordAligner = Callable[[Pair, np.ndarray, np.ndarray], np.ndarray]  # (pair, A's, B's word spans) -> bool links
+
+
+def model_aligners(model: AttentionModel, embedding_layer: int | None) -> dict[str, WordAligner]:
+    """The baselines that read the model itself, by their row name: the embedding aligner at ``embedding_layer``
+    (none when it is None)."""
+    if embedding_layer is None:
+        return {}
+    layer = embedding_layer
+
+    def embedding_links(pair: Pair, a_words: np.ndarray, b_words: np.ndarray) -> np.ndarray:
+        return embedding_argmax(model, pair.a, pair.b, a_words, b_words, layer=layer)
+
+    return {EMBEDDING_ALIGNER.format(layer=layer): embedding_links}
+
+
 @dataclass
 class WordTally:
     """The word and phrase level of an evaluation, tallied pair by pair (nothing kept per word pair): for the
@@ -286,7 +308,8 @@ class WordTally:
     papers' protocol), phrases against the gold phrases, and the detector's word scores for its average precision."""
 
     with_aer: bool
-    scorers: tuple[str, ...] = ("detector", *WORD_BASELINES)
+    aligners: Mapping[str, WordAligner] = field(default_factory=dict)  # model-based baselines beside the strings
+    scorers: tuple[str, ...] = ()
     totals: dict[str, WordCounts] = field(default_factory=dict)
     macro: dict[str, list[float]] = field(default_factory=dict)
     phrases: dict[str, PhraseCounts] = field(default_factory=lambda: {
@@ -297,6 +320,7 @@ class WordTally:
     per_pair: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.scorers = ("detector", *WORD_BASELINES, *self.aligners)
         self.totals = {name: WordCounts() for name in self.scorers}
         self.macro = {name: [0.0, 0.0] for name in self.scorers}
 
@@ -309,6 +333,8 @@ class WordTally:
         a_text, b_text = words_of(pair.a, a_words), words_of(pair.b, b_words)
         for name, baseline in WORD_BASELINES.items():
             decisions[name] = baseline(a_text, b_text)
+        for name, aligner in self.aligners.items():
+            decisions[name] = aligner(pair, a_words, b_words)
         row: dict[str, Any] = {"id": pair.id, "a_words": len(a_text), "b_words": len(b_text),
                                "gold_links": int(sure.sum())}
         for name in self.scorers:

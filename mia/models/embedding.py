@@ -88,3 +88,45 @@ def _embed_batch(model: AttentionModel, backbone: Any, template: Any, batch: lis
     for row, (index, ids) in enumerate(batch):
         sums[index] += summed[row]
         counts[index] += len(ids)
+
+
+
+def token_states(model: AttentionModel, ids: Sequence[int] | np.ndarray, layer: int) -> np.ndarray:
+    """Hidden states float32 ``[len(ids), hidden]`` of one text's tokens at ``layer`` (0: the embedding layer's
+    output, ``n_layers``: the last); see :func:`layer_states`."""
+    return layer_states(model, ids, (layer,))[0]
+
+
+def state_layers(model: AttentionModel) -> int:
+    """How many layers' hidden states :func:`layer_states` can read beyond the embedding layer's (the encoder's for
+    encoder-decoder models)."""
+    config = model.model.config
+    names = ("encoder_layers",) if model.architecture == "encoder-decoder" else ("num_hidden_layers", "n_layer")
+    return next(int(value) for name in names if (value := getattr(config, name, None)))
+
+
+def layer_states(model: AttentionModel, ids: Sequence[int] | np.ndarray, layers: Sequence[int]) -> np.ndarray:
+    """Hidden states float32 ``[len(layers), len(ids), hidden]`` of one text's tokens at each of ``layers``, the
+    text run alone with the model's special tokens around it (the encoder's states for encoder-decoder models). A
+    text longer than the model is run in pieces that fit, never truncated."""
+    import torch
+
+    n_layers = state_layers(model)
+    wrong = [layer for layer in layers if not 0 <= layer <= n_layers]
+    if wrong:
+        raise ValueError(f"layer {wrong[0]} is not a layer of this model: use 0 (embeddings) to {n_layers}")
+    backbone: Any = model.model.get_encoder() if model.architecture == "encoder-decoder" else model.model
+    template = model.single
+    room = max(1, model.max_length - len(template.prefix) - len(template.suffix))
+    ids = [int(i) for i in ids]
+    hidden = int(getattr(backbone.config, "hidden_size", 0) or getattr(backbone.config, "d_model", 0))
+    result = np.zeros((len(layers), len(ids), hidden), np.float32)
+    with plain_attention(model), torch.inference_mode():
+        for start in range(0, len(ids), room):
+            piece = ids[start : start + room]
+            input_ids = torch.tensor([template.wrap(piece)], device=model.device)
+            states = backbone(input_ids=input_ids, output_hidden_states=True).hidden_states
+            content = slice(len(template.prefix), len(template.prefix) + len(piece))
+            for row, layer in enumerate(layers):
+                result[row, start : start + len(piece)] = states[layer][0, content].float().cpu().numpy()
+    return result

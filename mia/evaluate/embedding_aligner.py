@@ -1,0 +1,50 @@
+"""The embedding aligner an alignment detector is measured beside: SimAlign's ArgMax (Jalili Sabet, Dufter, Yvon and
+Schütze, 2020) on the detector's own model, no training.
+
+Each text is run alone through the model; a word's vector is the mean of its tokens' hidden states at one layer;
+two words are linked when each is the other's most cosine-similar word (mutual argmax). It reads the same model's
+states that the detector reads the attention of, so it says what the model's representations give without any
+learned readout. The layer is a setting: :data:`EMBEDDING_LAYERS` holds the ones chosen on development data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mia.alignment.decoding import mutual_argmax
+from mia.models.attention import AttentionModel
+from mia.models.embedding import token_states
+from mia.text.words import token_word_overlap
+
+EMBEDDING_ALIGNER = "embedding argmax (layer {layer})"
+
+
+def word_vectors(states: np.ndarray, token_spans: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Unit-length word vectors float32 ``[n_words, hidden]``: the mean of the states ``[n_tokens, hidden]`` of the
+    tokens that share a character with each word (a zero vector for a word no token covers)."""
+    overlap = token_word_overlap(token_spans, spans).astype(np.float32)  # [n_words, n_tokens]
+    counts = overlap.sum(axis=1, keepdims=True)
+    vectors = overlap @ states / np.maximum(counts, 1.0)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def embedding_similarity(model: AttentionModel, a: str, b: str, a_words: np.ndarray, b_words: np.ndarray, *,
+                         layer: int) -> np.ndarray:
+    """Cosine similarity float32 ``[n_a_words, n_b_words]`` of the words (character spans) of texts ``a`` and ``b``
+    at ``layer``, -inf where a word has no token."""
+    a_tokens, b_tokens = model.tokens(a), model.tokens(b)
+    a_vectors = word_vectors(token_states(model, a_tokens.ids, layer), a_tokens.spans, a_words)
+    b_vectors = word_vectors(token_states(model, b_tokens.ids, layer), b_tokens.spans, b_words)
+    similarity = a_vectors @ b_vectors.T
+    empty_a = ~np.any(a_vectors != 0, axis=1)
+    empty_b = ~np.any(b_vectors != 0, axis=1)
+    similarity[empty_a, :] = -np.inf
+    similarity[:, empty_b] = -np.inf
+    return similarity
+
+
+def embedding_argmax(model: AttentionModel, a: str, b: str, a_words: np.ndarray, b_words: np.ndarray, *,
+                     layer: int) -> np.ndarray:
+    """bool ``[n_a_words, n_b_words]``: word pairs that are each other's most similar word at ``layer``."""
+    return mutual_argmax(embedding_similarity(model, a, b, a_words, b_words, layer=layer))
