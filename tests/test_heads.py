@@ -288,3 +288,28 @@ def test_spearman_matches_scipy_with_ties():
     rng = np.random.default_rng(0)
     x, y = np.round(rng.random(50), 1), rng.random(50)
     assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+
+
+def test_compare_heads_names_the_heads_specific_to_one_detector(trained_detector_dir, tmp_path, capsys):
+    """Known answer: head 0 always in the first detector's top 10 and never in the second's, head 1 the other way
+    round, every other head at a share between the thresholds; a detector without resampled AUCs: not measured."""
+    import copy
+
+    first = Detector.load(trained_detector_dir)
+    n = len(first.metadata["heads"]["auc"])
+    first.metadata["heads"]["auc"] = np.linspace(0.9, 0.6, n).tolist()  # head 0 ranks first, head 1 second
+    first.metadata["heads"]["auc_top10_share"] = [1.0, 0.05] + [0.5] * (n - 2)
+    second = copy.deepcopy(first)
+    second.metadata["heads"]["auc_top10_share"] = [0.1, 0.95] + [0.5] * (n - 2)
+    first.save(tmp_path / "first")
+    second.save(tmp_path / "second")
+    assert main(["compare-heads", str(tmp_path / "first"), str(tmp_path / "second"), "--format", "json"]) == 0
+    specific = json.loads(capsys.readouterr().out)["specific_heads"]
+    assert [(d["layer"], d["head"], d["first_top10_share"], d["second_top10_share"]) for d in specific["first"]] == [
+        (0, 0, 1.0, 0.1)]
+    assert [(d["layer"], d["head"], d["first_rank"]) for d in specific["second"]] == [(0, 1, 2)]
+    assert "90%" in specific["rule"] and "10%" in specific["rule"]
+    del first.metadata["heads"]["auc_interval"], first.metadata["heads"]["auc_top10_share"]
+    first.save(tmp_path / "plain")
+    assert main(["compare-heads", str(tmp_path / "plain"), str(tmp_path / "second")]) == 0
+    assert "not measured" in capsys.readouterr().out

@@ -162,17 +162,34 @@ def run_probe(config: ProbeConfig) -> int:
 
 def run_compare_heads(config: CompareHeadsConfig) -> int:
     from mia.detector.detector import Detector
-    from mia.heads.stability import compare_detectors
+    from mia.heads.stability import SPECIFIC_RULE, SPECIFIC_SHARES, compare_detectors, specific_heads
 
-    rows = compare_detectors(Detector.load(config.first), Detector.load(config.second))
+    first, second = Detector.load(config.first), Detector.load(config.second)
+    rows = compare_detectors(first, second)
+    specific = specific_heads(first, second)
+    rule = SPECIFIC_RULE.format(high=SPECIFIC_SHARES[0], low=SPECIFIC_SHARES[1])
     if config.format == "json":
         print(json.dumps({"first": config.first, "second": config.second,
-                          "rankings": [row.to_dict() for row in rows]}, indent=2))
+                          "rankings": [row.to_dict() for row in rows],
+                          "specific_heads": None if specific is None else {
+                              "rule": rule, "first": [d.to_dict() for d in specific[0]],
+                              "second": [d.to_dict() for d in specific[1]]}}, indent=2))
         return 0
     print(printable(f"head rankings of {config.first} and {config.second}"))
     print(f"{'ranking':<42}  {'items':>5}  {'Spearman':>8}  {'top-10 in common':>16}")
     for row in rows:
         print(f"{row.ranking:<42}  {row.items:>5}  {row.spearman:>8.3f}  {row.top10_common:>16}")
+    print()
+    if specific is None:
+        print("heads specific to one detector: not measured (a detector records no resampled head AUCs: train it "
+              "with --bootstrap above 0)")
+        return 0
+    print(rule + ":")
+    for name, other, found in ((config.first, config.second, specific[0]), (config.second, config.first, specific[1])):
+        listed = ", ".join(
+            f"{d.name} (rank {d.first_rank}, AUC {d.first_auc:.3f}, top 10 in {d.first_top10_share:.0%}; there rank "
+            f"{d.second_rank}, AUC {d.second_auc:.3f}, {d.second_top10_share:.0%})" for d in found)
+        print(printable(f"  specific to {name} (there: {other}): {listed or 'none'}"))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""How far two detectors agree on their heads: rank correlation and top-10 overlap of each head ranking.
+"""How far two detectors agree on their heads: rank correlation and top-10 overlap of each head ranking, and which
+heads are specific to one of them (:func:`specific_heads`).
 
 The protocol the README reports: two detectors trained with default options on 300 generated pairs each, one
 from the packaged Python reference, one from another corpus (``mia compare-heads A B``).
@@ -67,3 +68,60 @@ def compare_detectors(first: Detector, second: Detector) -> list[Agreement]:
     if first.layout == second.layout:
         rows.append(agreement("feature columns by standardised weight", first.coef, second.coef))
     return rows
+
+
+@dataclass(frozen=True)
+class HeadDifference:
+    """One head's place in two detectors' rankings by own held-out AUC: rank, AUC with its interval, and the share
+    of resamples that put it in the top 10 (``first_*`` for the detector it is specific to)."""
+
+    layer: int
+    head: int
+    first_rank: int
+    first_auc: float
+    first_interval: tuple[float, float]
+    first_top10_share: float
+    second_rank: int
+    second_auc: float
+    second_interval: tuple[float, float]
+    second_top10_share: float
+
+    @property
+    def name(self) -> str:
+        return f"L{self.layer}H{self.head}"
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"layer": self.layer, "head": self.head}
+        for side in ("first", "second"):
+            result[f"{side}_rank"] = getattr(self, f"{side}_rank")
+            result[f"{side}_auc"] = round(getattr(self, f"{side}_auc"), 4)
+            result[f"{side}_interval"] = [round(v, 4) for v in getattr(self, f"{side}_interval")]
+            result[f"{side}_top10_share"] = round(getattr(self, f"{side}_top10_share"), 4)
+        return result
+
+
+SPECIFIC_RULE = ("a head is specific to one detector when the resamples of its test pairs put it among that detector's "
+                 "top 10 heads by own held-out ROC AUC at least {high:.0%} of the time, and the other's resamples at "
+                 "most {low:.0%} of the time (ranks, not AUC levels: one relation may be easier for every head)")
+SPECIFIC_SHARES = (0.9, 0.1)
+
+
+def specific_heads(first: Detector, second: Detector) -> tuple[list[HeadDifference], list[HeadDifference]] | None:
+    """The heads specific to ``first`` and those specific to ``second`` (:data:`SPECIFIC_RULE`), each list in the
+    order of its detector's ranking; None when either detector records no bootstrap of its AUCs (nothing to tell).
+    In each :class:`HeadDifference`, ``first`` is the detector the head is specific to."""
+    if first.layout.base() != second.layout.base():
+        raise MiaError("the two detectors read different models' heads: compare detectors of one model")
+    heads = [{(h.layer, h.head): h for h in head_summaries(d, by="auc")} for d in (first, second)]
+    if any(h.auc_interval is None or h.auc_top10_share is None for side in heads for h in side.values()):
+        return None
+    high, low = SPECIFIC_SHARES
+    found: tuple[list[HeadDifference], list[HeadDifference]] = ([], [])
+    for side, (mine, other) in enumerate(((heads[0], heads[1]), (heads[1], heads[0]))):
+        for key, head in sorted(mine.items(), key=lambda item: item[1].rank):
+            there = other[key]
+            if (head.auc_top10_share or 0.0) >= high and (there.auc_top10_share or 0.0) <= low:
+                found[side].append(HeadDifference(
+                    key[0], key[1], head.rank, head.auc, head.auc_interval or (0.0, 0.0), head.auc_top10_share or 0.0,
+                    there.rank, there.auc, there.auc_interval or (0.0, 0.0), there.auc_top10_share or 0.0))
+    return found
