@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -63,13 +64,23 @@ def test_clip_link_keeps_the_character_copy():
     assert clip_link(pair, pair.links[0], Window(0, 0, 15, 17), Window(0, 0, 0, 14)) is None
 
 
-def test_window_tokens_map_to_the_whole_texts_tokens_by_character_position():
-    from mia.text.words import span_holding
+def test_window_tokens_map_to_the_whole_texts_tokens_by_index_offset(minilm):
+    """A window pair's tokens are slices of its texts' tokens: the map is the window's token range, and the
+    characters each mapped token covers are the window token's, moved by the window's start."""
+    from mia.alignment.windowed import iter_window_batches
 
-    whole = np.array([[0, 3], [4, 9], [10, 12]])
-    window = np.array([[4, 6], [6, 9], [10, 12], [13, 14]])
-    assert span_holding(whole, window[:, 0]).tolist() == [1, 1, 2, -1]
-    assert span_holding(np.zeros((0, 2), int), window[:, 0]).tolist() == [-1, -1, -1, -1]
+    text = " ".join(read_paragraphs()[:30])
+    planned = plan_pair(minilm, Pair("long", text, text.swapcase()), candidates="all")
+    assert planned.whole is None and len(planned.window_pairs) > 1
+    for indices, items in iter_window_batches(planned, minilm):
+        for (i, j), item in zip(indices, items):
+            rows, cols = planned.token_maps(i, j, item)
+            assert rows[0] == planned.a_windows[i].start and cols[-1] == planned.b_windows[j].end - 1
+            np.testing.assert_array_equal(planned.a_spans[rows], item.a_spans + planned.a_windows[i].char_start)
+            np.testing.assert_array_equal(planned.b_spans[cols], item.b_spans + planned.b_windows[j].char_start)
+    shorter = dataclasses.replace(item, a_spans=item.a_spans[:-1])
+    with pytest.raises(ValueError, match="encode window pairs with window_tokens"):
+        planned.token_maps(i, j, shorter)
 
 
 def test_a_pair_that_fits_is_one_window_pair_and_exactly_todays_output(minilm):

@@ -43,7 +43,6 @@ from mia.progress import Progress, no_progress
 from mia.text.corpus import split_sentences
 from mia.text.pairs import Link, Pair
 from mia.text.windows import Window, most_central, plan_windows
-from mia.text.words import span_holding
 
 COMBINE_RULE = "a token pair's probability is the maximum over the window pairs that hold both tokens"
 DEFAULT_FLOOR = 0.1
@@ -105,10 +104,15 @@ class WindowedPair:
                 b.part(wb.start, wb.end, wb.char_start, wb.char_end))
 
     def token_maps(self, a_index: int, b_index: int, item: Spanned) -> tuple[np.ndarray, np.ndarray]:
-        """For each token of an encoded window pair, its index among the whole text's tokens (-1: none)."""
-        wa, wb = self.a_windows[a_index], self.b_windows[b_index]
-        return (span_holding(self.a_spans, item.a_spans[:, 0] + wa.char_start),
-                span_holding(self.b_spans, item.b_spans[:, 0] + wb.char_start))
+        """For each token of an encoded window pair, its index among the whole text's tokens: a window's tokens are
+        the slice ``[start, end)`` of its text's (:meth:`window_tokens`), so the map is that range."""
+        maps = []
+        for window, spans in ((self.a_windows[a_index], item.a_spans), (self.b_windows[b_index], item.b_spans)):
+            if len(spans) != window.end - window.start:
+                raise ValueError(f"an encoded window pair of {len(spans)} tokens for a window of "
+                                 f"{window.end - window.start}: encode window pairs with window_tokens")
+            maps.append(np.arange(window.start, window.end, dtype=np.int64))
+        return maps[0], maps[1]
 
     def homes(self) -> tuple[np.ndarray, np.ndarray]:
         """For each token of A and of B, the window where it sits most centrally (computed once per pair)."""

@@ -69,17 +69,6 @@ def word_scores(
     return result
 
 
-def span_holding(spans: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Index of the span of ``spans`` ``[n, 2]`` (sorted, disjoint) holding each character offset of ``starts``
-    ``[m]`` (-1 where none does): int ``[m]``. Maps a token to its word, or a window's token to the whole text's."""
-    starts = np.asarray(starts)
-    if len(spans) == 0:
-        return np.full(len(starts), -1, dtype=np.int64)
-    position = np.searchsorted(spans[:, 0], starts, side="right") - 1
-    inside = (position >= 0) & (spans[np.maximum(position, 0), 1] > starts)
-    return np.where(inside, position, -1)
-
-
 def overlap(start: int, end: int, other_start: int, other_end: int) -> int:
     """Characters two spans ``[start, end)`` and ``[other_start, other_end)`` share."""
     return max(0, min(end, other_end) - max(start, other_start))
