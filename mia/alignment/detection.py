@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mia.alignment.decoding import ARGMAX_FLOOR, Decode, decode_entries, decode_floor
-from mia.alignment.passages import Passage, PassageRule, merge_passages, passage_shortfall
+from mia.alignment.passages import Passage, PassageRule, PhraseSpan, merge_passages, passage_shortfall
 from mia.errors import MiaError
 from mia.text.pairs import Pair
 from mia.text.words import WordScheme, word_scores, word_spans
@@ -291,7 +291,7 @@ def decoded(pair: Pair, probabilities: np.ndarray | SparseScores, token_spans: t
     trimmed = {cell for run in runs for cell in run}
     links = [link for link in links if (link.a_word, link.b_word) in trimmed or not _is_mark(pair, spans, link)]
     every = [phrase_of(pair, spans, [by_cell[cell] for cell in run]) for run in runs]
-    spans_of_phrases = [(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score) for p in every]
+    spans_of_phrases = [PhraseSpan(p.a_start, p.a_end, p.b_start, p.b_end, p.words, p.score) for p in every]
     merged = merge_passages(spans_of_phrases, passages)
     no_passage = None if merged else passage_shortfall(spans_of_phrases, passages)
     if min_outside > 1:  # a document pair: what lies outside every passage is printed in long phrases only

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_GAP = 300
 DEFAULT_MIN_WORDS = 14  # 15 tokens before phrases counted decoded word links (0.95 regex words per MiniLM token)
@@ -29,8 +29,18 @@ PASSAGE_KEYS: dict[str, tuple[str, str | None]] = {
     "gap": ("gap_chars", "--gap"), "min_words": ("min_words", "--min-passage-words"),
     "min_longest": ("min_longest_phrase", "--min-longest-phrase"), "min_phrase": ("min_phrase_words", None),
     "min_outside": ("min_outside_phrase_words", "--min-outside-phrase")}
-# a phrase as the rule reads it: (a_start, a_end, b_start, b_end, linked words, score)
-PhraseSpan = tuple[int, int, int, int, int, float]
+
+
+class PhraseSpan(NamedTuple):
+    """A phrase as the rule reads it: its character spans in A and B, its linked words and its score (a plain
+    6-tuple in this order is read the same)."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    words: int
+    score: float
 
 
 @dataclass(frozen=True)
@@ -87,10 +97,11 @@ def gap(start: int, end: int, other_start: int, other_end: int) -> int:
     return max(0, max(start, other_start) - min(end, other_end))
 
 
-def group_phrases(phrases: Sequence[PhraseSpan], max_gap: int) -> list[list[PhraseSpan]]:
+def group_phrases(phrases: Sequence[PhraseSpan | tuple[int, int, int, int, int, float]], max_gap: int
+                  ) -> list[list[PhraseSpan]]:
     """The connected groups of phrases under the gap rule (module docstring), each in A order. A sweep along A: only
     phrases within ``max_gap`` of each other in A are compared in B."""
-    unique = sorted(set(phrases))
+    unique = sorted({PhraseSpan(*p) for p in phrases})
     parent = list(range(len(unique)))
 
     def root(i: int) -> int:
@@ -101,10 +112,11 @@ def group_phrases(phrases: Sequence[PhraseSpan], max_gap: int) -> list[list[Phra
 
     active: list[int] = []  # phrases whose A end is within reach of the next A start
     for i, p in enumerate(unique):
-        active = [j for j in active if unique[j][1] + max_gap >= p[0]]
+        active = [j for j in active if unique[j].a_end + max_gap >= p.a_start]
         for j in active:
             q = unique[j]
-            if gap(p[0], p[1], q[0], q[1]) <= max_gap and gap(p[2], p[3], q[2], q[3]) <= max_gap:
+            if (gap(p.a_start, p.a_end, q.a_start, q.a_end) <= max_gap
+                    and gap(p.b_start, p.b_end, q.b_start, q.b_end) <= max_gap):
                 parent[root(j)] = root(i)
         active.append(i)
     groups: dict[int, list[PhraseSpan]] = {}
@@ -113,27 +125,30 @@ def group_phrases(phrases: Sequence[PhraseSpan], max_gap: int) -> list[list[Phra
     return list(groups.values())
 
 
-def merge_passages(phrases: Sequence[PhraseSpan], rule: PassageRule = PassageRule()) -> list[Passage]:
+def merge_passages(phrases: Sequence[PhraseSpan | tuple[int, int, int, int, int, float]],
+                   rule: PassageRule = PassageRule()) -> list[Passage]:
     """The passages the phrases of two texts form under ``rule``, in A order."""
     passages = []
-    for group in group_phrases([p for p in phrases if p[4] >= rule.min_phrase], rule.gap):
-        words, longest = sum(p[4] for p in group), max(p[4] for p in group)
+    for group in group_phrases([p for p in map(PhraseSpan._make, phrases) if p.words >= rule.min_phrase], rule.gap):
+        words, longest = sum(p.words for p in group), max(p.words for p in group)
         if words < rule.min_words or longest < rule.min_longest:
             continue
-        score = sum(p[4] * p[5] for p in group) / max(words, 1)
-        passages.append(Passage(min(p[0] for p in group), max(p[1] for p in group), min(p[2] for p in group),
-                                max(p[3] for p in group), float(score), words, len(group), longest))
+        score = sum(p.words * p.score for p in group) / max(words, 1)
+        passages.append(Passage(min(p.a_start for p in group), max(p.a_end for p in group),
+                                min(p.b_start for p in group), max(p.b_end for p in group), float(score), words,
+                                len(group), longest))
     return sorted(passages, key=lambda p: (p.a_start, p.b_start))
 
 
-def passage_shortfall(phrases: Sequence[PhraseSpan], rule: PassageRule) -> str | None:
+def passage_shortfall(phrases: Sequence[PhraseSpan | tuple[int, int, int, int, int, float]], rule: PassageRule
+                      ) -> str | None:
     """Why phrases formed no passage under ``rule``: the best group's linked words and longest phrase beside what the
     rule needs, and the options that lower it (None when no phrase takes part)."""
-    groups = group_phrases([p for p in phrases if p[4] >= rule.min_phrase], rule.gap)
+    groups = group_phrases([p for p in map(PhraseSpan._make, phrases) if p.words >= rule.min_phrase], rule.gap)
     if not groups:
         return None
-    best = max(groups, key=lambda group: (sum(p[4] for p in group), max(p[4] for p in group)))
-    words, longest = sum(p[4] for p in best), max(p[4] for p in best)
+    best = max(groups, key=lambda group: (sum(p.words for p in group), max(p.words for p in group)))
+    words, longest = sum(p.words for p in best), max(p.words for p in best)
     return (f"no passage: the most linked words in phrases within {rule.gap} characters of each other are {words} "
             f"(a passage needs {rule.min_words}, --min-passage-words) with a longest phrase of {longest} "
             f"(needs {rule.min_longest}, --min-longest-phrase)")
