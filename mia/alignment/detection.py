@@ -21,7 +21,7 @@ from mia.alignment.decoding import ARGMAX_FLOOR, Decode, decode_entries, decode_
 from mia.alignment.passages import Passage, PassageRule, PhraseSpan, merge_passages, passage_shortfall
 from mia.errors import MiaError
 from mia.text.pairs import Pair
-from mia.text.words import WordScheme, word_scores, word_spans
+from mia.text.words import WordScheme, token_word_ranges, word_scores, word_spans
 
 PHRASE_GAP = 2  # words a phrase may skip on each side between two runs (see merge_runs)
 
@@ -222,17 +222,6 @@ class DetectionError:
 
 
 # --- from token probabilities to decoded word links -------------------------------------------------------------
-
-
-def token_word_ranges(token_spans: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each token, the first and last word it shares a character with (``first > last``: none): int ``[n]``."""
-    if len(spans) == 0 or len(token_spans) == 0:
-        return np.zeros(len(token_spans), np.int64), np.full(len(token_spans), -1, np.int64)
-    starts, ends = token_spans[:, 0], token_spans[:, 1]
-    first = np.searchsorted(spans[:, 1], starts, side="right")  # the first word ending after the token starts
-    last = np.searchsorted(spans[:, 0], ends, side="left") - 1  # the last word starting before the token ends
-    empty = ends <= starts
-    return first, np.where(empty, -1, last)
 
 
 def _expand(index: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

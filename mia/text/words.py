@@ -35,13 +35,24 @@ def words_of(text: str, spans: np.ndarray) -> list[str]:
     return [text[start:end] for start, end in spans]
 
 
+def token_word_ranges(token_spans: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each token, the first and last word it shares a character with (``first > last``: none): int ``[n]``.
+    The one token-to-word map (words sorted and disjoint, as :func:`word_spans` makes them)."""
+    if len(spans) == 0 or len(token_spans) == 0:
+        return np.zeros(len(token_spans), np.int64), np.full(len(token_spans), -1, np.int64)
+    starts, ends = token_spans[:, 0], token_spans[:, 1]
+    first = np.searchsorted(spans[:, 1], starts, side="right")  # the first word ending after the token starts
+    last = np.searchsorted(spans[:, 0], ends, side="left") - 1  # the last word starting before the token ends
+    empty = ends <= starts
+    return first, np.where(empty, -1, last)
+
+
 def token_word_overlap(token_spans: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    """bool ``[n_words, n_tokens]``: True where a token shares a character with a word."""
-    return (
-        (token_spans[None, :, 0] < spans[:, None, 1])
-        & (token_spans[None, :, 1] > spans[:, None, 0])
-        & (token_spans[None, :, 1] > token_spans[None, :, 0])
-    )
+    """bool ``[n_words, n_tokens]``: True where a token shares a character with a word (from
+    :func:`token_word_ranges`)."""
+    first, last = token_word_ranges(token_spans, spans)
+    words = np.arange(len(spans))[:, None]
+    return (words >= first[None, :]) & (words <= last[None, :])
 
 
 def word_scores(
