@@ -124,8 +124,8 @@ def detection_text(detection: Detection | DetectionError, *, context: int = 30) 
     pair = detection.pair
     if isinstance(detection, DetectionError):
         return f"pair {printable(pair.id)}: error: {printable(detection.error)}"
-    lines = [f"pair {printable(pair.id)}: {len(detection.phrases)} phrases, {len(detection.links)} linked words "
-             f"({detection.decode}, {detection.words} words)"]
+    lines = [f"pair {printable(pair.id)}: {counted(len(detection.phrases), 'phrase')}, "
+             f"{counted(len(detection.links), 'linked word')} ({detection.decode}, {detection.words} words)"]
     windows = detection.windows
     if windows and not windows.get("whole", True):
         lines[0] += (f" (run as {windows['window_pairs_run']} of {windows['window_pairs_all']} window pairs: "
@@ -139,7 +139,7 @@ def detection_text(detection: Detection | DetectionError, *, context: int = 30) 
         where_a = a_lines.label(phrase.a_start, phrase.a_end)
         where_b = b_lines.label(phrase.b_start, phrase.b_end)
         lines.append(
-            f"  [{phrase.score:.2f}, {phrase.words} words] A[{phrase.a_start}:{phrase.a_end}]{where_a} "
+            f"  [{phrase.score:.2f}, {counted(phrase.words, 'word')}] A[{phrase.a_start}:{phrase.a_end}]{where_a} "
             f"~ B[{phrase.b_start}:{phrase.b_end}]{where_b}  {printable(repr(phrase.a_text))}"
         )
         if document:
@@ -150,6 +150,11 @@ def detection_text(detection: Detection | DetectionError, *, context: int = 30) 
     if detection.no_passage is not None:
         lines.append(f"  {detection.no_passage}")
     return "\n".join(lines)
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 word``, ``2 words``: a count with its noun in the right number."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 class LineIndex:
