@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -29,12 +30,12 @@ def train_detector(
     options: TrainOptions | None = None,
     heads: DescribeOptions | None = None,
     *,
-    embedding_layer: int | None = None,
+    embedding_layer: int | Literal["middle"] | None = "middle",
     progress: Progress = no_progress,
 ) -> Detector:
     """Train a detector on ``pairs`` and measure it: the returned detector's ``metadata["metrics"]`` holds its
     held-out measures (word-level P/R/F1 of its decoded links beside the string baselines, then token level, on the
-    test pairs set aside by the split; with ``embedding_layer``, the embedding aligner of the same model beside them),
+    test pairs set aside by the split; the embedding aligner of the same model beside them at ``embedding_layer``),
     and ``metadata["heads"]`` its heads' rankings, intervals and types."""
     started = time.perf_counter()
     options = TrainOptions() if options is None else options

@@ -7,10 +7,17 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mia.cli import main
 from mia.detector.detector import Detector
-from mia.evaluate.embedding_aligner import embedding_argmax, embedding_similarity, word_vectors
+from mia.evaluate.embedding_aligner import (
+    dense_mutual_argmax,
+    embedding_argmax,
+    embedding_similarity,
+    word_vectors,
+)
 from mia.models.embedding import layer_states, state_layers, token_states
 from mia.text.pairs import Pair, write_pairs
 from mia.text.words import word_spans
@@ -74,3 +81,14 @@ def test_a_wrong_embedding_layer_is_a_one_line_error(trained_detector_dir, tmp_p
     assert code == 2 and not out.exists()
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--embedding-layer" in err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 6), st.integers(0, 6), st.integers(0, 2**32 - 1), st.booleans())
+def test_dense_mutual_argmax_decides_as_the_decoder_does(n_a, n_b, seed, ties):
+    from mia.alignment.decoding import mutual_argmax
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 3, (n_a, n_b)).astype(np.float32) if ties else rng.random((n_a, n_b), np.float32)
+    scores[rng.random((n_a, n_b)) < 0.2] = -np.inf  # words without a token
+    np.testing.assert_array_equal(dense_mutual_argmax(scores), mutual_argmax(scores))

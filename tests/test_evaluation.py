@@ -46,7 +46,7 @@ def test_evaluate_leaves_out_training_pairs(trained_detector_dir, minilm, small_
     evaluation = evaluate_detector(detector, minilm, trained[:3] + held_out)
     assert evaluation.pairs == 3 and evaluation.excluded_trained == 3
     assert set(evaluation.word) == {"detector", "same word", "run of >= 3 words", "longest matching blocks",
-                                    "greedy string tiling (>= 3)"}
+                                    "greedy string tiling (>= 3)", "embedding argmax (layer 3)"}  # the middle layer
     assert evaluation.word["greedy string tiling (>= 3)"]["f1"] > 0.9
     assert not evaluation.with_aer
 

@@ -218,8 +218,8 @@ class TrainConfig(NoiseConfig):
     bootstrap: int = option(HEADS.bootstrap, "refits on resamples of the training pairs for the heads' weight "
                             f"intervals (default {HEADS.bootstrap}; 0: none)", type=non_negative)
     embedding_layer: int | str | None = option(
-        None, "the held-out measures also show the embedding aligner of the same model at this layer, as evaluate "
-        "does: a layer number, middle or none (default none)", type=layer_choice)
+        "middle", "the held-out measures also show the embedding aligner of the same model at this layer, as evaluate "
+        "does: a layer number, middle (default) or none", type=layer_choice)
 
 
 @dataclass

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mia.alignment.decoding import mutual_argmax
 from mia.models.attention import AttentionModel
 from mia.models.embedding import token_states
-from mia.text.words import token_word_overlap
+from mia.text.words import token_word_ranges
 
 EMBEDDING_ALIGNER = "embedding argmax (layer {layer})"
 
@@ -22,9 +21,13 @@ EMBEDDING_ALIGNER = "embedding argmax (layer {layer})"
 def word_vectors(states: np.ndarray, token_spans: np.ndarray, spans: np.ndarray) -> np.ndarray:
     """Unit-length word vectors float32 ``[n_words, hidden]``: the mean of the states ``[n_tokens, hidden]`` of the
     tokens that share a character with each word (a zero vector for a word no token covers)."""
-    overlap = token_word_overlap(token_spans, spans).astype(np.float32)  # [n_words, n_tokens]
-    counts = overlap.sum(axis=1, keepdims=True)
-    vectors = overlap @ states / np.maximum(counts, 1.0)
+    first, last = token_word_ranges(token_spans, spans)
+    per_token = np.maximum(last - first + 1, 0)  # words each token covers
+    token = np.repeat(np.arange(len(token_spans)), per_token)
+    word = first[token] + np.arange(len(token)) - np.repeat(np.cumsum(per_token) - per_token, per_token)
+    sums = np.zeros((len(spans), states.shape[1]), np.float64)
+    np.add.at(sums, word, states[token])
+    vectors = sums / np.maximum(np.bincount(word, minlength=len(spans)), 1)[:, None]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
@@ -47,4 +50,18 @@ def embedding_similarity(model: AttentionModel, a: str, b: str, a_words: np.ndar
 def embedding_argmax(model: AttentionModel, a: str, b: str, a_words: np.ndarray, b_words: np.ndarray, *,
                      layer: int) -> np.ndarray:
     """bool ``[n_a_words, n_b_words]``: word pairs that are each other's most similar word at ``layer``."""
-    return mutual_argmax(embedding_similarity(model, a, b, a_words, b_words, layer=layer))
+    return dense_mutual_argmax(embedding_similarity(model, a, b, a_words, b_words, layer=layer))
+
+
+def dense_mutual_argmax(scores: np.ndarray) -> np.ndarray:
+    """bool ``[n_a, n_b]``: the finite cells that are the highest of their row and of their column (the first on
+    ties), as :func:`mia.alignment.decoding.mutual_argmax` decides them, without listing every cell (a document's
+    word pairs run to tens of millions)."""
+    linked = np.zeros(scores.shape, bool)
+    if scores.size == 0:
+        return linked
+    rows = np.arange(scores.shape[0])
+    best_col, best_row = np.argmax(scores, axis=1), np.argmax(scores, axis=0)
+    mutual = (best_row[best_col] == rows) & np.isfinite(scores[rows, best_col])
+    linked[rows[mutual], best_col[mutual]] = True
+    return linked

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores
 from mia.evaluate.string_match import WORD_BASELINES
 from mia.models.attention import AttentionModel
+from mia.models.embedding import middle_layer
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
 from mia.text.words import WordScheme, word_spans, words_of
@@ -215,7 +216,7 @@ def evaluate_detector(
     candidates: Candidates = "sentences",
     passages: PassageRule | None = None,
     whole_probabilities: Mapping[str, np.ndarray] | None = None,
-    embedding_layer: int | None = None,
+    embedding_layer: int | Literal["middle"] | None = "middle",
     progress: Progress = no_progress,
 ) -> Evaluation:
     """Measure a detector and the string baselines on the same pairs, at token and word level. ``passages``
@@ -223,7 +224,8 @@ def evaluate_detector(
     ``detect`` does. ``whole_probabilities``: probabilities of pairs that fit the model whole, by pair id, already
     taken by :meth:`~mia.detector.detector.Detector.probability_reader` from a pass that served another reader too
     (those pairs are not run again). ``embedding_layer``: also measure the embedding aligner of the same model at
-    this layer (:mod:`mia.evaluate.embedding_aligner`), beside the string baselines."""
+    this layer (:mod:`mia.evaluate.embedding_aligner`; ``middle``: half the model's depth), beside the string
+    baselines; None: not."""
     from mia.errors import MiaError
 
     detector.check_model(model)
@@ -245,7 +247,8 @@ def evaluate_detector(
     scorer = detector.window_scorer(model)
     windowed = 0
     token_scores = TestScores()
-    words = WordTally(with_aer=with_aer, aligners=model_aligners(model, embedding_layer))
+    layer = middle_layer(model) if embedding_layer == "middle" else embedding_layer
+    words = WordTally(with_aer=with_aer, aligners=model_aligners(model, layer))
     # pairs too large to measure are found before any pair runs (by their token counts: planning a long pair embeds
     # its sentences), left out and said; the other pairs are still measured
     reasons = {id(pair): too_large(pair, (len(model.tokens(pair.a)), len(model.tokens(pair.b))), word_scheme)

@@ -97,6 +97,12 @@ def token_states(model: AttentionModel, ids: Sequence[int] | np.ndarray, layer: 
     return layer_states(model, ids, (layer,))[0]
 
 
+def middle_layer(model: AttentionModel) -> int:
+    """The embedding aligner's default layer: half the model's depth, rounded down (layer 3 of all-MiniLM-L6-v2's
+    six, the best of its seven on both MultiMWA dev sets; ``scripts/embedding_layers.py``)."""
+    return state_layers(model) // 2
+
+
 def state_layers(model: AttentionModel) -> int:
     """How many layers' hidden states :func:`layer_states` can read beyond the embedding layer's (the encoder's for
     encoder-decoder models)."""
