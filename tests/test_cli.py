@@ -152,7 +152,7 @@ def test_train_with_context_ranks_heads_with_offsets(tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
     main(["generate", "--out", str(pairs), "--limit", "40"])
     out = tmp_path / "ctx"
-    assert main(["train", "--pairs", str(pairs), "--out", str(out), "--context"]) == 0
+    assert main(["train", "--pairs", str(pairs), "--out", str(out), "--context", "--bootstrap", "0"]) == 0
     meta = json.loads((out / "detector.json").read_text())
     assert meta["features"]["offsets"] == [[0, 0], [-1, -1], [1, 1]] and meta["features"]["count"] == 432
     assert meta["format"] == 3

@@ -120,10 +120,12 @@ def test_context_rows_hold_diagonal_neighbours():
 
 
 def test_probabilities_with_context_equal_the_row_path(small_pairs, minilm):
+    from mia.heads.description import DescribeOptions
     from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
-    detector = train_detector(minilm, small_pairs[:12], TrainOptions(seed=0, offsets=(0, -1, 1)))
+    detector = train_detector(minilm, small_pairs[:12], TrainOptions(seed=0, offsets=(0, -1, 1)),
+                              DescribeOptions(bootstrap=0))  # no head intervals needed here
     assert detector.layout.n_features == 3 * 144
     detector.check_model(minilm)
     features = minilm.features(small_pairs[0])

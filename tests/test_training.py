@@ -4,8 +4,11 @@ import pytest
 
 from mia.detector.scoring import transform_features
 from mia.errors import MiaError
+from mia.heads.description import DescribeOptions
 from mia.text.pairs import Pair
 from mia.training.training import TrainOptions, split_pairs
+
+NO_REFITS = DescribeOptions(bootstrap=0)  # for tests that never read the heads' intervals: 30 refits cost seconds
 
 
 def test_split_is_by_pair_and_reproducible(small_pairs):
@@ -98,7 +101,8 @@ def test_transform_none_trains_and_detects_the_same_on_both_paths(minilm, small_
 
     from mia.workflow import train_detector
 
-    detector = train_detector(minilm, small_pairs[:10], TrainOptions(seed=0, transform="none", offsets=((0, 0),)))
+    detector = train_detector(minilm, small_pairs[:10], TrainOptions(seed=0, transform="none", offsets=((0, 0),)),
+                              NO_REFITS)
     assert detector.transform == "none" and detector.to_dict()["features"]["transform"] == "none"
     features = minilm.features(small_pairs[0])
     by_features = detector.probabilities(features)
@@ -114,11 +118,11 @@ def test_notebook_and_shell_record_the_same_provenance(minilm):
     from mia.workflow import train_detector
 
     data = generated_data(seed=0, limit=8)
-    detector = train_detector(minilm, data, TrainOptions(seed=0, offsets=((0, 0),)))
+    detector = train_detector(minilm, data, TrainOptions(seed=0, offsets=((0, 0),)), NO_REFITS)
     assert detector.metadata["relation"] == "verbatim copy (sentence-shuffled paragraphs)"
     assert detector.metadata["data"]["source"] == "generated shuffled copies"
     assert detector.metadata["data"]["corpus"] == "python-reference" and detector.metadata["data"]["pairs"] == 8
-    plain = train_detector(minilm, data.pairs, TrainOptions(seed=0, relation="mine", offsets=((0, 0),)))
+    plain = train_detector(minilm, data.pairs, TrainOptions(seed=0, relation="mine", offsets=((0, 0),)), NO_REFITS)
     assert plain.metadata["relation"] == "mine" and plain.metadata["data"]["source"] == "pairs given to train_detector"
 
 

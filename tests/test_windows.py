@@ -218,6 +218,7 @@ def test_documents_from_files_with_line_numbers_context_and_candidates(tmp_path,
 def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys):
     pair = long_pair(minilm, factor=2)
     from mia.evaluate.evaluation import evaluate_detector
+    from mia.heads.description import DescribeOptions
     from mia.training.training import TrainOptions
     from mia.workflow import train_detector
 
@@ -231,7 +232,8 @@ def test_evaluate_and_train_take_long_pairs_as_windows(tmp_path, minilm, capsys)
     short = [Pair(f"s{k}", "It rained. We stayed in.", "We stayed in. It rained.",
                   ((0, 9, 14, 23), (10, 23, 0, 13))) for k in range(4)]
     detector = train_detector(minilm, [pair, *short], TrainOptions(seed=0, offsets=((0, 0),), test_fraction=0.2,
-                                                                    validation_fraction=0.2))
+                                                                    validation_fraction=0.2),
+                              DescribeOptions(bootstrap=0))  # no head intervals needed here
     data = detector.metadata["data"]
     assert data["windowed_pairs"] == 1 and "skipped_too_long" not in data
 
