@@ -21,7 +21,7 @@ from mia.alignment.decoding import ARGMAX_FLOOR, Decode, decode_entries, decode_
 from mia.alignment.passages import Passage, PassageRule, PhraseSpan, merge_passages, passage_shortfall
 from mia.errors import MiaError
 from mia.text.pairs import Pair
-from mia.text.words import WordScheme, token_word_ranges, word_scores, word_spans
+from mia.text.words import WordScheme, token_word_ranges, token_words, word_scores, word_spans
 
 PHRASE_GAP = 2  # words a phrase may skip on each side between two runs (see merge_runs)
 
@@ -224,14 +224,6 @@ class DetectionError:
 # --- from token probabilities to decoded word links -------------------------------------------------------------
 
 
-def _expand(index: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each entry (position in ``index``) repeated once per word its token overlaps: (entry, word) arrays."""
-    counts = np.maximum(last[index] - first[index] + 1, 0)
-    entry = np.repeat(np.arange(len(index)), counts)
-    offset = np.arange(len(entry)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return entry, first[index][entry] + offset
-
-
 def word_entries(probabilities: np.ndarray | SparseScores, token_spans: tuple[np.ndarray, np.ndarray],
                  word_spans_: tuple[np.ndarray, np.ndarray], floor: float) -> WordEntries:
     """Word pairs whose probability (the highest of their token pairs') is at or above ``floor``, with that token
@@ -243,9 +235,9 @@ def word_entries(probabilities: np.ndarray | SparseScores, token_spans: tuple[np
         values = probabilities[rows, cols]
     a_first, a_last = token_word_ranges(token_spans[0], word_spans_[0])
     b_first, b_last = token_word_ranges(token_spans[1], word_spans_[1])
-    entry, a_word = _expand(rows, a_first, a_last)
+    entry, a_word = token_words(rows, a_first, a_last)
     rows, cols, values = rows[entry], cols[entry], values[entry]
-    entry, b_word = _expand(cols, b_first, b_last)
+    entry, b_word = token_words(cols, b_first, b_last)
     rows, cols, values, a_word = rows[entry], cols[entry], values[entry], a_word[entry]
     n_b_words = max(len(word_spans_[1]), 1)
     key = a_word * n_b_words + b_word

@@ -13,7 +13,7 @@ import numpy as np
 
 from mia.models.attention import AttentionModel
 from mia.models.embedding import token_states
-from mia.text.words import token_word_ranges
+from mia.text.words import token_word_ranges, token_words
 
 EMBEDDING_ALIGNER = "embedding argmax (layer {layer})"
 
@@ -21,10 +21,7 @@ EMBEDDING_ALIGNER = "embedding argmax (layer {layer})"
 def word_vectors(states: np.ndarray, token_spans: np.ndarray, spans: np.ndarray) -> np.ndarray:
     """Unit-length word vectors float32 ``[n_words, hidden]``: the mean of the states ``[n_tokens, hidden]`` of the
     tokens that share a character with each word (a zero vector for a word no token covers)."""
-    first, last = token_word_ranges(token_spans, spans)
-    per_token = np.maximum(last - first + 1, 0)  # words each token covers
-    token = np.repeat(np.arange(len(token_spans)), per_token)
-    word = first[token] + np.arange(len(token)) - np.repeat(np.cumsum(per_token) - per_token, per_token)
+    token, word = token_words(np.arange(len(token_spans)), *token_word_ranges(token_spans, spans))
     sums = np.zeros((len(spans), states.shape[1]), np.float64)
     np.add.at(sums, word, states[token])
     vectors = sums / np.maximum(np.bincount(word, minlength=len(spans)), 1)[:, None]

@@ -47,6 +47,15 @@ def token_word_ranges(token_spans: np.ndarray, spans: np.ndarray) -> tuple[np.nd
     return first, np.where(empty, -1, last)
 
 
+def token_words(index: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry of ``index`` (token indices) repeated once per word its token overlaps (``first``, ``last``: from
+    :func:`token_word_ranges`): the (entry, word) arrays, int ``[m]`` each."""
+    counts = np.maximum(last[index] - first[index] + 1, 0)
+    entry = np.repeat(np.arange(len(index)), counts)
+    offset = np.arange(len(entry)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return entry, first[index][entry] + offset
+
+
 def token_word_overlap(token_spans: np.ndarray, spans: np.ndarray) -> np.ndarray:
     """bool ``[n_words, n_tokens]``: True where a token shares a character with a word (from
     :func:`token_word_ranges`)."""
