@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from mia.errors import MiaError
 from mia.evaluate.evaluation import HEADLINE, evaluate_detector
 from mia.heads.description import DescribeOptions, describe_heads
 from mia.models.attention import AttentionModel
+from mia.models.embedding import EmbeddingLayer, resolve_embedding_layer
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair
 from mia.training.data import TrainingData
@@ -30,7 +30,7 @@ def train_detector(
     options: TrainOptions | None = None,
     heads: DescribeOptions | None = None,
     *,
-    embedding_layer: int | Literal["middle"] | None = "middle",
+    embedding_layer: EmbeddingLayer = "middle",
     progress: Progress = no_progress,
 ) -> Detector:
     """Train a detector on ``pairs`` and measure it: the returned detector's ``metadata["metrics"]`` holds its
@@ -38,6 +38,7 @@ def train_detector(
     test pairs set aside by the split; the embedding aligner of the same model beside them at ``embedding_layer``),
     and ``metadata["heads"]`` its heads' rankings, intervals and types."""
     started = time.perf_counter()
+    layer = resolve_embedding_layer(model, embedding_layer)  # a layer the model lacks: an error now, not after the fit
     options = TrainOptions() if options is None else options
     heads = DescribeOptions(seed=options.seed) if heads is None else heads
     run = fit_detector(model, pairs, options, progress=progress)
@@ -49,7 +50,7 @@ def train_detector(
                                progress=progress)
     try:
         evaluation = evaluate_detector(detector, model, run.split.test, decode=detector.decode,
-                                       whole_probabilities=scores, embedding_layer=embedding_layer,
+                                       whole_probabilities=scores, embedding_layer=layer,
                                        progress=progress)
         detector.metadata["metrics"] = evaluation.card()
     except MiaError as error:  # e.g. every test pair repeats a training pair's texts: nothing held out to measure

@@ -24,7 +24,6 @@ from mia.detector.detector import Detector  # noqa: E402
 from mia.detector.folder import shipped_detectors, shipped_folder  # noqa: E402
 from mia.evaluate.evaluation import evaluate_detector  # noqa: E402
 from mia.io import jsonable, write_bytes_atomic  # noqa: E402
-from mia.models.embedding import middle_layer  # noqa: E402
 from mia.training.data import held_out_pairs  # noqa: E402
 
 
@@ -34,8 +33,7 @@ def refresh(name: str) -> str:
     weights = hashlib.sha256((folder / "weights.npz").read_bytes()).hexdigest()
     pairs = held_out_pairs(detector.metadata)
     model = detector.load_model(device="cpu")
-    evaluation = evaluate_detector(detector, model, pairs, decode=detector.decode, embedding_layer=middle_layer(model),
-                                   progress=progress)
+    evaluation = evaluate_detector(detector, model, pairs, decode=detector.decode, progress=progress)
     record = json.loads((folder / "detector.json").read_text())
     if record["weights_sha256"] != weights:
         raise SystemExit(f"{name}: weights.npz does not match its detector.json; not touched")

@@ -92,3 +92,15 @@ def test_dense_mutual_argmax_decides_as_the_decoder_does(n_a, n_b, seed, ties):
     scores = rng.integers(0, 3, (n_a, n_b)).astype(np.float32) if ties else rng.random((n_a, n_b), np.float32)
     scores[rng.random((n_a, n_b)) < 0.2] = -np.inf  # words without a token
     np.testing.assert_array_equal(dense_mutual_argmax(scores), mutual_argmax(scores))
+
+
+def test_train_with_a_wrong_embedding_layer_stops_before_the_fit(small_pairs, tmp_path, capsys, monkeypatch):
+    import mia.workflow
+
+    path = tmp_path / "pairs.jsonl"
+    write_pairs(small_pairs[:6], path)
+    monkeypatch.setattr(mia.workflow, "fit_detector", lambda *a, **k: pytest.fail("fitted despite a wrong layer"))
+    out = tmp_path / "d"
+    assert main(["train", "--pairs", str(path), "--out", str(out), "--embedding-layer", "7"]) == 2
+    assert not out.exists() and "--embedding-layer 7" in capsys.readouterr().err
+

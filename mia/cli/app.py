@@ -17,7 +17,6 @@ from typing import Any, NoReturn
 from mia._version import __version__
 from mia.cli.common import (
     check_output,
-    embedding_layer_of,
     progress,
     say,
     workers_capped,
@@ -117,7 +116,7 @@ def run_train(config: TrainConfig) -> int:
         decode=config.decode,
     )
     detector = train_detector(model, data, options, DescribeOptions(bootstrap=config.bootstrap, seed=config.seed),
-                              embedding_layer=embedding_layer_of(model, config.embedding_layer), progress=progress)
+                              embedding_layer=config.embedding_layer, progress=progress)
     detector.metadata["command"] = {"name": "train", **config.to_dict()}
     try:
         out = detector.save(destination, expected_state=state)

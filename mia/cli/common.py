@@ -114,17 +114,3 @@ def write_lines_or_print(lines: Iterable[str], out: str | None) -> None:
     from mia.io import write_atomic
 
     write_atomic(lines, out)
-
-
-def embedding_layer_of(model: Any, choice: int | str | None) -> int | None:
-    """The layer ``--embedding-layer`` names for this model (``middle``: half its depth, rounded down), checked
-    against the model's layers before any pair runs; None for ``none``."""
-    from mia.errors import MiaError
-    from mia.models.embedding import middle_layer, state_layers
-
-    n_layers = state_layers(model)
-    layer = middle_layer(model) if choice == "middle" else choice
-    if isinstance(layer, int) and layer > n_layers:
-        raise MiaError(f"--embedding-layer {layer}: this model has layers 0 (embeddings) to {n_layers}; give one of "
-                       "them, middle or none")
-    return layer if isinstance(layer, int) else None

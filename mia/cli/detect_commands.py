@@ -10,7 +10,6 @@ from typing import Any
 from mia.cli.common import (
     check_output,
     detector_files,
-    embedding_layer_of,
     progress,
     say,
     write_lines_or_print,
@@ -187,7 +186,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
             detector, model, pairs, threshold=config.threshold, word_scheme=config.words,
             batch_size=config.batch_size, include_trained=config.include_trained,
             decode=config.decode or detector.decode, candidates=config.candidates, passages=rule, progress=progress,
-            embedding_layer=embedding_layer_of(model, config.embedding_layer),
+            embedding_layer=config.embedding_layer,
         )
     if config.format == "json":
         text = json.dumps(jsonable(evaluation.to_dict()), indent=2)

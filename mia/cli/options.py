@@ -31,6 +31,7 @@ from mia.detector.folder import DEFAULT_DETECTOR
 from mia.detector.record import FeatureTransform
 from mia.heads.description import DescribeOptions
 from mia.io import DEFAULT_READ_LIMIT
+from mia.models.embedding import EmbeddingLayer
 from mia.models.layout import OffsetFamily
 from mia.text.noise import EVALUATION_NOISE, TRAINING_NOISE
 from mia.text.words import WordScheme
@@ -217,7 +218,7 @@ class TrainConfig(NoiseConfig):
                             f"(default {TRAIN.decode})")
     bootstrap: int = option(HEADS.bootstrap, "refits on resamples of the training pairs for the heads' weight "
                             f"intervals (default {HEADS.bootstrap}; 0: none)", type=non_negative)
-    embedding_layer: int | str | None = option(
+    embedding_layer: EmbeddingLayer = option(
         "middle", "the held-out measures also show the embedding aligner of the same model at this layer, as evaluate "
         "does: a layer number, middle (default) or none", type=layer_choice)
 
@@ -281,7 +282,7 @@ class EvaluateConfig(ReadsFiles):
     min_passage_words: int | None = option(None, PASSAGE_HELP["min_words"], type=positive)
     min_longest_phrase: int | None = option(None, PASSAGE_HELP["min_longest"], type=positive)
     min_outside_phrase: int | None = option(None, PASSAGE_HELP["min_outside"], type=positive)
-    embedding_layer: int | str | None = option(
+    embedding_layer: EmbeddingLayer = option(
         "middle", "also measure the embedding aligner of the same model (mutual argmax of its words' cosine "
         "similarity at this layer, no training): a layer number (0: embeddings), middle (default: the middle layer, "
         "the best of all-MiniLM-L6-v2's on the MultiMWA dev sets) or none", type=layer_choice)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Literal
 
 
 def positive(value: str) -> int:
@@ -74,11 +75,13 @@ def megabytes(value: str) -> float:
     return number
 
 
-def layer_choice(value: str) -> int | str | None:
+def layer_choice(value: str) -> int | Literal["middle"] | None:
     """``--embedding-layer``: a layer number (0: the embedding layer), ``middle`` (the model's middle layer) or
     ``none`` (no embedding aligner)."""
-    if value in ("middle", "none"):
-        return None if value == "none" else value
+    if value == "middle":
+        return "middle"
+    if value == "none":
+        return None
     try:
         return non_negative(value)
     except ValueError:

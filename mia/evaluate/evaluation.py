@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from mia.evaluate.phrases import PhraseCounts, gold_phrases, word_link_phrases
 from mia.evaluate.scores import TestScores
 from mia.evaluate.string_match import WORD_BASELINES
 from mia.models.attention import AttentionModel
-from mia.models.embedding import middle_layer
+from mia.models.embedding import EmbeddingLayer, resolve_embedding_layer
 from mia.progress import Progress, no_progress
 from mia.text.pairs import Pair, pair_hash, token_labels
 from mia.text.words import WordScheme, word_spans, words_of
@@ -216,7 +216,7 @@ def evaluate_detector(
     candidates: Candidates = "sentences",
     passages: PassageRule | None = None,
     whole_probabilities: Mapping[str, np.ndarray] | None = None,
-    embedding_layer: int | Literal["middle"] | None = "middle",
+    embedding_layer: EmbeddingLayer = "middle",
     progress: Progress = no_progress,
 ) -> Evaluation:
     """Measure a detector and the string baselines on the same pairs, at token and word level. ``passages``
@@ -247,8 +247,8 @@ def evaluate_detector(
     scorer = detector.window_scorer(model)
     windowed = 0
     token_scores = TestScores()
-    layer = middle_layer(model) if embedding_layer == "middle" else embedding_layer
-    words = WordTally(with_aer=with_aer, aligners=model_aligners(model, layer))
+    aligners = model_aligners(model, resolve_embedding_layer(model, embedding_layer))  # a wrong layer: said now
+    words = WordTally(with_aer=with_aer, aligners=aligners)
     # pairs too large to measure are found before any pair runs (by their token counts: planning a long pair embeds
     # its sentences), left out and said; the other pairs are still measured
     reasons = {id(pair): too_large(pair, (len(model.tokens(pair.a)), len(model.tokens(pair.b))), word_scheme)

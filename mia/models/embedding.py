@@ -1,4 +1,5 @@
-"""Text embeddings from the model itself: mean-pooled last hidden states (what all-MiniLM-L6-v2 is trained for).
+"""Text embeddings from the model itself: mean-pooled last hidden states (what all-MiniLM-L6-v2 is trained for), and
+one text's token states at any layer (:func:`layer_states`, for the embedding aligner).
 
 Used for sentence candidates (:mod:`mia.alignment.candidate_windows`, corpus search): a forward pass per sentence,
 with the
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from mia.errors import MiaError
 from mia.models.attention import AttentionModel
 
 
@@ -97,10 +99,22 @@ def token_states(model: AttentionModel, ids: Sequence[int] | np.ndarray, layer: 
     return layer_states(model, ids, (layer,))[0]
 
 
-def middle_layer(model: AttentionModel) -> int:
-    """The embedding aligner's default layer: half the model's depth, rounded down (layer 3 of all-MiniLM-L6-v2's
-    six, the best of its seven on both MultiMWA dev sets; ``scripts/embedding_layers.py``)."""
-    return state_layers(model) // 2
+EmbeddingLayer = int | Literal["middle"] | None  # a layer number, the model's middle layer, or no embedding aligner
+
+
+def resolve_embedding_layer(model: AttentionModel, choice: EmbeddingLayer) -> int | None:
+    """The layer the embedding aligner reads for ``choice`` (``--embedding-layer``): a layer number, ``middle`` (half
+    the model's depth, rounded down: layer 3 of all-MiniLM-L6-v2's six, the best of its seven on both MultiMWA dev
+    sets; ``scripts/embedding_layers.py``), or None (no aligner). A layer the model does not have is a
+    :class:`~mia.errors.MiaError`, raised before any work that needs it."""
+    if choice is None:
+        return None
+    n_layers = state_layers(model)
+    layer = n_layers // 2 if choice == "middle" else choice
+    if not 0 <= layer <= n_layers:
+        raise MiaError(f"--embedding-layer {layer}: this model has layers 0 (embeddings) to {n_layers}; give one of "
+                       "them, middle or none")
+    return layer
 
 
 def state_layers(model: AttentionModel) -> int:
