@@ -18,9 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mia.alignment.decoding import mutual_argmax  # noqa: E402
 from mia.cli.common import progress  # noqa: E402
-from mia.evaluate.embedding_aligner import word_vectors  # noqa: E402
+from mia.evaluate.embedding_aligner import dense_mutual_argmax, word_similarity, word_vectors  # noqa: E402
 from mia.evaluate.evaluation import WordCounts, word_counts  # noqa: E402
 from mia.models.attention import AttentionModel, load_model  # noqa: E402
 from mia.models.embedding import layer_states, state_layers  # noqa: E402
@@ -42,7 +41,8 @@ def layer_counts(model: AttentionModel, pairs: list[Pair]) -> list[WordCounts]:
         for layer in layers:
             a_vectors = word_vectors(a_states[layer], a_tokens.spans, a_words)
             b_vectors = word_vectors(b_states[layer], b_tokens.spans, b_words)
-            totals[layer].add(word_counts(mutual_argmax(a_vectors @ b_vectors.T), sure, possible))
+            links = dense_mutual_argmax(word_similarity(a_vectors, b_vectors))  # as evaluate's embedding aligner
+            totals[layer].add(word_counts(links, sure, possible))
     return totals
 
 

@@ -4,7 +4,8 @@ Schütze, 2020) on the detector's own model, no training.
 Each text is run alone through the model; a word's vector is the mean of its tokens' hidden states at one layer;
 two words are linked when each is the other's most cosine-similar word (mutual argmax). It reads the same model's
 states that the detector reads the attention of, so it says what the model's representations give without any
-learned readout. The layer is a setting: :data:`EMBEDDING_LAYERS` holds the ones chosen on development data.
+learned readout. The layer is a setting (:func:`mia.models.embedding.resolve_embedding_layer`: the middle layer by
+default, chosen on development data with ``scripts/embedding_layers.py``).
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ def embedding_similarity(model: AttentionModel, a: str, b: str, a_words: np.ndar
     """Cosine similarity float32 ``[n_a_words, n_b_words]`` of the words (character spans) of texts ``a`` and ``b``
     at ``layer``, -inf where a word has no token."""
     a_tokens, b_tokens = model.tokens(a), model.tokens(b)
-    a_vectors = word_vectors(token_states(model, a_tokens.ids, layer), a_tokens.spans, a_words)
-    b_vectors = word_vectors(token_states(model, b_tokens.ids, layer), b_tokens.spans, b_words)
+    return word_similarity(word_vectors(token_states(model, a_tokens.ids, layer), a_tokens.spans, a_words),
+                           word_vectors(token_states(model, b_tokens.ids, layer), b_tokens.spans, b_words))
+
+
+def word_similarity(a_vectors: np.ndarray, b_vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarity float32 ``[n_a_words, n_b_words]`` of unit word vectors (:func:`word_vectors`), -inf for a
+    word without a token (its zero vector)."""
     similarity = a_vectors @ b_vectors.T
-    empty_a = ~np.any(a_vectors != 0, axis=1)
-    empty_b = ~np.any(b_vectors != 0, axis=1)
-    similarity[empty_a, :] = -np.inf
-    similarity[:, empty_b] = -np.inf
+    similarity[~np.any(a_vectors != 0, axis=1), :] = -np.inf
+    similarity[:, ~np.any(b_vectors != 0, axis=1)] = -np.inf
     return similarity
 
 
