@@ -160,7 +160,17 @@ def probabilities_from_sums(
     sums: torch.Tensor, raw_weights: np.ndarray, raw_intercept: float, layout: FeatureLayout,
     transform: FeatureTransform,
 ) -> np.ndarray:
-    """Probabilities float32 ``[n_a, n_b]`` from head sums ``[offsets, n_a, n_b]``.
+    """Probabilities float32 ``[n_a, n_b]`` from head sums ``[offsets, n_a, n_b]`` (:func:`logits_from_sums`)."""
+    import torch
+
+    return torch.sigmoid(logits_from_sums(sums, raw_weights, raw_intercept, layout, transform)).cpu().numpy()
+
+
+def logits_from_sums(
+    sums: torch.Tensor, raw_weights: np.ndarray, raw_intercept: float, layout: FeatureLayout,
+    transform: FeatureTransform,
+) -> torch.Tensor:
+    """The regression's log-odds, float32 torch ``[n_a, n_b]``, from head sums ``[offsets, n_a, n_b]``.
 
     The logit of (i, j) adds, for each offset (di, dj), ``sums[k]`` at (i + di, j + dj), or the weights times the
     transform of 0 where that falls outside the texts.
@@ -178,7 +188,7 @@ def probabilities_from_sums(
         cols_to, cols_from = shift_slices(n_b, offset[1])
         shifted[rows_to, cols_to] = sums[k][rows_from, cols_from]
         logits += shifted
-    return torch.sigmoid(logits).cpu().numpy()
+    return logits
 
 
 def shift_slices(length: int, shift: int) -> tuple[slice, slice]:

@@ -99,6 +99,16 @@ class AttentionModel:
         if self._layer_of is None:
             model.set_attn_implementation("eager")
 
+    def attention_modules(self) -> list[Any]:
+        """The attention module of each captured layer, in layer order (empty on the slow path)."""
+        if self._layer_of is None:
+            return []
+        by_layer: dict[int, Any] = {}
+        for module in self.model.modules():
+            for layer in self._layer_of.get(id(module), ()):
+                by_layer[layer] = module
+        return [by_layer[layer] for layer in sorted(by_layer)]
+
     @property
     def fast(self) -> bool:
         return self._layer_of is not None
@@ -228,7 +238,8 @@ class AttentionModel:
         if self.model.config._attn_implementation != wanted:  # another AttentionModel on the same weights set it
             self.model.set_attn_implementation(wanted)
         prefixed = (self.prefix_cache.inputs(batch[0], request)
-                    if self.prefix_cache is not None and self._layer_of is not None and len(batch) == 1 else None)
+                    if self.prefix_cache is not None and self._layer_of is not None and len(batch) == 1
+                    and request.intervene is None else None)
         inputs = self._inputs(batch) if prefixed is None else prefixed[0]
         # on cached A states the queries are B's tokens only: B's rows of the attention start at 0
         read = batch if prefixed is None else [replace(batch[0], b_positions=slice(0, len(inputs["input_ids"][0])))]
@@ -247,15 +258,15 @@ class AttentionModel:
                     with self.attention_buffers.claimed() as buffers:
                         capture.run_captured(self.model, inputs, capture.LayerCapture(
                             self._layer_of, on_layer, want_scores=request.scores, zero_heads=zero,
-                            stop_after=layers - 1, buffers=buffers,
+                            stop_after=layers - 1, intervene=request.intervene, buffers=buffers,
                         ))
                 finally:
                     if prefixed is not None:  # B's states are dropped: the cache holds A's again
                         cut_back(prefixed[1], prefixed[2])
                 return
-            if request.scores or request.zero_heads:
-                raise MiaError(f"{self.name}: scores before the softmax and head ablation need the fast path, "
-                               f"which model type {self.model_type!r} does not take")
+            if request.scores or request.zero_heads or request.intervene is not None:
+                raise MiaError(f"{self.name}: scores before the softmax, head ablation and patching need the fast "
+                               f"path, which model type {self.model_type!r} does not take")
             output = self.model(**inputs, output_attentions=True, return_dict=True)
             attentions = output.cross_attentions if self.architecture == "encoder-decoder" else output.attentions
             for layer, weights in enumerate(attentions):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mia.models.capture import Intervention
 from mia.models.layout import Offset, normalise_offsets
 from mia.text.pairs import Pair
 
@@ -71,11 +72,13 @@ def joined_readers(*readers: SideReader) -> SideReader:
 @dataclass(frozen=True)
 class CaptureRequest:
     """What a sink asks of a forward pass. ``rows``: ``a-rows`` is A's rows over every position of the input it
-    sits in, ``b-rows`` likewise. ``zero_heads``: layer -> heads whose outputs are zeroed (ablation)."""
+    sits in, ``b-rows`` likewise. ``zero_heads``: layer -> heads whose outputs are zeroed (ablation); ``intervene``:
+    values, patterns or head outputs replaced while the model runs (activation patching)."""
 
     blocks: tuple[BlockKind, ...] = ("pair",)
     scores: bool = False
     zero_heads: Mapping[int, Sequence[int]] = field(default_factory=dict)
+    intervene: Intervention | None = None  # activation patching (:mod:`mia.models.capture`); the whole input runs
 
 
 FEATURES = CaptureRequest()

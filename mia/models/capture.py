@@ -8,6 +8,10 @@ reset, so two models or two threads never share a sink) it:
 * hands each captured layer's weights ``[batch, heads, queries, keys]`` to ``on_layer``, and the scores before
   the softmax when ``want_scores`` is set;
 * zeroes the outputs of chosen heads (``zero_heads``: ablation), so later layers run without them;
+* lets an intervention (``intervene``: activation patching) replace, per layer, the values ``[batch, heads, k, dim]``,
+  the weights (the pattern) ``[batch, heads, q, k]`` or the heads' outputs ``[batch, heads, q, dim]`` (each head's
+  slice of the attention output, before the output projection); the weights handed to ``on_layer`` are the
+  patched ones, as later layers see them;
 * stops the forward pass after ``stop_after`` (:class:`StopForward`): nothing after the last layer read is computed;
 * writes the scores and the weights into storage the model keeps (:class:`AttentionBuffers`), not into new tensors.
 
@@ -22,10 +26,14 @@ import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 CAPTURE_IMPLEMENTATION = "mia_capture"
 LayerSink = Callable[[int, Any, Any], None]  # (layer, weights [batch, heads, q, k], scores or None)
+HeadPart = Literal["value", "pattern", "output"]
+# (layer, part, tensor) -> the tensor to use instead (or the same one); it may write into ``tensor``, which this
+# pass made and alone holds
+Intervention = Callable[[int, HeadPart, Any], Any]
 
 
 class StopForward(Exception):
@@ -45,6 +53,7 @@ class LayerCapture:
     want_scores: bool = False
     zero_heads: dict[int, Any] = field(default_factory=dict)  # layer -> float tensor [heads]: 0 = head ablated
     stop_after: int | None = None
+    intervene: Intervention | None = None  # activation patching (module docstring)
     buffers: AttentionBuffers | None = None  # storage reused for the scores and the weights (CPU, float32)
     calls: dict[int, int] = field(default_factory=dict)  # calls seen per module in this pass
 
@@ -180,15 +189,23 @@ def capturing_attention(
         weights = torch.softmax(scores, dim=-1)
     else:  # half precision: the softmax in float32, as transformers' eager code does
         weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    layer = None
     if isinstance(capture, _Discovery):
         capture.calls.append(AttentionCall(module, query.shape[-2], key.shape[-2]))
     elif capture is not None and (layer := capture.layer_for(module)) is not None:
+        intervene = capture.intervene
+        if intervene is not None:
+            value = intervene(layer, "value", value)
+            weights = intervene(layer, "pattern", weights)
         capture.on_layer(layer, weights, scores if capture.want_scores else None)
         mask = capture.zero_heads.get(layer)
         if mask is not None:
             weights = weights * mask.to(weights.dtype)[None, :, None, None]
+        heads = None if intervene is None else intervene(layer, "output", torch.matmul(weights, value))
         if layer == capture.stop_after:
             raise StopForward
+        if heads is not None:
+            return heads.transpose(1, 2).contiguous(), None
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, None
 
