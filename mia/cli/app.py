@@ -27,11 +27,13 @@ from mia.cli.head_commands import (
     CompareHeadsConfig,
     HeadConfig,
     HeadsConfig,
+    PatchConfig,
     ProbeConfig,
     run_ablate,
     run_compare_heads,
     run_head,
     run_heads,
+    run_patch,
     run_probe,
 )
 from mia.cli.options import (
@@ -181,6 +183,7 @@ COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
     "heads": (HeadsConfig, run_heads, "rank a detector's attention heads, with intervals and head types"),
     "compare-heads": (CompareHeadsConfig, run_compare_heads, "how far two detectors agree on their heads"),
     "ablate": (AblateConfig, run_ablate, "AP as heads are kept, dropped or zeroed in the forward pass"),
+    "patch": (PatchConfig, run_patch, "activation patching: which heads' outputs the match needs (clean vs corrupted)"),
     "head": (HeadConfig, run_head, "what one head attends to: top token pairs with context, a random sample"),
     "report": (ReportConfig, run_report, "one self-contained HTML page: detector, heads, detections side by side"),
     "probe": (ProbeConfig, run_probe, "score every head on a repeated random sequence (duplicate, induction)"),

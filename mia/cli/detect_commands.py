@@ -200,13 +200,14 @@ def run_evaluate(config: EvaluateConfig) -> int:
 
 def run_report(config: ReportConfig) -> int:
     from mia.detector.detector import Detector
+    from mia.heads.patching import read_patch_file
     from mia.io import write_atomic
     from mia.report.html import render_html
     from mia.report.report_data import report_data
     from mia.text.pairs import read_pairs
 
     check_output(config.out, {"--pairs": config.pairs, "--a-file": config.a_file, "--b-file": config.b_file,
-                              **detector_files(config.detector)})
+                              "--patch": config.patch, **detector_files(config.detector)})
     if config.pairs and (config.a_file or config.b_file):
         raise MiaError("give --pairs or --a-file/--b-file, not both")
     if bool(config.a_file) != bool(config.b_file):
@@ -215,11 +216,13 @@ def run_report(config: ReportConfig) -> int:
     if config.a_file and config.b_file:
         pairs = [file_pair(config.a_file, config.b_file)]
     detector = Detector.load(config.detector)
+    patch = None if config.patch is None else read_patch_file(config.patch, detector)
     model = detector.load_model(device=config.device) if pairs else None
     found = [] if model is None else detector.iter_detect(
         model, pairs, threshold=config.threshold, min_phrase_words=config.min_phrase_words,
         candidates=config.candidates)
-    data = report_data(detector, model, found, name=config.detector, progress=progress, total=len(pairs))
+    data = report_data(detector, model, found, name=config.detector, progress=progress, total=len(pairs),
+                       patch=patch)
     if config.format == "json":
         write_atomic([json.dumps(data, ensure_ascii=False, allow_nan=False)], config.out)
     else:

@@ -1,11 +1,11 @@
-"""The head commands: ``heads``, ``compare-heads``, ``ablate``, ``head`` and ``probe`` (parsing, one library call,
-printing)."""
+"""The head commands: ``heads``, ``compare-heads``, ``ablate``, ``patch``, ``head`` and ``probe`` (parsing, one
+library call, printing)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mia.cli.common import check_output, detector_files, progress, say, write_or_print
 from mia.cli.options import (
@@ -19,6 +19,9 @@ from mia.cli.values import non_negative, positive, positive_seconds
 from mia.detector.folder import DEFAULT_DETECTOR
 from mia.io import check_not_input, jsonable, printable
 
+if TYPE_CHECKING:
+    from mia.detector.detector import Detector
+
 
 @dataclass
 class HeadsConfig(CommandConfig):
@@ -27,9 +30,12 @@ class HeadsConfig(CommandConfig):
     heatmap."""
 
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
-    by: Literal["auc", "weight", "column"] = option(
+    by: Literal["auc", "weight", "column", "necessity"] = option(
         "auc", "order: auc (each head alone on held-out pairs; default, stable), weight (the head's standardised "
-        "weights summed over its columns), column (every feature column by weight)")
+        "weights summed over its columns), column (every feature column by weight), necessity (the causal order "
+        "of --patch)")
+    patch: str | None = option(None, "a `mia patch --format json` file of this detector: each head's necessity, "
+                               "sufficiency and role beside its readout")
     top: int = option(20, "how many heads to list (default 20)", type=positive)
     plot: str | None = option(None, "write the heatmap to this file (.png, .svg or .pdf)")
     format: Literal["text", "json"] = option("text", "output (default text)")
@@ -69,6 +75,34 @@ class AblateConfig(ReadsFiles):
 
 
 @dataclass
+class PatchConfig(ReadsFiles):
+    """Activation patching over heads: each pair runs clean and corrupted (B's copied tokens replaced by as many
+    tokens of other text, so positions line up); per head, the share of the detector's match signal lost when the
+    head's output comes from the corrupted run (necessity) and recovered when it comes from the clean run
+    (sufficiency), also for its attention pattern alone and its values alone, with bootstrap intervals over pairs,
+    and the top k heads noised together against random sets of k."""
+
+    detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
+    pairs: str | None = option(None, "pair file (JSONL); pairs the detector fitted or tuned on are dropped (default: "
+                               "the detector's own test pairs, made again from its recorded data)")
+    corpus: str | None = option(None, "generate shuffled-copy pairs from this corpus (text or JSONL) instead, as "
+                                "train does; pairs the detector fitted on are dropped")
+    limit: int = option(100, "patch at most this many pairs (default 100)", type=positive)
+    seed: int = option(0, "seed for generated pairs, the corruption, random heads and resamples (default 0)")
+    corruption: Literal["other-text", "random-tokens"] = option(
+        "other-text", "how B's copied tokens are replaced: other-text (runs of another pair's B text; default) or "
+        "random-tokens (tokens drawn from the other pairs' texts, none of A's)")
+    parts: str = option("output,pattern,value", "parts of each head to patch, comma-separated: output (needed), "
+                        "pattern, value (default all three)")
+    k: int = option(10, "heads noised together in the top-k check (default 10)", type=positive)
+    draws: int = option(100, "random sets of k heads in the check (default 100)", type=positive)
+    top: int = option(20, "heads to list (default 20)", type=positive)
+    format: Literal["text", "json"] = option("text", "output (default text)")
+    out: str | None = option(None, "write the output to this file instead of printing it")
+    device: str = option("auto", DEVICE_HELP)
+
+
+@dataclass
 class HeadConfig(ReadsFiles):
     """Show what one head attends to: its highest-attention token pairs across the pairs, with context, and a
     random sample; optionally ask an OpenAI-compatible endpoint (MIA_DESCRIBE_URL, MIA_DESCRIBE_KEY) to describe
@@ -104,13 +138,21 @@ class CompareHeadsConfig(CommandConfig):
 
 def run_heads(config: HeadsConfig) -> int:
     from mia.detector.detector import Detector
-    from mia.heads.ranking import head_summaries, rank_heads
+    from mia.errors import MiaError
+    from mia.heads.patching import read_patch_file
+    from mia.heads.ranking import rank_heads
     from mia.report.plot import check_plot_path, plot_heads
-    from mia.report.text import heads_table, summaries_table
+    from mia.report.text import heads_table
 
     if config.plot is not None:
         check_plot_path(config.plot)
+        check_not_input(config.plot, {"--patch": config.patch, **detector_files(config.detector)}, flag="--plot")
+    if config.by == "necessity" and config.patch is None:
+        raise MiaError("--by necessity orders by a patch file: give --patch (made by mia patch --format json)")
+    if config.by == "column" and config.patch is not None:
+        raise MiaError("--patch shows heads, not feature columns: leave out --by column")
     detector = Detector.load(config.detector)
+    causal = None if config.patch is None else read_patch_file(config.patch, detector).heads
     relation = detector.card.relation
     if config.by == "column":
         columns = rank_heads(detector, top=config.top)
@@ -122,26 +164,52 @@ def run_heads(config: HeadsConfig) -> int:
                             f"columns by standardised weight ({relation}); head AUC: the column alone, held out"))
             print(heads_table(columns))
     else:
-        heads = head_summaries(detector, by=config.by, top=config.top)
-        section = detector.card.heads
-        if config.format == "json":
-            print(json.dumps(jsonable({"model": detector.model_name, "relation": relation, "ranking": config.by,
-                                       "bootstrap": section.get("bootstrap"),
-                                       "types_on": (section.get("types") or {}).get("on"),
-                                       "heads": [h.to_dict() for h in heads]}), indent=2, allow_nan=False))
-        else:
-            order = "own held-out ROC AUC" if config.by == "auc" else "summed standardised weight"
-            total = detector.layout.layers * detector.layout.heads
-            print(printable(f"{detector.model_name}: top {len(heads)} of {total} heads by {order} ({relation})"))
-            print(summaries_table(heads))
-            print("intervals: 95% over bootstrap refits (training pairs) / resamples (test pairs); top10: share of "
-                  "resamples with the head in the top 10; 0: weight interval holds 0; types: attention share on "
-                  "the pattern, mean of directions" if section else
-                  "this detector records no intervals or head types (trained before they were recorded): retrain it "
-                  "for them")
+        print_summaries(detector, config, causal)
     if config.plot:
         say(f"heatmap written to {plot_heads(detector, config.plot)}")
     return 0
+
+
+def print_summaries(detector: Detector, config: HeadsConfig, causal: dict[tuple[int, int], dict[str, Any]] | None,
+                    ) -> None:
+    """Print the head summaries of ``heads`` (every order but ``column``), with the causal columns when given."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from mia.heads.patching import CLASS_RULE
+    from mia.heads.ranking import head_summaries
+    from mia.report.text import summaries_table
+
+    relation = detector.card.relation
+    heads = head_summaries(detector, by="weight" if config.by == "weight" else "auc")
+    if causal is not None and config.by == "necessity":
+        heads = sorted(heads, key=lambda h: -np.nan_to_num(causal.get((h.layer, h.head), {}).get(
+            "necessity", float("nan")), nan=-np.inf))
+        heads = [replace(h, rank=rank) for rank, h in enumerate(heads, start=1)]
+    heads = heads[: config.top]
+    section = detector.card.heads
+    if config.format == "json":
+        print(json.dumps(jsonable({"model": detector.model_name, "relation": relation, "ranking": config.by,
+                                   "bootstrap": section.get("bootstrap"),
+                                   "types_on": (section.get("types") or {}).get("on"), "patch": config.patch,
+                                   "heads": [{**h.to_dict(), **({} if causal is None else
+                                                                causal.get((h.layer, h.head), {}))}
+                                             for h in heads]}), indent=2, allow_nan=False))
+        return
+    order = {"auc": "own held-out ROC AUC", "weight": "summed standardised weight",
+             "necessity": "output necessity (activation patching)"}[config.by]
+    total = detector.layout.layers * detector.layout.heads
+    print(printable(f"{detector.model_name}: top {len(heads)} of {total} heads by {order} ({relation})"))
+    print(summaries_table(heads, causal))
+    if causal is not None:
+        print(printable(f"necessity / sufficiency: share of the match signal lost / recovered when the head's "
+                        f"output is patched ({config.patch}); {CLASS_RULE}"))
+    print("intervals: 95% over bootstrap refits (training pairs) / resamples (test pairs); top10: share of "
+          "resamples with the head in the top 10; 0: weight interval holds 0; types: attention share on "
+          "the pattern, mean of directions" if section else
+          "this detector records no intervals or head types (trained before they were recorded): retrain it "
+          "for them")
 
 
 def run_probe(config: ProbeConfig) -> int:
@@ -223,6 +291,42 @@ def run_ablate(config: AblateConfig) -> int:
     write_or_print(text, config.out)
     if config.plot:
         say(f"curves written to {plot_ablation(result, config.plot, title=detector.model_name)}")
+    return 0
+
+
+def run_patch(config: PatchConfig) -> int:
+    from mia.detector.detector import Detector
+    from mia.errors import MiaError
+    from mia.heads.patching import PARTS, PatchOptions, patch_heads
+    from mia.report.text import patch_table
+    from mia.text.pairs import pair_hash, read_pairs
+    from mia.training.data import generated_data, held_out_pairs
+
+    named = [part.strip() for part in config.parts.split(",")]
+    parts = tuple(part for part in PARTS if part in named)
+    unknown = [part for part in named if part not in PARTS]
+    if unknown or "output" not in parts:
+        raise MiaError(f"--parts {config.parts}: give output and any of pattern, value, comma-separated")
+    if config.pairs and config.corpus:
+        raise MiaError("give --pairs or --corpus, not both")
+    check_output(config.out, {"--pairs": config.pairs, "--corpus": config.corpus, **detector_files(config.detector)})
+    detector = Detector.load(config.detector)
+    if config.pairs or config.corpus:
+        given = (read_pairs(config.pairs) if config.pairs else
+                 generated_data(config.corpus, seed=config.seed, limit=config.limit).pairs)
+        fitted = detector.card.fitted_hashes
+        pairs = [pair for pair in given if pair_hash(pair) not in fitted]
+        if len(pairs) < len(given):
+            say(f"{len(given) - len(pairs)} of the pairs were fitted or tuned on by the detector: left out")
+    else:
+        pairs = held_out_pairs(detector.metadata)
+        say(f"using the detector's {len(pairs)} test pairs, made again from its recorded data")
+    model = detector.load_model(device=config.device)
+    result = patch_heads(detector, model, pairs[: config.limit], PatchOptions(
+        parts=parts, corruption=config.corruption, seed=config.seed, k=config.k, draws=config.draws),
+        progress=progress)
+    text = json.dumps(result.to_dict(), indent=2) if config.format == "json" else patch_table(result, config.top)
+    write_or_print(text, config.out)
     return 0
 
 

@@ -335,5 +335,7 @@ class ReportConfig(ReadsFiles):
     threshold: float | None = option(None, "link probability threshold (default: the detector's)", type=probability)
     min_phrase_words: int = option(2, "shortest phrase shown, in linked words (default 2)", type=positive)
     candidates: Candidates = option("sentences", CANDIDATES_HELP)
+    patch: str | None = option(None, "a `mia patch --format json` file of this detector: adds the readers-and-"
+                               "computers section (readout weight, necessity and sufficiency maps side by side)")
     format: Literal["html", "json"] = option("html", "html (default) or json: the page's data, for your own views")
     device: str = option("auto", DEVICE_HELP)

@@ -21,6 +21,7 @@ from mia.alignment.detection import Detection, DetectionError
 from mia.detector.detector import Detector
 from mia.detector.scoring import transform_features
 from mia.evaluate.evaluation import headline_text
+from mia.heads.patching import PatchFile
 from mia.heads.ranking import head_summaries
 from mia.io import jsonable
 from mia.models.attention import AttentionModel
@@ -158,14 +159,38 @@ def pair_data(detector: Detector, model: AttentionModel, found: Detection | Dete
     return entry
 
 
+def causal_data(detector: Detector, patch: PatchFile) -> dict[str, Any]:
+    """The page's readers-and-computers section: three layer x head maps (the detector's summed readout weight,
+    output necessity and sufficiency from a patch file) and one row per head, with its role and head types."""
+    layout = detector.layout
+    summaries = {(s.layer, s.head): s for s in head_summaries(detector)}
+    maps: dict[str, list[list[float]]] = {key: [[float("nan")] * layout.heads for _ in range(layout.layers)]
+                                          for key in ("weight", "necessity", "sufficiency")}
+    rows = []
+    for (layer, head), summary in sorted(summaries.items()):
+        causal = patch.heads.get((layer, head), {})
+        maps["weight"][layer][head] = summary.weight
+        maps["necessity"][layer][head] = causal.get("necessity", float("nan"))
+        maps["sufficiency"][layer][head] = causal.get("sufficiency", float("nan"))
+        rows.append({"name": summary.name, "layer": layer, "head": head, "readout_weight": summary.weight,
+                     **{key: causal.get(key) for key in ("necessity", "sufficiency", "pattern_necessity",
+                                                         "value_necessity", "role")},
+                     "dominant_type": summary.dominant})
+    return {"layers": layout.layers, "heads": layout.heads, **maps, "rows": rows, "pairs": patch.pairs,
+            "corruption": patch.corruption, "rule": patch.rule}
+
+
 def report_data(detector: Detector, model: AttentionModel | None, detections: Iterable[Detection | DetectionError],
-                *, name: str = "", progress: Progress = no_progress, total: int = 0) -> dict[str, Any]:
-    """Everything a report page shows, as a JSON-ready dict (``mia report --format json`` writes it)."""
+                *, name: str = "", progress: Progress = no_progress, total: int = 0,
+                patch: PatchFile | None = None) -> dict[str, Any]:
+    """Everything a report page shows, as a JSON-ready dict (``mia report --format json`` writes it); ``patch``: a
+    patch file (:func:`mia.heads.patching.read_patch_file`) for the readers-and-computers section."""
     top = [s.layer * detector.layout.heads + s.head for s in head_summaries(detector, top=QK_HEADS)]
     pairs = [] if model is None else [pair_data(detector, model, found, top)
                                       for found in progress(detections, "report", total)]
     return jsonable({"mia_version": __version__, "detector": detector_card(detector, name),
                      "heads": heads_data(detector), "pairs": pairs, "qk_cap": QK_CAP,
+                     "causal": None if patch is None else causal_data(detector, patch),
                      "contribution_rule": "per phrase: mean over its links (each word link's best token pair) of "
                                           "weight x standardised feature, summed over each head's columns (log-odds "
                                           "units)"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from mia.evaluate.metrics import metrics_table
 from mia.evaluate.passage_evaluation import PAN_COLUMNS, PassageEvaluation
 from mia.heads.ablation import AblationResult
 from mia.heads.examples import HeadExamples
+from mia.heads.patching import CLASS_RULE, CORRUPTIONS, PatchResult
 from mia.heads.ranking import HeadSummary, HeadWeight
 from mia.io import printable
 from mia.models.layout import offset_label
@@ -43,11 +45,14 @@ def _mean(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else float("nan")
 
 
-def summaries_table(heads: list[HeadSummary]) -> str:
+def summaries_table(heads: list[HeadSummary], causal: dict[tuple[int, int], dict[str, Any]] | None = None) -> str:
     """Heads with their AUC, weight (intervals, top-10 share over the bootstrap) and head types (mean over
-    directions of copy, duplicate, retrieval, previous-token and sink scores; the dominant type per direction)."""
+    directions of copy, duplicate, retrieval, previous-token and sink scores; the dominant type per direction);
+    with ``causal`` (:func:`mia.heads.patching.read_patch_file`), each head's output necessity and sufficiency and
+    its role after them."""
     lines = [f"{'rank':>4}  {'head':<6}  {'AUC':>5} {'interval':<14} {'top10':>5}  {'weight':>7} {'interval':<15} "
-             f"{'top10':>5}  {'copy':>5} {'dup':>5} {'retr':>5} {'prev':>5} {'sink':>5}  dominant type"]
+             f"{'top10':>5}  {'copy':>5} {'dup':>5} {'retr':>5} {'prev':>5} {'sink':>5}  dominant type"
+             + (f"  |  {'necessity':>9} {'sufficiency':>11}  role" if causal is not None else "")]
     for h in heads:
         types = {p: _mean([d.get(p, float("nan")) for d in h.types.values()])
                  for p in ("copy", "duplicate", "retrieval", "previous token", "sink")}
@@ -58,6 +63,10 @@ def summaries_table(heads: list[HeadSummary]) -> str:
             f"{h.weight:>7.2f} {_interval(h.weight_interval):<13}{zero} {_share(h.weight_top10_share):>5}  "
             + " ".join(f"{types[p]:>5.2f}" if types[p] == types[p] else f"{'-':>5}" for p in types) + f"  {dominant}"
         )
+        if causal is not None:
+            row = causal.get((h.layer, h.head), {})
+            necessity, sufficiency = row.get("necessity", float("nan")), row.get("sufficiency", float("nan"))
+            lines[-1] += f"  |  {necessity:>+9.3f} {sufficiency:>+11.3f}  {row.get('role') or '-'}"
     return "\n".join(lines)
 
 
@@ -76,6 +85,46 @@ def ablation_table(result: AblationResult) -> str:
         lines.append(f"{k:>4}  " + "  ".join(f"{'-':>15}" if v != v else f"{v:>15.4f}" for v in cells))
     lines.append(f"top heads: {', '.join(result.order[:8])}; random curves: mean of "
                  f"{result.options.get('draws')} draws; causal: heads' outputs zeroed, detector not refitted")
+    return "\n".join(lines)
+
+
+def patch_table(result: PatchResult, top: int = 20) -> str:
+    """Heads by output necessity with intervals, the other parts, the readout weight and the role; then the top-k
+    check."""
+    pairs, signal, check = result.pairs, result.signal, result.top_k
+    parts = result.options["parts"]
+
+    def cell(value: float, interval: tuple[float, float] | None = None) -> str:
+        text = f"{value:+.3f}"
+        return text if interval is None else f"{text} [{interval[0]:+.3f}, {interval[1]:+.3f}]"
+
+    lines = [printable(f"{result.model}: activation patching on {pairs['used']} pairs ({result.relation}); "
+                       f"corruption: {CORRUPTIONS[result.options['corruption']]}"),
+             f"match signal (the detector's mean log-odds on the gold token pairs): clean {signal['clean']:.2f}, "
+             f"corrupted {signal['corrupted']:.2f}; necessity: share lost when a head's part comes from the "
+             "corrupted run; sufficiency: share recovered the other way; 95% intervals over pairs",
+             f"{'head':<7}  {'necessity (output)':<26}  {'sufficiency (output)':<26}"
+             + "".join(f"  {part + ' N':>10}  {part + ' S':>10}" for part in parts if part != "output")
+             + f"  {'weight':>7}  {'role':<8}  type"]
+    for effect in result.heads[:top]:
+        row = (f"{effect.name:<7}  {cell(effect.necessity['output'], effect.necessity_interval['output']):<26}  "
+               f"{cell(effect.sufficiency['output'], effect.sufficiency_interval['output']):<26}")
+        row += "".join(f"  {cell(effect.necessity[part]):>10}  {cell(effect.sufficiency[part]):>10}"
+                       for part in parts if part != "output")
+        types = ", ".join(sorted(set(effect.types.values()))) or "-"
+        lines.append(f"{row}  {effect.readout_weight:>+7.2f}  {effect.role:<8}  {types}")
+    lines.append(f"roles: {CLASS_RULE}")
+    if check.get("ratio") is not None or check.get("top") is not None:
+        lines.append(
+            f"top {check['k']} by necessity (ranked on {check['ranked_on_pairs']} pairs, tested on "
+            f"{check['tested_on_pairs']} others), noised together: {check['top']:.3f} of the signal lost (sum of "
+            f"their single effects {check['sum_of_single']:.3f}); {check['random_draws']} random sets of "
+            f"{check['k']}: median "
+            f"{check['random_median']:.3f} [{check['random_interval'][0]:.3f}, {check['random_interval'][1]:.3f}]"
+            + (f"; ratio {check['ratio']:.1f}" if check.get("ratio") is not None else ""))
+    left = {k: v for k, v in pairs.items() if k not in ("given", "used") and v}
+    if left:
+        lines.append("pairs left out: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in left.items()))
     return "\n".join(lines)
 
 

@@ -111,6 +111,45 @@
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
   }
 
+  // --- readers and computers: readout weight, necessity, sufficiency side by side ----------------------------
+  (function causal() {
+    const C = data.causal;
+    if (!C) return;
+    $("causal").hidden = false;
+    $("causal-note").textContent = `Three maps of the same heads: the readout (summed standardised weight: the detector reads the head's attention), necessity (share of the match signal lost when the head's output comes from the corrupted run) and sufficiency (share recovered the other way), from activation patching on ${C.pairs} pairs (${C.corruption}). ${C.rule}. Click a column of the table to sort.`;
+    const maps = [["readout weight", C.weight, true], ["necessity", C.necessity, false], ["sufficiency", C.sufficiency, false]];
+    for (const [title, values, signed] of maps) {
+      const limit = Math.max(1e-9, ...values.flat().map((v) => Math.abs(v ?? 0)));
+      const grid = el("div", { class: "heatmap", style: { gridTemplateColumns: `22px repeat(${C.heads}, 22px)` } });
+      grid.append(el("span", { class: "lab" }, ""));
+      for (let h = 0; h < C.heads; h++) grid.append(el("span", { class: "lab" }, h));
+      for (let l = 0; l < C.layers; l++) {
+        grid.append(el("span", { class: "lab" }, "L" + l));
+        for (let h = 0; h < C.heads; h++) {
+          const v = values[l][h] ?? 0, a = Math.min(1, Math.abs(v) / limit), name = `L${l}H${h}`;
+          const color = v >= 0 ? (signed ? `rgba(200,40,40,${a})` : `rgba(30,130,70,${a})`) : `rgba(40,90,200,${a})`;
+          grid.append(el("button", { class: "cell", "data-head": name, title: `${name} ${title}: ${fmt(values[l][h])}`,
+            "aria-label": `${name} ${title} ${fmt(values[l][h])}`, style: { background: color }, onclick: () => showHead(name) }, ""));
+        }
+      }
+      $("causal-maps").append(el("div", {}, el("div", { class: "heatmap-title" }, title), grid));
+    }
+    const cols = [["head", (r) => r.name], ["layer", (r) => r.layer], ["readout weight", (r) => r.readout_weight], ["necessity", (r) => r.necessity],
+      ["sufficiency", (r) => r.sufficiency], ["pattern necessity", (r) => r.pattern_necessity], ["value necessity", (r) => r.value_necessity],
+      ["role", (r) => r.role], ["dominant type", (r) => [...new Set(Object.values(r.dominant_type || {}))].join(" / ")]];
+    let rows = C.rows.slice(), key = 3, desc = true;
+    const t = $("causal-table");
+    function sort() {
+      const f = cols[key][1];
+      rows.sort((x, y) => { const a = f(x), b = f(y); const c = (a ?? -Infinity) > (b ?? -Infinity) ? 1 : (a ?? -Infinity) < (b ?? -Infinity) ? -1 : 0; return desc ? -c : c; });
+    }
+    function draw() {
+      t.replaceChildren(el("tr", {}, cols.map(([name], i) => el("th", { onclick: () => { desc = key === i ? !desc : i >= 2 && i <= 6; key = i; sort(); draw(); } }, name + (key === i ? (desc ? " ▾" : " ▴") : "")))),
+        ...rows.map((r) => el("tr", { onclick: () => showHead(r.name) }, cols.map(([, f]) => el("td", {}, typeof f(r) === "number" ? fmt(f(r), 3) : (f(r) ?? "–"))))));
+    }
+    sort(); draw();
+  })();
+
   // --- detections -------------------------------------------------------------------------------------------
   const pairs = data.pairs;
   let current = null;
