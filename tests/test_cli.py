@@ -36,6 +36,21 @@ def test_help_everywhere(command, columns, capsys, monkeypatch):
         assert folded(config_type.__doc__ or "") in flat  # the command's description
 
 
+def test_top_level_help_lists_every_command_once_by_task(capsys, monkeypatch):
+    from mia.cli.app import COMMAND_GROUPS
+
+    grouped = [name for _, names in COMMAND_GROUPS for name in names]
+    assert sorted(grouped) == sorted(COMMANDS) and len(grouped) == len(set(grouped))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for title, names in COMMAND_GROUPS:
+        assert f"\n{title}:\n" in out
+        for name in names:
+            assert re.search(rf"^  {re.escape(name)} +{re.escape(COMMANDS[name][2])}$", out, re.MULTILINE), name
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
 def test_generate_writes_pairs(tmp_path, capsys):
     out = tmp_path / "pairs.jsonl"
     assert main(["generate", "--out", str(out), "--limit", "5", "--seed", "3"]) == 0

@@ -176,20 +176,42 @@ COMMANDS: dict[str, tuple[type[CommandConfig], Callable[[Any], int], str]] = {
     "generate": (GenerateConfig, run_generate, "make sentence-shuffled copy pairs from a corpus"),
     "train": (TrainConfig, run_train, "train a detector over attention heads"),
     "detect": (DetectConfig, run_detect, "find linked words, phrases and passages in text pairs"),
-    "evaluate": (EvaluateConfig, run_evaluate, "measure a detector beside string baselines on a pair file"),
+    "evaluate": (EvaluateConfig, run_evaluate, "measure a detector beside string baselines"),
     "import-alignments": (ImportAlignmentsConfig, run_import_alignments,
                           "convert Pharaoh word alignments to a pair file"),
-    "import-pan": (ImportPanConfig, run_import_pan, "read a PAN text-alignment corpus into a pair file of passages"),
-    "heads": (HeadsConfig, run_heads, "rank a detector's attention heads, with intervals and head types"),
+    "import-pan": (ImportPanConfig, run_import_pan, "read a PAN text-alignment corpus into a pair file"),
+    "heads": (HeadsConfig, run_heads, "rank a detector's heads, with intervals and head types"),
     "compare-heads": (CompareHeadsConfig, run_compare_heads, "how far two detectors agree on their heads"),
-    "ablate": (AblateConfig, run_ablate, "AP as heads are kept, dropped or zeroed in the forward pass"),
-    "patch": (PatchConfig, run_patch, "activation patching: which heads' outputs the match needs (clean vs corrupted)"),
-    "head": (HeadConfig, run_head, "what one head attends to: top token pairs with context, a random sample"),
-    "report": (ReportConfig, run_report, "one self-contained HTML page: detector, heads, detections side by side"),
-    "probe": (ProbeConfig, run_probe, "score every head on a repeated random sequence (duplicate, induction)"),
-    "index": (IndexConfig, run_index, "index documents for search (windows, MinHash signatures, embeddings)"),
+    "ablate": (AblateConfig, run_ablate, "AP with heads kept, dropped or zeroed in the forward pass"),
+    "patch": (PatchConfig, run_patch, "activation patching: which heads the match needs"),
+    "head": (HeadConfig, run_head, "what one head attends to, with context"),
+    "report": (ReportConfig, run_report, "one self-contained HTML page: detector, heads, detections"),
+    "probe": (ProbeConfig, run_probe, "score every head on a repeated random sequence"),
+    "index": (IndexConfig, run_index, "index documents for search (MinHash, embeddings)"),
     "search": (SearchConfig, run_search, "find reused passages across a collection of documents"),
 }
+
+
+# `mia --help` lists the commands by task, in this order; every command of COMMANDS is in exactly one group
+COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("make pairs and train", ("generate", "import-alignments", "import-pan", "train")),
+    ("detect and evaluate", ("detect", "evaluate")),
+    ("heads", ("heads", "compare-heads", "ablate", "patch", "head", "probe")),
+    ("documents and search", ("index", "search")),
+    ("report", ("report",)),
+)
+
+
+def grouped_commands() -> str:
+    """The commands by task, one line each (the epilog of ``mia --help``)."""
+    width = max(len(name) for name in COMMANDS) + 2
+    lines = []
+    for title, names in COMMAND_GROUPS:
+        lines.append(f"{title}:" if not lines else f"\n{title}:")
+        lines.extend(f"  {name:<{width}}{COMMANDS[name][2]}" for name in names)
+    lines.append("")
+    lines.append("mia COMMAND --help shows a command's options.")
+    return "\n".join(lines)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -201,11 +223,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="mia", description="Learn which attention heads of a transformer link the tokens of two texts.")
+        prog="mia", description="Learn which attention heads of a transformer link the tokens of two texts.",
+        epilog=grouped_commands(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"mia {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (config_type, _, summary) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=" ".join((config_type.__doc__ or "").split()))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     help="one of the commands below")
+    for name, (config_type, _, _) in COMMANDS.items():
+        sub = commands.add_parser(name, description=" ".join((config_type.__doc__ or "").split()))
         config_type.add_arguments(sub)
     return parser
 

@@ -66,9 +66,11 @@ PARTS: tuple[HeadPart, ...] = ("output", "pattern", "value")
 Head = tuple[int, int]  # (layer, head)
 
 READS_SHARE = 0.1  # reads: |summed weight| at least this share of the largest head's, its interval clear of 0
-COMPUTES_SHARE = 0.05  # computes: output necessity or sufficiency at least this, its interval's low end above 0
+# computes: output necessity or sufficiency at least an even share of the signal (1 / number of heads), its
+# interval's low end above 0
 CLASS_RULE = (f"reads: |readout weight| >= {READS_SHARE:g} x the largest head's (and its interval clear of 0); "
-              f"computes: output necessity or sufficiency >= {COMPUTES_SHARE:g} with the interval's low end > 0")
+              "computes: output necessity or sufficiency >= 1 / (number of heads), an even share of the signal, with "
+              "the interval's low end > 0")
 
 
 @dataclass
@@ -457,14 +459,15 @@ def top_k_check(runner: Runner, kept: list[PairRuns], tested: dict[int, tuple[En
         return int(flat) // per_layer, int(flat) % per_layer
 
     top = [as_head(f) for f in order[:k]]
+    every = [as_head(f) for f in range(n_heads)]
     draws = [[as_head(f) for f in rng.choice(n_heads, size=k, replace=False)] for _ in range(options.draws)]
     joint = []
     for index in progress(test_half, f"top {k} against {options.draws} random sets", len(test_half)):
         item, mask, clean, corrupted_outputs = tested[index]
         joint.append(1.0 - kept[index].share(runner.patched(item, mask, "output", clean, corrupted_outputs,
-                                                            [top, *draws])))
-    values = np.stack(joint)  # [test pairs, 1 + draws]
-    random_means = values[:, 1:].mean(0)
+                                                            [top, every, *draws])))
+    values = np.stack(joint)  # [test pairs, 2 + draws]
+    random_means = values[:, 2:].mean(0)
     top_value = float(values[:, 0].mean())
     median = float(np.median(random_means))
     return {
@@ -476,6 +479,7 @@ def top_k_check(runner: Runner, kept: list[PairRuns], tested: dict[int, tuple[En
                             _round(float(np.percentile(random_means, 97.5)))],
         "random_draws": options.draws,
         "ratio": _round(top_value / median) if median > 0 else None,
+        "all_heads": _round(float(values[:, 1].mean())),  # every head's output from the corrupted run at once
     }
 
 
@@ -483,14 +487,15 @@ def classify(detector: Detector, effects: list[HeadEffect]) -> list[HeadEffect]:
     """Each head's readout weight, role in words (:data:`CLASS_RULE`) and dominant head types."""
     summaries = {(s.layer, s.head): s for s in head_summaries(detector)}
     largest = max((abs(s.weight) for s in summaries.values() if s.weight == s.weight), default=0.0)
+    even_share = 1.0 / len(summaries)
     for effect in effects:
         summary = summaries[(effect.layer, effect.head)]
         effect.readout_weight, effect.readout_interval = summary.weight, summary.weight_interval
         clear = summary.weight_crosses_zero is not True
         reads = largest > 0 and abs(summary.weight) >= READS_SHARE * largest and clear
         low_n, low_s = effect.necessity_interval["output"][0], effect.sufficiency_interval["output"][0]
-        computes = ((effect.necessity["output"] >= COMPUTES_SHARE and low_n > 0)
-                    or (effect.sufficiency["output"] >= COMPUTES_SHARE and low_s > 0))
+        computes = ((effect.necessity["output"] >= even_share and low_n > 0)
+                    or (effect.sufficiency["output"] >= even_share and low_s > 0))
         effect.role = {(True, True): "both", (True, False): "reads", (False, True): "computes",
                        (False, False): "neither"}[(reads, computes)]
         effect.types = summary.dominant

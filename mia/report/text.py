@@ -121,7 +121,8 @@ def patch_table(result: PatchResult, top: int = 20) -> str:
             f"their single effects {check['sum_of_single']:.3f}); {check['random_draws']} random sets of "
             f"{check['k']}: median "
             f"{check['random_median']:.3f} [{check['random_interval'][0]:.3f}, {check['random_interval'][1]:.3f}]"
-            + (f"; ratio {check['ratio']:.1f}" if check.get("ratio") is not None else ""))
+            + (f"; ratio {check['ratio']:.1f}" if check.get("ratio") is not None else "")
+            + (f"; every head at once: {check['all_heads']:.3f}" if check.get("all_heads") is not None else ""))
     left = {k: v for k, v in pairs.items() if k not in ("given", "used") and v}
     if left:
         lines.append("pairs left out: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in left.items()))
