@@ -15,19 +15,24 @@ import pytest
 
 from mia.cli import main
 from mia.detector.detector import Detector
+from mia.heads.patching import read_patch_file
 from mia.report.html import render_html, report_page, script_json
 from mia.report.report_data import report_data
 from mia.text.pairs import Pair
+from tests.test_patching import hand_made_patch
 
 HOSTILE = "It said </script><script>document.title='owned'</script> and <!-- then <b>bold</b> & \u2028 more."
 
 
 @pytest.fixture(scope="module")
-def page_data(trained_detector_dir, minilm, small_pairs):
+def page_data(trained_detector_dir, minilm, small_pairs, tmp_path_factory):
     detector = Detector.load(trained_detector_dir)
     text = small_pairs[10].a
     pairs = [small_pairs[10], Pair("hostile", HOSTILE + " " + text, text + " " + HOSTILE)]
-    return report_data(detector, minilm, detector.iter_detect(minilm, pairs, min_phrase_words=2), name="test")
+    patch_file = tmp_path_factory.mktemp("patch") / "patch.json"
+    patch_file.write_text(json.dumps(hand_made_patch(detector)))
+    return report_data(detector, minilm, detector.iter_detect(minilm, pairs, min_phrase_words=2), name="test",
+                       patch=read_patch_file(str(patch_file), detector))
 
 
 class Structure(html.parser.HTMLParser):
@@ -106,7 +111,11 @@ PROBE = """<script>
     phrases: phrases.size, partner_active: partner.classList.contains("active"), info: info,
     ready: document.body.dataset.ready, errors: window.__errors, title: document.title,
     coloured: getComputedStyle(partner).backgroundColor !== "rgba(0, 0, 0, 0)",
-    head_rows: document.querySelectorAll("#head-table tr").length - 1 }));
+    head_rows: document.querySelectorAll("#head-table tr").length - 1,
+    causal_shown: !document.getElementById("causal").hidden,
+    causal_rows: document.querySelectorAll("#causal-table tr").length - 1,
+    causal_cells: document.querySelectorAll("#causal-maps .cell").length,
+    causal_first: (document.querySelector("#causal-table tr:nth-child(2) td") || {}).textContent }));
 })();
 </script>"""
 
@@ -138,6 +147,9 @@ def test_page_in_a_real_browser(page_data, tmp_path):
     assert result["phrases"] == len(first["phrases"]) > 0
     assert result["partner_active"] and result["coloured"] and "phrase" in result["info"]
     assert result["head_rows"] == 72 and result["title"].startswith("mia report")  # the hostile text ran nothing
+    # readers and computers: three maps of 72 heads, one row a head, sorted by necessity (L5H11 has the largest)
+    assert result["causal_shown"] and result["causal_rows"] == 72 and result["causal_cells"] == 3 * 72
+    assert result["causal_first"] == "L5H11"
 
 
 def screenshot(page: Path, out: Path, binary: str, profile: Path) -> None:
