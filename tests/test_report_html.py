@@ -32,7 +32,8 @@ def page_data(trained_detector_dir, minilm, small_pairs, tmp_path_factory):
     patch_file = tmp_path_factory.mktemp("patch") / "patch.json"
     patch_file.write_text(json.dumps(hand_made_patch(detector)))
     return report_data(detector, minilm, detector.iter_detect(minilm, pairs, min_phrase_words=2), name="test",
-                       patch=read_patch_file(str(patch_file), detector))
+                       patch=read_patch_file(str(patch_file), detector),
+                       compare=(Detector.load("minilm-reuse"), "minilm-reuse"))
 
 
 class Structure(html.parser.HTMLParser):
@@ -85,6 +86,21 @@ def test_report_cli_html_and_json(trained_detector_dir, small_pairs, tmp_path, c
     assert not (tmp_path / "x.html").exists()
 
 
+def test_report_sets_two_detectors_of_one_model_side_by_side(trained_detector_dir, tmp_path):
+    out = tmp_path / "report.json"
+    assert main(["report", "--detector", str(trained_detector_dir), "--compare", "minilm-reuse", "--format", "json",
+                 "--out", str(out)]) == 0
+    compared = json.loads(out.read_text())["compare"]
+    assert compared["other"] == "minilm-reuse" and compared["other_relation"].startswith("verbatim")
+    rankings = {row["ranking"]: row for row in compared["rankings"]}
+    assert "heads by own held-out ROC AUC (primary)" in rankings  # the feature columns differ: no column ranking
+    assert all(-1.0 <= row["spearman"] <= 1.0 and 0 <= row["top10_common"] <= 10 for row in rankings.values())
+    assert compared["specific"] is None or set(compared["specific"]) == {"this", "other"}
+    assert main(["report", "--detector", str(trained_detector_dir), "--compare", "no-such-detector",
+                 "--out", str(tmp_path / "x.html")]) == 2
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_notebook_display(page_data):
     report = render_html(page_data)
     frame = report._repr_html_()
@@ -115,7 +131,9 @@ PROBE = """<script>
     causal_shown: !document.getElementById("causal").hidden,
     causal_rows: document.querySelectorAll("#causal-table tr").length - 1,
     causal_cells: document.querySelectorAll("#causal-maps .cell").length,
-    causal_first: (document.querySelector("#causal-table tr:nth-child(2) td") || {}).textContent }));
+    causal_first: (document.querySelector("#causal-table tr:nth-child(2) td") || {}).textContent,
+    compare_shown: !document.getElementById("compare").hidden,
+    compare_rows: document.querySelectorAll("#compare-table tr").length - 1 }));
 })();
 </script>"""
 
@@ -150,6 +168,7 @@ def test_page_in_a_real_browser(page_data, tmp_path):
     # readers and computers: three maps of 72 heads, one row a head, sorted by necessity (L5H11 has the largest)
     assert result["causal_shown"] and result["causal_rows"] == 72 and result["causal_cells"] == 3 * 72
     assert result["causal_first"] == "L5H11"
+    assert result["compare_shown"] and result["compare_rows"] == len(page_data["compare"]["rankings"]) >= 2
 
 
 def screenshot(page: Path, out: Path, binary: str, profile: Path) -> None:

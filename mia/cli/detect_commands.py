@@ -204,10 +204,13 @@ def run_report(config: ReportConfig) -> int:
     from mia.io import write_atomic
     from mia.report.html import render_html
     from mia.report.report_data import report_data
+    from mia.report.text import counted
     from mia.text.pairs import read_pairs
 
+    compared = {} if config.compare is None else {flag.replace("--detector", "--compare"): path
+                                                  for flag, path in detector_files(config.compare).items()}
     check_output(config.out, {"--pairs": config.pairs, "--a-file": config.a_file, "--b-file": config.b_file,
-                              "--patch": config.patch, **detector_files(config.detector)})
+                              "--patch": config.patch, **detector_files(config.detector), **compared})
     if config.pairs and (config.a_file or config.b_file):
         raise MiaError("give --pairs or --a-file/--b-file, not both")
     if bool(config.a_file) != bool(config.b_file):
@@ -217,16 +220,17 @@ def run_report(config: ReportConfig) -> int:
         pairs = [file_pair(config.a_file, config.b_file)]
     detector = Detector.load(config.detector)
     patch = None if config.patch is None else read_patch_file(config.patch, detector)
+    compare = None if config.compare is None else (Detector.load(config.compare), config.compare)
     model = detector.load_model(device=config.device) if pairs else None
     found = [] if model is None else detector.iter_detect(
         model, pairs, threshold=config.threshold, min_phrase_words=config.min_phrase_words,
         candidates=config.candidates)
     data = report_data(detector, model, found, name=config.detector, progress=progress, total=len(pairs),
-                       patch=patch)
+                       patch=patch, compare=compare)
     if config.format == "json":
         write_atomic([json.dumps(data, ensure_ascii=False, allow_nan=False)], config.out)
     else:
         render_html(data).save(config.out)
     phrases = sum(len(p["phrases"]) for p in data["pairs"])
-    say(f"report written to {config.out} ({len(data['pairs'])} pairs, {phrases} phrases)")
+    say(f"report written to {config.out} ({counted(len(data['pairs']), 'pair')}, {counted(phrases, 'phrase')})")
     return 0

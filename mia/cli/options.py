@@ -337,5 +337,7 @@ class ReportConfig(ReadsFiles):
     candidates: Candidates = option("sentences", CANDIDATES_HELP)
     patch: str | None = option(None, "a `mia patch --format json` file of this detector: adds the readers-and-"
                                "computers section (readout weight, necessity and sufficiency maps side by side)")
+    compare: str | None = option(None, "another detector of the same model (folder or shipped name): adds how far "
+                                 "the two agree on their heads and which heads are specific to each")
     format: Literal["html", "json"] = option("html", "html (default) or json: the page's data, for your own views")
     device: str = option("auto", DEVICE_HELP)

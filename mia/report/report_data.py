@@ -23,6 +23,7 @@ from mia.detector.scoring import transform_features
 from mia.evaluate.evaluation import headline_text
 from mia.heads.patching import PatchFile
 from mia.heads.ranking import head_summaries
+from mia.heads.stability import SPECIFIC_RULE, SPECIFIC_SHARES, compare_detectors, specific_heads
 from mia.io import jsonable
 from mia.models.attention import AttentionModel
 from mia.models.blocks import Block, CaptureRequest, PairFeatures
@@ -180,17 +181,33 @@ def causal_data(detector: Detector, patch: PatchFile) -> dict[str, Any]:
             "corruption": patch.corruption, "rule": patch.rule}
 
 
+def comparison_data(detector: Detector, other: Detector, other_name: str) -> dict[str, Any]:
+    """The page's comparison section: how far ``detector`` and ``other`` (one model) agree on their heads
+    (:func:`mia.heads.stability.compare_detectors`) and the heads specific to each
+    (:func:`mia.heads.stability.specific_heads`; None when either records no resampled AUCs)."""
+    rows = compare_detectors(detector, other)
+    specific = specific_heads(detector, other)
+    return {"other": other_name, "other_relation": other.card.relation,
+            "rankings": [row.to_dict() for row in rows],
+            "rule": SPECIFIC_RULE.format(high=SPECIFIC_SHARES[0], low=SPECIFIC_SHARES[1]),
+            "specific": None if specific is None else {
+                "this": [{**d.to_dict(), "name": d.name} for d in specific[0]],
+                "other": [{**d.to_dict(), "name": d.name} for d in specific[1]]}}
+
+
 def report_data(detector: Detector, model: AttentionModel | None, detections: Iterable[Detection | DetectionError],
                 *, name: str = "", progress: Progress = no_progress, total: int = 0,
-                patch: PatchFile | None = None) -> dict[str, Any]:
+                patch: PatchFile | None = None, compare: tuple[Detector, str] | None = None) -> dict[str, Any]:
     """Everything a report page shows, as a JSON-ready dict (``mia report --format json`` writes it); ``patch``: a
-    patch file (:func:`mia.heads.patching.read_patch_file`) for the readers-and-computers section."""
+    patch file (:func:`mia.heads.patching.read_patch_file`) for the readers-and-computers section; ``compare``: another
+    detector of the same model and its name, for the comparison section."""
     top = [s.layer * detector.layout.heads + s.head for s in head_summaries(detector, top=QK_HEADS)]
     pairs = [] if model is None else [pair_data(detector, model, found, top)
                                       for found in progress(detections, "report", total)]
     return jsonable({"mia_version": __version__, "detector": detector_card(detector, name),
                      "heads": heads_data(detector), "pairs": pairs, "qk_cap": QK_CAP,
                      "causal": None if patch is None else causal_data(detector, patch),
+                     "compare": None if compare is None else comparison_data(detector, *compare),
                      "contribution_rule": "per phrase: mean over its links (each word link's best token pair) of "
                                           "weight x standardised feature, summed over each head's columns (log-odds "
                                           "units)"})

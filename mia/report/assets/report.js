@@ -150,6 +150,21 @@
     sort(); draw();
   })();
 
+  // --- compared with another detector of the same model --------------------------------------------------
+  (function compare() {
+    const K = data.compare;
+    if (!K) return;
+    $("compare").hidden = false;
+    $("compare-note").textContent = `This detector (${det.relation}) beside ${K.other} (${K.other_relation}): how far the two agree on their heads, ranking by ranking.`;
+    $("compare-table").append(el("tr", {}, ["ranking", "items", "Spearman", "top 10 in common"].map((c) => el("th", {}, c))),
+      ...K.rankings.map((r) => el("tr", {}, el("td", {}, r.ranking), el("td", {}, r.items), el("td", {}, fmt(r.spearman)), el("td", {}, r.top10_common))));
+    const box = $("compare-specific");
+    if (!K.specific) { box.append(el("p", { class: "note" }, "Heads specific to one detector: not measured (a detector records no resampled head AUCs).")); return; }
+    box.append(el("p", { class: "note" }, K.rule + "."));
+    const list = (title, rows) => el("p", {}, el("b", {}, title + ": "), rows.length ? rows.map((d) => `${d.name} (rank ${d.first_rank}, AUC ${fmt(d.first_auc)}; there rank ${d.second_rank})`).join(", ") : "none");
+    box.append(list("specific to this detector", K.specific.this), list(`specific to ${K.other}`, K.specific.other));
+  })();
+
   // --- detections -------------------------------------------------------------------------------------------
   const pairs = data.pairs;
   let current = null;
