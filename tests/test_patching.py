@@ -109,7 +109,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[AttentionModel, D
 
 def test_the_planted_head_comes_first_and_the_decoy_last(planted):
     model, detector = planted
-    result = patch_heads(detector, model, short_pairs(12), PatchOptions(k=2, draws=20, resamples=200))
+    result = patch_heads(detector, model, short_pairs(12), PatchOptions(parts=PARTS, k=2, draws=20, resamples=200))
     by_name = {effect.name: effect for effect in result.heads}
     planted_head, decoy, reader = by_name["L0H0"], by_name["L0H1"], by_name["L1H0"]
     assert result.pairs["used"] >= 8

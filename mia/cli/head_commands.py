@@ -79,8 +79,8 @@ class PatchConfig(ReadsFiles):
     """Activation patching over heads: each pair runs clean and corrupted (B's copied tokens replaced by as many
     tokens of other text, so positions line up); per head, the share of the detector's match signal lost when the
     head's output comes from the corrupted run (necessity) and recovered when it comes from the clean run
-    (sufficiency), also for its attention pattern alone and its values alone, with bootstrap intervals over pairs,
-    and the top k heads noised together against random sets of k."""
+    (sufficiency), with bootstrap intervals over pairs, and the top k heads noised together against random sets of
+    k; with --parts, also for each head's attention pattern alone and its values alone (where vs what)."""
 
     detector: str = option(DEFAULT_DETECTOR, DETECTOR_HELP)
     pairs: str | None = option(None, "pair file (JSONL); pairs the detector fitted or tuned on are dropped (default: "
@@ -92,8 +92,8 @@ class PatchConfig(ReadsFiles):
     corruption: Literal["other-text", "random-tokens"] = option(
         "other-text", "how B's copied tokens are replaced: other-text (runs of another pair's B text; default) or "
         "random-tokens (tokens drawn from the other pairs' texts, none of A's)")
-    parts: str = option("output,pattern,value", "parts of each head to patch, comma-separated: output (needed), "
-                        "pattern, value (default all three)")
+    parts: str = option("output", "parts of each head to patch, comma-separated: output (the ranking's; default), "
+                        "pattern, value (where vs what; each part adds about as much time as output takes)")
     k: int = option(10, "heads noised together in the top-k check (default 10)", type=positive)
     draws: int = option(100, "random sets of k heads in the check (default 100)", type=positive)
     top: int = option(20, "heads to list (default 20)", type=positive)

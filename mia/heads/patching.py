@@ -75,7 +75,7 @@ CLASS_RULE = (f"reads: |readout weight| >= {READS_SHARE:g} x the largest head's 
 
 @dataclass
 class PatchOptions:
-    parts: tuple[HeadPart, ...] = PARTS
+    parts: tuple[HeadPart, ...] = ("output",)  # add "pattern" and "value" for where vs what (time x 3)
     corruption: Corruption = "other-text"
     seed: int = 0
     batch: int = 16  # patched runs per forward pass, at most (a batch never spans two starting layers)
