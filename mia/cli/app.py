@@ -205,7 +205,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 def grouped_commands() -> str:
     """The commands by task, one line each (the epilog of ``mia --help``)."""
     width = max(len(name) for name in COMMANDS) + 2
-    lines = []
+    lines: list[str] = []
     for title, names in COMMAND_GROUPS:
         lines.append(f"{title}:" if not lines else f"\n{title}:")
         lines.extend(f"  {name:<{width}}{COMMANDS[name][2]}" for name in names)

@@ -1,0 +1,128 @@
+"""mkdocs hooks: the parts of the site that must not drift from the code are made from it at build time.
+
+* ``<!-- mia:options COMMAND -->`` becomes the command's option reference, read from the CLI's own parser
+  (``mia.cli.app.build_parser``): a renamed or new option changes the page by itself.
+* ``<!-- mia:table RESULT TABLE -->`` becomes table ``TABLE`` of ``docs/results/RESULT.json`` (written by a
+  benchmark script through ``benchmarks/results.py``) with its stamp: the command that made it, the date, the
+  machine and mia's version. When the code the results measure has changed since (its SHA-256 differs from the
+  one recorded), the table is flagged on the page and the build logs a warning, which the strict build (the
+  test suite's) turns into an error: no table is shown as current when its code is not the code that made it.
+* Every command of the CLI must have a page with its option reference; a missing one is a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+log = logging.getLogger("mkdocs.plugins.mia")
+OPTIONS = re.compile(r"<!-- mia:options ([\w-]+) -->")
+TABLE = re.compile(r"<!-- mia:table ([\w-]+) ([\w-]+) -->")
+RESULTS = ROOT / "docs" / "results"
+documented: set[str] = set()
+
+
+def cell(value: Any) -> str:
+    """A Markdown table cell: pipes escaped, line breaks folded."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def options_table(command: str, where: str) -> str:
+    """The option reference of ``mia COMMAND``, from the parser the CLI runs."""
+    import argparse
+
+    from mia.cli.app import COMMANDS, build_parser
+
+    if command not in COMMANDS:
+        log.warning(f"{where}: no command {command!r} (mia has {', '.join(COMMANDS)})")
+        return f"(no command {command})"
+    documented.add(command)
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    rows = ["| option | default | what it does |", "|---|---|---|"]
+    for action in sub._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        name = ", ".join(f"`{flag}`" for flag in action.option_strings) or f"`{action.metavar or action.dest}`"
+        if action.choices:
+            name += " " + "{" + ", ".join(str(c) for c in action.choices) + "}"
+        if action.required or not action.option_strings:
+            default = "required"
+        elif isinstance(action, argparse._StoreTrueAction):
+            default = "off"
+        else:
+            default = "–" if action.default is None else f"`{action.default}`"
+        rows.append(f"| {cell(name)} | {cell(default)} | {cell(action.help or '')} |")
+    usage = " ".join(sub.format_usage().split())
+    description = " ".join((COMMANDS[command][0].__doc__ or "").split())
+    return "\n".join([description, "", f"`{usage.removeprefix('usage: ')}`", "", *rows,
+                      "", "(Made from the CLI's own definitions when the site is built.)"])
+
+
+def results_table(name: str, table: str, where: str) -> str:
+    """Table ``table`` of ``docs/results/name.json`` with its stamp; flagged when its code has changed since."""
+    from benchmarks.results import source_hash
+
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        log.warning(f"{where}: results file docs/results/{name}.json is missing (run the benchmark that writes it)")
+        return f"(missing results: docs/results/{name}.json)"
+    data = json.loads(path.read_text())
+    if table not in data.get("tables", {}):
+        log.warning(f"{where}: docs/results/{name}.json has no table {table!r}")
+        return f"(missing table {table} in docs/results/{name}.json)"
+    found = data["tables"][table]
+    lines = ["| " + " | ".join(cell(c) for c in found["columns"]) + " |",
+             "|" + "---|" * len(found["columns"])]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in found["rows"]]
+    stamp = (f"*Made by `{data['command']}` on {data['date']} ({data['machine']}; mia {data['mia_version']}); "
+             f"results: `docs/results/{name}.json`.*")
+    out = ["\n".join(lines), "", stamp]
+    if found.get("note"):
+        out.insert(1, "")
+        out.insert(2, f"*{cell(found['note'])}*")
+    try:
+        current = source_hash(data["measures"])
+    except FileNotFoundError as error:
+        current = f"unreadable ({error})"
+    if current != data["source_hash"]:
+        log.warning(f"{where}: the table {name}/{table} is older than the code it measures "
+                    f"({', '.join(data['measures'])} changed since {data['date']}): run `{data['command']}` again")
+        out.insert(0, f'!!! warning "Older than the code it measures"\n    The code in '
+                      f'{", ".join(data["measures"])} has changed since these results were made.\n')
+    return "\n".join(out)
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    where = page.file.src_uri
+    markdown = OPTIONS.sub(lambda m: options_table(m.group(1), where), markdown)
+    return TABLE.sub(lambda m: results_table(m.group(1), m.group(2), where), markdown)
+
+
+SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc):(?=<code>)")
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """The package's docstrings name objects with Sphinx roles (``:func:`x```); on the API page the role goes and
+    the name stays as code."""
+    return SPHINX_ROLE.sub("", html)
+
+
+def on_pre_build(config: Any) -> None:
+    documented.clear()
+
+
+def on_post_build(config: Any) -> None:
+    from mia.cli.app import COMMANDS
+
+    missing = sorted(set(COMMANDS) - documented)
+    if missing:
+        log.warning(f"commands without an option reference on the site: {', '.join(missing)}")

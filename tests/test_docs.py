@@ -1,0 +1,104 @@
+"""The front door: README.md stays short and runs what CI runs; every command example in it and on the site is one the
+CLI accepts; the documentation site builds with warnings as errors (a stale results table, a broken link or a
+command without its option reference fails it)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mia.cli.app import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+PAGES = sorted((ROOT / "docs").rglob("*.md"))
+FENCE = re.compile(r"```(?:bash|sh|console)\n(.*?)```", re.DOTALL)
+
+
+def shell_blocks(path: Path) -> list[str]:
+    return FENCE.findall(path.read_text())
+
+
+def mia_commands(block: str) -> list[list[str]]:
+    """The argument lists of every `python -m mia ...` / `mia ...` call in a shell block (continuation lines
+    joined; pipes, `&&`, `;`, redirections and comments cut)."""
+    calls = []
+    for line in block.replace("\\\n", " ").splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if line.startswith("$ "):
+            line = line[2:]
+        for part in re.split(r"&&|\|\|?|;", line):
+            try:
+                words = shlex.split(part, comments=True)
+            except ValueError:  # prose inside a here-document (an apostrophe): no command there
+                assert "-m mia" not in part and not part.startswith("mia "), part
+                continue
+            words = [w for w in words if not re.match(r"^[A-Z_]+=", w)] if words else words  # VAR=value prefixes
+            for start, word in enumerate(words):
+                if word != "mia" or not (start == 0 or (start >= 2 and words[start - 1] == "-m"
+                                                        and "python" in words[start - 2])):
+                    continue
+                args = words[start + 1:]
+                cut = [i for i, w in enumerate(args) if w.startswith(">") or w == "2>&1"]
+                calls.append(args[: cut[0]] if cut else args)
+                break
+    return calls
+
+
+EXAMPLES = [(path.relative_to(ROOT).as_posix(), args) for path in [README, *PAGES]
+            for block in shell_blocks(path) for args in mia_commands(block)]
+
+
+def test_examples_were_found():
+    assert len(EXAMPLES) >= 40
+    assert {where for where, _ in EXAMPLES} >= {"README.md", "docs/commands/patch.md", "docs/commands/train.md"}
+
+
+@pytest.mark.parametrize("where, args", EXAMPLES, ids=[f"{w}: {' '.join(a)[:60]}" for w, a in EXAMPLES])
+def test_every_command_example_is_one_the_cli_accepts(where, args, capsys):
+    parser = build_parser()
+    try:
+        parser.parse_args(args)
+    except SystemExit as exit_:
+        err = capsys.readouterr().err
+        assert exit_.code == 0, f"{where}: mia {' '.join(args)}: {err.strip()}"
+
+
+def test_readme_is_short_and_names_what_ci_runs():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 300
+    ci = (ROOT / ".ci" / "run").read_text()
+    tested = re.search(r"^(python3 -m venv .*pytest)$", ci, re.MULTILINE)
+    assert tested, "the test command line of .ci/run"
+    assert tested.group(1).replace(" -q", "") in text  # the README's test command is the one CI runs
+
+
+def test_readme_links_resolve():
+    text = README.read_text()
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if re.match(r"^[a-z]+://", target):
+            continue
+        assert (ROOT / target).exists(), target
+
+
+def test_the_site_builds_strictly(tmp_path):
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
+        message = 'the docs extra is not installed: pip install -e ".[docs]" (the CI script installs it)'
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert run.returncode == 0, run.stderr[-4000:]
+    site = tmp_path / "site"
+    patch_page = (site / "commands" / "patch.html").read_text()
+    assert "--corruption" in patch_page and "other-text" in patch_page  # the option reference, from the parser
+    assert "Made by <code>python benchmarks/patch_figures.py" in (site / "benchmarks" / "patching.html").read_text()
