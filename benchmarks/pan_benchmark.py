@@ -2,6 +2,7 @@
 the document baselines, in PAN's measures.
 
     python benchmarks/pan_benchmark.py --out benchmarks/results/pan.json       # the report half, both variants
+    python benchmarks/pan_benchmark.py --exhaustive 0 --results documents      # and docs/results/documents.json
     python benchmarks/pan_benchmark.py --split choose --out benchmarks/results/pan-choose.json  # settings chosen here
 
 The pairs (``../shared/corpora/pan13-none-dev.jsonl.gz``: 253 pairs, ``a`` the suspicious document, ``b`` the
@@ -33,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import record as record_of  # noqa: E402
+from benchmarks.results import write  # noqa: E402
 from mia.alignment.detection import DetectionError  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.evaluate.pan_measures import detects  # noqa: E402
@@ -132,6 +135,8 @@ def main() -> None:
     parser.add_argument("--exhaustive", type=int, default=0, help="pairs to run with every window pair too")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/pan.json")
+    parser.add_argument("--results", default=None, metavar="NAME",
+                        help="also write docs/results/NAME.json for the documentation (stamped, tables by variant)")
     args = parser.parse_args()
     pairs = read_dev(args.pairs_file)
     pairs = pairs if args.split == "all" else halves(pairs)[args.split]
@@ -159,6 +164,43 @@ def main() -> None:
     record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+    if args.results:
+        print(f"wrote {write(args.results, documentation_record(record, args.detector))}")
+
+
+MEASURES = ["mia/alignment", "mia/detector", "mia/evaluate", "mia/models", "mia/text"]
+
+
+def documentation_record(record: dict, detector: str) -> dict:
+    """The documentation's results record: one table of every system's PAN measures per variant, and the run's
+    times and window pairs."""
+    variants = list(record["variants"])
+    systems = list(record["variants"][variants[0]]["scorers"])
+    columns = ["system (same pairs)"]
+    for variant in variants:
+        columns += [f"{variant} plagdet", "R", "P", "gran"]
+    rows = []
+    for system in systems:
+        label = f"mia ({detector}, sentence candidates)" if system == "detector" else system
+        row = [label]
+        for variant in variants:
+            found = record["variants"][variant]["scorers"][system]
+            row += [f"{found['plagdet']:.3f}", f"{found['recall']:.3f}", f"{found['precision']:.3f}",
+                    f"{found['granularity']:.2f}"]
+        rows.append(row)
+    runs = [[variant, record["variants"][variant]["pairs"], record["variants"][variant]["cases"],
+             record["variants"][variant]["wall_seconds"],
+             f"{record['variants'][variant]['window_pairs_run']} of {record['variants'][variant]['window_pairs_all']}"]
+            for variant in variants]
+    files = [f"mia/data/detectors/{detector}/{name}" for name in ("detector.json", "weights.npz")]
+    measures = MEASURES + [f for f in files if (ROOT / f).is_file()]
+    return record_of("documents", measures=measures, tables={
+        "pan": {"columns": columns, "rows": rows,
+                "note": f"{record['split']} half: {record['pairs']} document pairs; passage rule "
+                        f"{record['passage_rule']}"},
+        "runs": {"columns": ["variant", "pairs", "gold passages", "wall seconds", "window pairs scored"],
+                 "rows": runs, "note": f"peak memory {record['peak_rss_mb']} MB (the whole run)"}},
+        data=record)
 
 
 if __name__ == "__main__":
