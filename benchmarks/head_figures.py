@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import record, write  # noqa: E402
 from mia.cli import main as mia  # noqa: E402
 
 
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = train(work, "reference-seed0", [])
     reference_1 = train(work, "reference-seed1", ["--seed", "1"])
     other = train(work, "other-seed0", ["--corpus", args.corpus])
+    align = Path("minilm-align")  # a shipped detector, by name
     sections.append("## Stability of head rankings\n\nDetectors trained with default options on 300 generated "
                     f"pairs each (`train --limit 300`): the packaged Python reference with seed 0 and 1, and "
                     f"`{Path(args.corpus).name}` with seed 0.\n")
@@ -77,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(fenced("heads --top 12", run(["heads", "--top", "12"])))
 
     png = ROOT / "docs" / "ablation.png"
-    ablation = run(["ablate", "--plot", str(png)])
+    ablation_file = work / "ablation.json"
+    run(["ablate", "--plot", str(png), "--format", "json", "--out", str(ablation_file)])
+    ablation = json.loads(ablation_file.read_text())
     sections.append("## Ablation (shipped default detector, its own test pairs)\n")
-    sections.append(fenced("ablate --plot docs/ablation.png", ablation))
+    table = head_record({}, {"heads": []}, ablation)["tables"]["ablation"]
+    sections.append(fenced("ablate --plot docs/ablation.png --format json  (as a table)",
+                           "\n".join(" | ".join(str(c) for c in row) for row in [table["columns"], *table["rows"]])))
     sections.append("![ablation curves](ablation.png)\n")
 
     probe = run(["probe", "--top", "4"])
@@ -92,7 +98,49 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(sections)
     Path(args.out).write_text(text)
     print(text)
+    comparisons = {f"{first.name} vs {second.name}": json.loads(run(["compare-heads", str(first), str(second),
+                                                                      "--format", "json"]))
+                   for first, second in ((reference, other), (reference, reference_1), (reference, align))}
+    heads = json.loads(run(["heads", "--top", "12", "--format", "json"]))
+    print(f"wrote {write('heads', head_record(comparisons, heads, ablation))}")
     return 0
+
+
+MEASURES = ["mia/heads", "mia/models", "mia/training", "mia/detector", "mia/evaluate", "mia/text", "mia/workflow.py",
+            *(f"mia/data/detectors/{name}/{file}" for name in ("minilm-reuse", "minilm-align")
+              for file in ("detector.json", "weights.npz"))]
+
+
+def interval(pair: list[float] | None, digits: int = 3) -> str:
+    return "–" if pair is None else f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
+
+
+def head_record(comparisons: dict, heads: dict, ablation: dict) -> dict:
+    """The documentation's results record of the heads page: stability, the default detector's heads, ablation."""
+    stability = [[name, row["ranking"], row["items"], f"{row['spearman']:.3f}", row["top10_common"]]
+                 for name, found in comparisons.items() for row in found["rankings"]]
+    rows = [[h["rank"], h["head"], f"{h['auc']:.3f}", interval(h["auc_interval"]),
+             "–" if h["auc_top10_share"] is None else f"{h['auc_top10_share']:.0%}", f"{h['weight']:.2f}",
+             interval(h["weight_interval"], 2) + (" 0" if h["weight_crosses_zero"] else ""),
+             "–" if h["weight_top10_share"] is None else f"{h['weight_top10_share']:.0%}",
+             " / ".join(dict.fromkeys(h["dominant_type"].values())) or "–"] for h in heads["heads"]]
+    curves = list(ablation["curves"])
+    ablated = [[k, *("–" if ablation["curves"][c][i] is None else f"{ablation['curves'][c][i]:.4f}" for c in curves)]
+               for i, k in enumerate(ablation["ks"])]
+    return record("heads", measures=MEASURES, tables={
+        "stability": {"columns": ["detectors compared", "ranking", "items", "Spearman", "top 10 in common"],
+                      "rows": stability,
+                      "note": "reference: the packaged corpus; other: --corpus; each trained with default options on "
+                              "300 generated pairs (seed 0, reference also seed 1); minilm-align: the shipped "
+                              "paraphrase detector"},
+        "heads": {"columns": ["rank", "head", "own AUC", "interval", "top 10", "summed weight", "interval",
+                              "top 10", "dominant type"], "rows": rows,
+                  "note": "the shipped default detector, minilm-reuse; 0: the weight interval holds 0"},
+        "ablation": {"columns": ["k heads", *curves], "rows": ablated,
+                     "note": f"average precision on {ablation['pairs']['eval']} eval pairs' sampled token pairs; "
+                             f"detector as trained {ablation['detector']:.4f}; refits on {ablation['pairs']['fit']} "
+                             "other pairs; " + ", ".join(f"{n} {v:.4f}" for n, v in ablation["baselines"].items())},
+    }, data={"comparisons": comparisons, "ablation": ablation})
 
 
 if __name__ == "__main__":
