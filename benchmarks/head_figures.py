@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-MEASURES = ["mia/heads", "mia/models", "mia/training", "mia/detector", "mia/evaluate", "mia/text", "mia/workflow.py",
+MEASURES = [*(f"mia/heads/{name}.py" for name in ("ranking", "stability", "ablation", "bootstrap", "description",
+                                                   "probe")),
+            "mia/models", "mia/training", "mia/detector", "mia/evaluate", "mia/text", "mia/workflow.py",
             *(f"mia/data/detectors/{name}/{file}" for name in ("minilm-reuse", "minilm-align")
               for file in ("detector.json", "weights.npz"))]
 

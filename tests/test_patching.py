@@ -167,7 +167,7 @@ def test_patching_a_run_with_its_own_activations_changes_nothing(planted, tmp_pa
                                            atol=1e-4, err_msg=f"{model.model_type} {part}")
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_corruption_keeps_every_position_and_changes_only_the_copied_tokens(data):
     n_b = data.draw(st.integers(1, 40))

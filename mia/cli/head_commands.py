@@ -261,13 +261,29 @@ def run_compare_heads(config: CompareHeadsConfig) -> int:
     return 0
 
 
+def held_out(detector: Detector, given: list[Any] | None) -> list[Any]:
+    """The pairs a head command runs on: ``given`` without those the detector fitted or tuned on (said), or, when
+    none are given, the detector's own test pairs made again from its recorded data."""
+    from mia.text.pairs import pair_hash
+    from mia.training.data import held_out_pairs
+
+    if given is None:
+        pairs = held_out_pairs(detector.metadata)
+        say(f"using the detector's {len(pairs)} test pairs, made again from its recorded data")
+        return pairs
+    fitted = detector.card.fitted_hashes
+    pairs = [pair for pair in given if pair_hash(pair) not in fitted]
+    if len(pairs) < len(given):
+        say(f"{len(given) - len(pairs)} of the pairs were fitted or tuned on by the detector: left out")
+    return pairs
+
+
 def run_ablate(config: AblateConfig) -> int:
     from mia.detector.detector import Detector
     from mia.heads.ablation import AblationOptions, ablate
     from mia.report.plot import check_plot_path, plot_ablation
     from mia.report.text import ablation_table
-    from mia.text.pairs import pair_hash, read_pairs
-    from mia.training.data import held_out_pairs
+    from mia.text.pairs import read_pairs
 
     check_output(config.out, {"--pairs": config.pairs, **detector_files(config.detector)})
     if config.plot is not None:
@@ -275,15 +291,7 @@ def run_ablate(config: AblateConfig) -> int:
         check_not_input(config.plot, {"--pairs": config.pairs, "--out": config.out, **detector_files(config.detector)},
                         flag="--plot")
     detector = Detector.load(config.detector)
-    if config.pairs:
-        given = read_pairs(config.pairs)
-        fitted = detector.card.fitted_hashes
-        pairs = [pair for pair in given if pair_hash(pair) not in fitted]
-        if len(pairs) < len(given):
-            say(f"{len(given) - len(pairs)} of the pairs were fitted or tuned on by the detector: left out")
-    else:
-        pairs = held_out_pairs(detector.metadata)
-        say(f"using the detector's {len(pairs)} test pairs, made again from its recorded data")
+    pairs = held_out(detector, None if config.pairs is None else read_pairs(config.pairs))
     model = detector.load_model(device=config.device)
     result = ablate(detector, model, pairs[: config.limit], AblationOptions(
         seed=config.seed, draws=config.draws, causal=not config.no_causal), progress=progress)
@@ -299,8 +307,8 @@ def run_patch(config: PatchConfig) -> int:
     from mia.errors import MiaError
     from mia.heads.patching import PARTS, PatchOptions, patch_heads
     from mia.report.text import patch_table
-    from mia.text.pairs import pair_hash, read_pairs
-    from mia.training.data import generated_data, held_out_pairs
+    from mia.text.pairs import read_pairs
+    from mia.training.data import generated_data
 
     named = [part.strip() for part in config.parts.split(",")]
     parts = tuple(part for part in PARTS if part in named)
@@ -311,16 +319,9 @@ def run_patch(config: PatchConfig) -> int:
         raise MiaError("give --pairs or --corpus, not both")
     check_output(config.out, {"--pairs": config.pairs, "--corpus": config.corpus, **detector_files(config.detector)})
     detector = Detector.load(config.detector)
-    if config.pairs or config.corpus:
-        given = (read_pairs(config.pairs) if config.pairs else
-                 generated_data(config.corpus, seed=config.seed, limit=config.limit).pairs)
-        fitted = detector.card.fitted_hashes
-        pairs = [pair for pair in given if pair_hash(pair) not in fitted]
-        if len(pairs) < len(given):
-            say(f"{len(given) - len(pairs)} of the pairs were fitted or tuned on by the detector: left out")
-    else:
-        pairs = held_out_pairs(detector.metadata)
-        say(f"using the detector's {len(pairs)} test pairs, made again from its recorded data")
+    given = (read_pairs(config.pairs) if config.pairs else
+             generated_data(config.corpus, seed=config.seed, limit=config.limit).pairs if config.corpus else None)
+    pairs = held_out(detector, given)
     model = detector.load_model(device=config.device)
     result = patch_heads(detector, model, pairs[: config.limit], PatchOptions(
         parts=parts, corruption=config.corruption, seed=config.seed, k=config.k, draws=config.draws),

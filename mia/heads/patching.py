@@ -177,6 +177,8 @@ def corrupted_ids(b_ids: np.ndarray, copied: np.ndarray, a_ids: np.ndarray, dono
 
     ``donors``: the token ids of other texts (never this pair's). Raise :class:`MiaError` when they hold too few."""
     out = b_ids.copy()
+    if not len(copied):  # nothing copied: nothing to replace
+        return out
     pool = np.concatenate([d for d in donors if len(d)]) if any(len(d) for d in donors) else np.zeros(0, np.int64)
     if scheme == "random-tokens":
         pool = pool[~np.isin(pool, a_ids)]
