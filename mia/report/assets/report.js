@@ -61,22 +61,29 @@
     document.querySelectorAll(".cell.chosen").forEach((c) => c.classList.remove("chosen"));
     document.querySelectorAll(`.cell[data-head="${name}"]`).forEach((c) => c.classList.add("chosen"));
   }
+  // one layer x head grid of buttons; cell(l, h) gives each button's { value, label, mark } (colour from value)
+  function headGrid(layers, heads, limit, positive, cell) {
+    const grid = el("div", { class: "heatmap", style: { gridTemplateColumns: `22px repeat(${heads}, 22px)` } });
+    grid.append(el("span", { class: "lab" }, ""));
+    for (let h = 0; h < heads; h++) grid.append(el("span", { class: "lab" }, h));
+    for (let l = 0; l < layers; l++) {
+      grid.append(el("span", { class: "lab" }, "L" + l));
+      for (let h = 0; h < heads; h++) {
+        const { value, label, mark } = cell(l, h), v = value ?? 0, a = Math.min(1, Math.abs(v) / limit), name = `L${l}H${h}`;
+        grid.append(el("button", { class: "cell", "data-head": name, title: `${name} ${label}: ${fmt(value)}`, "aria-label": `${name} ${label} ${fmt(value)}`,
+          style: { background: v >= 0 ? `rgba(${positive},${a})` : `rgba(40,90,200,${a})` }, onclick: () => showHead(name) }, mark || ""));
+      }
+    }
+    return grid;
+  }
   (function heatmaps() {
     const limit = Math.max(1e-9, ...H.coef.flat(3).map(Math.abs));
     $("heads-note").textContent = `Standardised weight of each head per direction and offset (red: evidence of a link, blue: against). × marks a head whose summed-weight interval holds 0. Click a head for its card. The table is sorted by ${H.ranking}; click a column to sort.`;
     H.offsets.forEach((offset, o) => H.directions.forEach((dir, d) => {
-      const grid = el("div", { class: "heatmap", style: { gridTemplateColumns: `22px repeat(${H.heads}, 22px)` } });
-      grid.append(el("span", { class: "lab" }, ""));
-      for (let h = 0; h < H.heads; h++) grid.append(el("span", { class: "lab" }, h));
-      for (let l = 0; l < H.layers; l++) {
-        grid.append(el("span", { class: "lab" }, "L" + l));
-        for (let h = 0; h < H.heads; h++) {
-          const w = H.coef[o][d][l][h], a = Math.min(1, Math.abs(w) / limit), name = `L${l}H${h}`;
-          const color = w >= 0 ? `rgba(200,40,40,${a})` : `rgba(40,90,200,${a})`;
-          grid.append(el("button", { class: "cell", "data-head": name, title: `${name} ${dir} ${offset}: ${fmt(w)}`, "aria-label": `${name} ${dir} ${offset} weight ${fmt(w)}`,
-            style: { background: color }, onclick: () => showHead(name) }, byName[name] && byName[name].weight_crosses_zero ? "×" : ""));
-        }
-      }
+      const grid = headGrid(H.layers, H.heads, limit, "200,40,40", (l, h) => {
+        const s = byName[`L${l}H${h}`];
+        return { value: H.coef[o][d][l][h], label: `${dir} ${offset} weight`, mark: s && s.weight_crosses_zero ? "×" : "" };
+      });
       const panel = el("div", {}, el("div", { class: "heatmap-title" }, `${dir} ${offset}`), grid);
       if (o === 0) $("heatmaps").append(panel);
       else {
@@ -120,18 +127,8 @@
     const maps = [["readout weight", C.weight, true], ["necessity", C.necessity, false], ["sufficiency", C.sufficiency, false]];
     for (const [title, values, signed] of maps) {
       const limit = Math.max(1e-9, ...values.flat().map((v) => Math.abs(v ?? 0)));
-      const grid = el("div", { class: "heatmap", style: { gridTemplateColumns: `22px repeat(${C.heads}, 22px)` } });
-      grid.append(el("span", { class: "lab" }, ""));
-      for (let h = 0; h < C.heads; h++) grid.append(el("span", { class: "lab" }, h));
-      for (let l = 0; l < C.layers; l++) {
-        grid.append(el("span", { class: "lab" }, "L" + l));
-        for (let h = 0; h < C.heads; h++) {
-          const v = values[l][h] ?? 0, a = Math.min(1, Math.abs(v) / limit), name = `L${l}H${h}`;
-          const color = v >= 0 ? (signed ? `rgba(200,40,40,${a})` : `rgba(30,130,70,${a})`) : `rgba(40,90,200,${a})`;
-          grid.append(el("button", { class: "cell", "data-head": name, title: `${name} ${title}: ${fmt(values[l][h])}`,
-            "aria-label": `${name} ${title} ${fmt(values[l][h])}`, style: { background: color }, onclick: () => showHead(name) }, ""));
-        }
-      }
+      const grid = headGrid(C.layers, C.heads, limit, signed ? "200,40,40" : "30,130,70",
+        (l, h) => ({ value: values[l][h], label: title }));
       $("causal-maps").append(el("div", {}, el("div", { class: "heatmap-title" }, title), grid));
     }
     const cols = [["head", (r) => r.name], ["layer", (r) => r.layer], ["readout weight", (r) => r.readout_weight], ["necessity", (r) => r.necessity],
