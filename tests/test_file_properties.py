@@ -70,6 +70,7 @@ def mutated(draw: st.DrawFn, document: Any) -> Any:
 def readers_of(detector: Detector) -> None:
     """What mia does with a loaded detector without a model: every reader of its record."""
     from mia.heads.ranking import head_summaries, rank_heads
+    from mia.heads.stability import compare_detectors
     from mia.report.report_data import detector_card, heads_data
     from mia.report.text import training_report
 
@@ -80,6 +81,7 @@ def readers_of(detector: Detector) -> None:
     training_report(detector)
     detector_card(detector, "x")
     heads_data(detector)
+    compare_detectors(detector, detector)  # reads the resampled head AUCs
 
 
 # --- detector.json ----------------------------------------------------------------------------------------------

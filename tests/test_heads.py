@@ -89,7 +89,37 @@ def test_compare_heads_of_a_detector_with_itself(trained_detector_dir, capsys):
     assert main(["compare-heads", str(trained_detector_dir), str(trained_detector_dir), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rankings"]
     assert [r["spearman"] for r in rows] == [1.0, 1.0, 1.0] and all(r["top10_common"] == 10 for r in rows)
+    by_auc = rows[0]  # the resampled rankings of one detector paired with themselves agree in every resample
+    assert by_auc["resamples"] == 30 and by_auc["spearman_interval"] == [1.0, 1.0]
+    assert by_auc["top10_common_interval"] == [10.0, 10.0]
+    assert rows[1]["spearman_interval"] is None  # weights: no paired draws stored
     assert main(["compare-heads", str(trained_detector_dir)]) == 2  # SECOND is required
+
+
+def test_compare_heads_interval_comes_from_paired_resamples():
+    """Half the paired draws agree exactly and half are reversed: the interval spans [-1, 1]; without draws on one
+    side there is no interval."""
+    from mia.heads.stability import agreement, resampled_agreement
+
+    rng = np.random.default_rng(0)
+    x_draws = np.array([rng.permutation(20) for _ in range(40)], float)
+    y_draws = np.where(np.arange(40)[:, None] < 20, x_draws, 19 - x_draws)
+    found = agreement("auc", x_draws[0], y_draws[0])
+    resampled = resampled_agreement(found, x_draws, y_draws)
+    assert resampled.spearman_interval == (-1.0, 1.0) and resampled.resamples == 40
+    assert resampled.top10_common_interval == (0.0, 10.0)
+    assert resampled_agreement(found, x_draws, np.zeros((0, 20))) == found
+
+
+def test_compare_heads_says_when_a_detector_records_no_resampled_aucs(trained_detector_dir, tmp_path, capsys):
+    old = Detector.load(trained_detector_dir)
+    del old.metadata["heads"]["auc_draws"]  # as detectors trained before mia stored them
+    old.save(tmp_path / "old")
+    assert main(["compare-heads", str(trained_detector_dir), str(tmp_path / "old")]) == 0
+    printed = capsys.readouterr().out
+    assert "intervals: not measured" in printed and "[1.000, 1.000]" not in printed
+    assert main(["compare-heads", str(trained_detector_dir), str(trained_detector_dir)]) == 0
+    assert "[1.000, 1.000]" in capsys.readouterr().out
 
 
 def test_compare_heads_of_two_different_detectors_gives_the_known_answer(trained_detector_dir, tmp_path, capsys):
@@ -103,6 +133,7 @@ def test_compare_heads_of_two_different_detectors_gives_the_known_answer(trained
     second = copy.deepcopy(first)
     heads = second.metadata["heads"]
     heads["auc"] = heads["auc"][::-1]  # the highest AUC goes to the head that had the lowest, and so on
+    heads["auc_draws"] = (1 - np.array(heads["auc_draws"])).tolist()  # each resample's order reversed too
     moved = np.roll(np.arange(len(weight)), 5)
     heads["weight"] = weight[moved].tolist()
     second.coef = -first.coef
@@ -112,6 +143,7 @@ def test_compare_heads_of_two_different_detectors_gives_the_known_answer(trained
     rows = {r["ranking"].split(" (")[0]: r for r in json.loads(capsys.readouterr().out)["rankings"]}
     by_auc, by_weight = rows["heads by own held-out ROC AUC"], rows["heads by summed weight"]
     assert by_auc["spearman"] == -1.0 and by_auc["top10_common"] == 0
+    assert by_auc["spearman_interval"] == [-1.0, -1.0]
     ranks = np.argsort(np.argsort(weight)).astype(float)
     ranks_moved = ranks[moved]
     expected = 1 - 6 * ((ranks - ranks_moved) ** 2).sum() / (len(ranks) * (len(ranks) ** 2 - 1))

@@ -244,9 +244,17 @@ def run_compare_heads(config: CompareHeadsConfig) -> int:
                               "second": [d.to_dict() for d in specific[1]]}}, indent=2))
         return 0
     print(printable(f"head rankings of {config.first} and {config.second}"))
-    print(f"{'ranking':<42}  {'items':>5}  {'Spearman':>8}  {'top-10 in common':>16}")
+    print(f"{'ranking':<42}  {'items':>5}  {'Spearman':>8}  {'95% interval':>14}  {'top-10 in common':>16}  "
+          f"{'95% interval':>12}")
     for row in rows:
-        print(f"{row.ranking:<42}  {row.items:>5}  {row.spearman:>8.3f}  {row.top10_common:>16}")
+        rho = "-" if row.spearman_interval is None else "[{:.3f}, {:.3f}]".format(*row.spearman_interval)
+        common = "-" if row.top10_common_interval is None else "[{:.0f}, {:.0f}]".format(*row.top10_common_interval)
+        print(f"{row.ranking:<42}  {row.items:>5}  {row.spearman:>8.3f}  {rho:>14}  {row.top10_common:>16}  "
+              f"{common:>12}")
+    resampled = max((row.resamples for row in rows), default=0)
+    print(f"intervals: 2.5th to 97.5th percentile over {resampled} paired resamples of the two detectors' test pairs"
+          if resampled else "intervals: not measured (a detector records no resampled head AUCs: detectors trained "
+          "before mia stored them; train it again)")
     print()
     if specific is None:
         print("heads specific to one detector: not measured (a detector records no resampled head AUCs: train it "

@@ -174,6 +174,12 @@ def _heads(value: Any, layers: int, heads: int, where: Field) -> None:
                     or not all(v is None or _number(v) for v in pair)
                     or (pair[0] is not None and pair[1] is not None and pair[0] > pair[1])):
                 raise DetectorFileError(f"{where / key} holds {pair!r}, not a [low, high] pair")
+    draws = section.get("auc_draws")
+    if draws is not None:
+        if not isinstance(draws, list):
+            raise DetectorFileError(f"{where / 'auc_draws'} must be a list of resamples, each {count} AUCs")
+        for index, row in enumerate(draws):
+            _numbers(row, count, where / "auc_draws" / str(index), low=0.0, high=1.0)
     if "types" in section:
         scores = _object(_object(section["types"], where / "types").get("scores", {}), where / "types" / "scores")
         for direction, patterns in scores.items():

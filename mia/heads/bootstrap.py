@@ -210,6 +210,7 @@ def head_summary(
         "auc": rounded(auc_of(auc)),
         "auc_interval": rounded(interval(head_auc_draws)),
         f"auc_top{top}_share": rounded(top_share(head_auc_draws, top)),
+        "auc_draws": rounded(head_auc_draws),  # [draws, heads]: the resampled rankings, for compare-heads' intervals
         "weight": rounded(weight_of(coef)),
         "weight_combined": "sum of the head's standardised weights over its columns (directions and offsets)",
         "weight_interval": rounded(centred_interval(weight_of(coef), weight_draws)),

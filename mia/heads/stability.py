@@ -19,14 +19,24 @@ from mia.heads.ranking import Ranking, head_summaries
 
 @dataclass(frozen=True)
 class Agreement:
+    """How far two scores of the same items agree; the intervals (2.5th to 97.5th percentile over paired resamples,
+    :func:`resampled_agreement`) are None when a detector records no resampled scores."""
+
     ranking: str
     items: int
     spearman: float
     top10_common: int
+    spearman_interval: tuple[float, float] | None = None
+    top10_common_interval: tuple[float, float] | None = None
+    resamples: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        def listed(pair: tuple[float, float] | None) -> list[float] | None:
+            return None if pair is None else [round(pair[0], 4), round(pair[1], 4)]
+
         return {"ranking": self.ranking, "items": self.items, "spearman": round(self.spearman, 4),
-                "top10_common": self.top10_common}
+                "spearman_interval": listed(self.spearman_interval), "top10_common": self.top10_common,
+                "top10_common_interval": listed(self.top10_common_interval), "resamples": self.resamples}
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
@@ -47,10 +57,43 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(average_ranks(np.asarray(x, float)), average_ranks(np.asarray(y, float)))[0, 1])
 
 
+def top_common(x: np.ndarray, y: np.ndarray, k: int = 10) -> int:
+    """How many of ``x``'s top ``k`` items are among ``y``'s top ``k``."""
+    return len(set(np.argsort(-x, kind="stable")[:k]) & set(np.argsort(-y, kind="stable")[:k]))
+
+
 def agreement(name: str, x: np.ndarray, y: np.ndarray, k: int = 10) -> Agreement:
     """Spearman correlation of two scores of the same items, and how many of each one's top ``k`` are shared."""
-    common = len(set(np.argsort(-x, kind="stable")[:k]) & set(np.argsort(-y, kind="stable")[:k]))
-    return Agreement(name, len(x), spearman(x, y), common)
+    return Agreement(name, len(x), spearman(x, y), top_common(x, y, k))
+
+
+def resampled_agreement(found: Agreement, x_draws: np.ndarray, y_draws: np.ndarray, k: int = 10) -> Agreement:
+    """``found`` with 95% percentile intervals of its Spearman and top-``k`` overlap over paired resamples: draw ``d``
+    of ``x_draws`` ``[D, items]`` against draw ``d`` of ``y_draws``. The two detectors' test pairs are resampled
+    independently, so pairing the draws by number is one draw of both; ``found`` is returned unchanged when either
+    side has no draws (or a draw holds NaN)."""
+    draws = min(len(x_draws), len(y_draws))
+    if draws == 0 or np.isnan(x_draws[:draws]).any() or np.isnan(y_draws[:draws]).any():
+        return found
+    rhos = np.array([spearman(x_draws[d], y_draws[d]) for d in range(draws)])
+    common = np.array([top_common(x_draws[d], y_draws[d], k) for d in range(draws)], float)
+
+    def bounds(values: np.ndarray) -> tuple[float, float]:
+        low, high = np.percentile(values, [2.5, 97.5])
+        return float(low), float(high)
+
+    return Agreement(found.ranking, found.items, found.spearman, found.top10_common, bounds(rhos), bounds(common),
+                     draws)
+
+
+def auc_draws(detector: Detector) -> np.ndarray:
+    """The detector's resampled head AUCs ``[draws, layers * heads]`` (empty ``[0, layers * heads]`` when it records
+    none: detectors trained before mia stored them)."""
+    heads = detector.layout.layers * detector.layout.heads
+    stored = detector.card.heads.get("auc_draws")
+    if not stored:
+        return np.zeros((0, heads))
+    return np.array([[np.nan if v is None else v for v in row] for row in stored], float).reshape(-1, heads)
 
 
 def compare_detectors(first: Detector, second: Detector) -> list[Agreement]:
@@ -64,7 +107,10 @@ def compare_detectors(first: Detector, second: Detector) -> list[Agreement]:
     for by, label in rankings:
         x, y = ({(s.layer, s.head): getattr(s, by) for s in head_summaries(d, by=by)} for d in (first, second))
         keys = sorted(x)
-        rows.append(agreement(label, np.array([x[k] for k in keys]), np.array([y[k] for k in keys])))
+        found = agreement(label, np.array([x[k] for k in keys]), np.array([y[k] for k in keys]))
+        if by == "auc":  # head index layer * heads + head is the order of ``keys``
+            found = resampled_agreement(found, auc_draws(first), auc_draws(second))
+        rows.append(found)
     if first.layout == second.layout:
         rows.append(agreement("feature columns by standardised weight", first.coef, second.coef))
     return rows

@@ -152,9 +152,12 @@
     const K = data.compare;
     if (!K) return;
     $("compare").hidden = false;
-    $("compare-note").textContent = `This detector (${det.relation}) beside ${K.other} (${K.other_relation}): how far the two agree on their heads, ranking by ranking.`;
-    $("compare-table").append(el("tr", {}, ["ranking", "items", "Spearman", "top 10 in common"].map((c) => el("th", {}, c))),
-      ...K.rankings.map((r) => el("tr", {}, el("td", {}, r.ranking), el("td", {}, r.items), el("td", {}, fmt(r.spearman)), el("td", {}, r.top10_common))));
+    $("compare-note").textContent = `This detector (${det.relation}) beside ${K.other} (${K.other_relation}): how far the two agree on their heads, ranking by ranking.` +
+      (K.rankings.some((r) => r.resamples) ? ` Intervals: 2.5th to 97.5th percentile over ${Math.max(...K.rankings.map((r) => r.resamples))} paired resamples of the two detectors' test pairs.` : " Intervals: not measured (a detector records no resampled head AUCs).");
+    const span = (pair, digits) => (pair ? `[${fmt(pair[0], digits)}, ${fmt(pair[1], digits)}]` : "–");
+    $("compare-table").append(el("tr", {}, ["ranking", "items", "Spearman", "95% interval", "top 10 in common", "95% interval"].map((c) => el("th", {}, c))),
+      ...K.rankings.map((r) => el("tr", {}, el("td", {}, r.ranking), el("td", {}, r.items), el("td", {}, fmt(r.spearman)), el("td", {}, span(r.spearman_interval, 3)),
+        el("td", {}, r.top10_common), el("td", {}, span(r.top10_common_interval, 0)))));
     const box = $("compare-specific");
     if (!K.specific) { box.append(el("p", { class: "note" }, "Heads specific to one detector: not measured (a detector records no resampled head AUCs).")); return; }
     box.append(el("p", { class: "note" }, K.rule + "."));
