@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-default-training", action="store_true",
                         help="leave out the run of `mia train` with every default (about 2 minutes)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "benchmark.json"))
+    parser.add_argument("--results", metavar="NAME",
+                        help="also write the documentation's stamped record docs/results/NAME.json (Performance page)")
     args = parser.parse_args(argv)
 
     import torch
@@ -432,7 +434,73 @@ def main(argv: list[str] | None = None) -> int:
     for label, value in rows:
         print(f"{label:<66} {value}")
     print(f"written to {out}")
+    if args.results:
+        from benchmarks.results import write
+
+        print(f"wrote {write(args.results, performance_record(result, args))}")
     return 0
+
+
+MEASURES = ["mia/models", "mia/detector", "mia/alignment", "mia/training", "mia/text", "mia/workflow.py",
+            "mia/heads/description.py", "mia/heads/bootstrap.py", "benchmarks/benchmark.py",
+            "mia/data/detectors/minilm-reuse/detector.json", "mia/data/detectors/minilm-reuse/weights.npz"]
+
+
+def performance_record(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The Performance page's first table: each measure, its target, this run's figure (met or missed said)."""
+    from benchmarks.results import record
+
+    raw, default, memory = result["raw"], result["default_training"], result["raw"]["memory_run"]
+    windows = result["window_pairs_per_second"]
+    bart, gpt2 = result["bart_window_pairs"], result["gpt2_window_pairs"]
+
+    def verdict(value: float, limit: float, above: bool = False) -> str:
+        met = value >= limit if above else value <= limit
+        return f"{value}" + ("" if met else ": missed")
+
+    words = " / ".join(str(w) for w in raw["detect_pair_words"])
+    rows = [
+        ["extraction throughput / bare forward throughput (`extract_vs_forward`)", ">= 0.9",
+         verdict(result["extract_vs_forward"], 0.9, above=True)],
+        [f"detect latency / one bare forward pass, {words}-word paragraphs, `minilm-reuse` "
+         "(`detect_vs_forward`, median of 21 interleaved rounds)", "<= 1.0", verdict(result["detect_vs_forward"], 1.0)],
+    ]
+    if default is not None:
+        rows += [["`python -m mia train` with every default: peak RSS MB (a child process)", "<= 1,500",
+                  verdict(default["peak_rss_mb"], 1500)],
+                 ["the same: wall seconds (model load, generation, fit, evaluation, heads)", "<= 90",
+                  verdict(default["seconds"], 90)]]
+    rows += [
+        [f"training seconds per million token pairs, {raw['pairs']} pairs: heads' description apart / included",
+         "<= 20", f"{result['train_seconds_per_million_token_pairs']} / "
+                  f"{result['train_seconds_per_million_token_pairs_with_heads']} (the description: "
+                  f"{result['describe_heads_seconds']} s)"],
+        [f"peak RSS MB of `mia train` on {memory['pairs']} pairs (a child process)", "<= 2,000",
+         verdict(result["peak_rss_mb_2000_pairs"], 2000)],
+        ["the same run: seconds per million token pairs, heads apart / included", "<= 20",
+         f"{memory['seconds_per_million_token_pairs']} / {memory['seconds_per_million_token_pairs_with_heads']}"],
+        ["bare forward, pairs/s by batch size", "",
+         " / ".join(f"{v} (batch {b})" for b, v in raw["forward_pairs_per_second"].items())],
+        ["mia extraction, pairs/s by batch size", "",
+         " / ".join(f"{v} (batch {b})" for b, v in raw["extract_pairs_per_second"].items())],
+        ["extraction seconds for 100 / 200 / 400 pairs", "linear",
+         " / ".join(str(v) for v in raw["extract_seconds_by_pairs"].values())],
+        [f"`detect`, window pairs/s on a {args.long_words}-word pair, every window pair scored "
+         f"({windows['window_pairs']})", "", str(windows["window_pairs_per_second"])],
+        [f"random BART (d_model {args.bart_d_model}), window pairs/s: encoder cache / none", "",
+         f"{bart['with_cache']['window_pairs_per_second']} / {bart['without_cache']['window_pairs_per_second']}"],
+        ["the same: encoder calls per run, cache / none; links identical", "one per B window",
+         f"{bart['with_cache']['encoder_calls_per_run']:.0f} / {bart['without_cache']['encoder_calls_per_run']:.0f}; "
+         + ("yes" if bart["identical_links"] else "no")],
+        [f"random GPT-2 (d_model {args.bart_d_model}), window pairs/s: A's states cached / none; links identical",
+         "", f"{gpt2['with_cache']['window_pairs_per_second']} / {gpt2['without_cache']['window_pairs_per_second']}; "
+             + ("yes" if gpt2["identical_links"] else "no")],
+    ]
+    return record("performance", measures=MEASURES, data=result, tables={
+        "performance": {"columns": ["measure", "target", "this run"], "rows": rows,
+                        "note": f"{raw['model']}, {raw['corpus']}, {raw['pairs']} pairs of median "
+                                f"{raw['words_per_paragraph_median']} words; timings are best of "
+                                f"{args.repeats} unless said"}})
 
 
 if __name__ == "__main__":

@@ -39,11 +39,25 @@ def run(argv: list[str]) -> str:
 
 
 def train(work: Path, name: str, extra: list[str]) -> Path:
-    folder = work / name
-    if not (folder / "detector.json").exists():
-        started = time.perf_counter()
-        run(["train", "--limit", "300", "--out", str(folder), *extra])
-        print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    """A detector trained by ``mia train --limit 300 EXTRA`` in ``work``; one trained earlier is used again only
+    when it was trained by the code this run measures (the hash of :data:`MEASURES` is kept beside it)."""
+    import shutil
+
+    from benchmarks.results import source_hash
+
+    folder, stamp = work / name, work / f"{name}.source-hash"
+    current = source_hash(MEASURES)
+    if (folder / "detector.json").exists() and stamp.is_file() and stamp.read_text() == current:
+        return folder
+    if folder.exists() and not stamp.is_file():
+        raise SystemExit(f"{folder} was not trained by this script (no {stamp.name} beside it): remove it or give "
+                         "another --work")
+    if folder.exists():
+        shutil.rmtree(folder)  # trained by this script with other code (its stamp says so)
+    started = time.perf_counter()
+    run(["train", "--limit", "300", "--out", str(folder), *extra])
+    stamp.write_text(current)
+    print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return folder
 
 
@@ -100,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     comparisons = {f"{first.name} vs {second.name}": json.loads(run(["compare-heads", str(first), str(second),
                                                                       "--format", "json"]))
-                   for first, second in ((reference, other), (reference, reference_1), (reference, align))}
+                   for first, second in ((reference, other), (reference, reference_1), (reference, align),
+                                         (Path("minilm-reuse"), align))}
     heads = json.loads(run(["heads", "--top", "12", "--format", "json"]))
     print(f"wrote {write('heads', head_record(comparisons, heads, ablation))}")
     return 0
@@ -119,8 +134,19 @@ def interval(pair: list[float] | None, digits: int = 3) -> str:
 
 def head_record(comparisons: dict, heads: dict, ablation: dict) -> dict:
     """The documentation's results record of the heads page: stability, the default detector's heads, ablation."""
-    stability = [[name, row["ranking"], row["items"], f"{row['spearman']:.3f}", row["top10_common"]]
-                 for name, found in comparisons.items() for row in found["rankings"]]
+    def agreement_rows(relations: bool) -> list[list]:
+        return [[name, row["ranking"], row["items"], f"{row['spearman']:.3f}", interval(row.get("spearman_interval")),
+                 row["top10_common"], interval(row.get("top10_common_interval"), 0)]
+                for name, found in comparisons.items() if name.endswith("minilm-align") == relations
+                for row in found["rankings"]]
+
+    columns = ["detectors compared", "ranking", "items", "Spearman", "95% interval", "top 10 in common",
+               "95% interval"]
+    intervals = ("intervals: 2.5th to 97.5th percentile over paired resamples of the two detectors' test pairs "
+                 "(own held-out AUC only; none where a detector records no resampled AUCs)")
+    relations = comparisons.get("minilm-reuse vs minilm-align", {}).get("specific_heads") or {}
+    specific = [[side, ", ".join(f"{d['layer']}:{d['head']}" for d in relations.get(side, [])) or "none"]
+                for side in ("first", "second") if relations]
     rows = [[h["rank"], h["head"], f"{h['auc']:.3f}", interval(h["auc_interval"]),
              "–" if h["auc_top10_share"] is None else f"{h['auc_top10_share']:.0%}", f"{h['weight']:.2f}",
              interval(h["weight_interval"], 2) + (" 0" if h["weight_crosses_zero"] else ""),
@@ -130,11 +156,17 @@ def head_record(comparisons: dict, heads: dict, ablation: dict) -> dict:
     ablated = [[k, *("–" if ablation["curves"][c][i] is None else f"{ablation['curves'][c][i]:.4f}" for c in curves)]
                for i, k in enumerate(ablation["ks"])]
     return record("heads", measures=MEASURES, tables={
-        "stability": {"columns": ["detectors compared", "ranking", "items", "Spearman", "top 10 in common"],
-                      "rows": stability,
+        "stability": {"columns": columns, "rows": agreement_rows(False),
                       "note": "reference: the packaged corpus; other: --corpus; each trained with default options on "
-                              "300 generated pairs (seed 0, reference also seed 1); minilm-align: the shipped "
-                              "paraphrase detector"},
+                              f"300 generated pairs (seed 0, reference also seed 1); {intervals}"},
+        "relations": {"columns": columns, "rows": agreement_rows(True),
+                      "note": "minilm-reuse and minilm-align: the shipped detectors (minilm-reuse, trained by an "
+                              "earlier version, records no resampled AUCs); reference-seed0: the packaged corpus, "
+                              f"default options, 300 generated pairs, trained by this run; {intervals}"},
+        "specific": {"columns": ["heads specific to", "heads (layer:head)"],
+                     "rows": [["minilm-reuse" if side == "first" else "minilm-align", heads]
+                              for side, heads in specific],
+                     "note": relations.get("rule", "not measured")},
         "heads": {"columns": ["rank", "head", "own AUC", "interval", "top 10", "summed weight", "interval",
                               "top 10", "dominant type"], "rows": rows,
                   "note": "the shipped default detector, minilm-reuse; 0: the weight interval holds 0"},

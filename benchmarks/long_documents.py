@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", type=int, default=5, help="one unrelated sentence in A per MIX copied (default 5)")
     parser.add_argument("--detectors", default="minilm-reuse,minilm-verbatim-context")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "long_documents.json"))
+    parser.add_argument("--results", metavar="NAME",
+                        help="also write the documentation's stamped record docs/results/NAME.json (Performance page)")
     args = parser.parse_args(argv)
 
     doc = make_documents(args.corpus, args.words, mix=args.mix, seed=0)
@@ -146,7 +148,40 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to {out}")
+    if args.results:
+        from benchmarks.results import record, write
+
+        made = record("long-documents", measures=measures(args.detectors), data=result, tables=table(result))
+        print(f"wrote {write(args.results, made)}")
     return 0
+
+
+def measures(detectors: str) -> list[str]:
+    """The code a run measures: detection and the shipped detectors it ran (a detector folder outside the
+    repository is named in the command, not hashed)."""
+    shipped = ROOT / "mia" / "data" / "detectors"
+    files = [f"mia/data/detectors/{name}/{file}" for name in detectors.split(",") if (shipped / name).is_dir()
+             for file in ("detector.json", "weights.npz")]
+    return ["mia/alignment", "mia/detector", "mia/models", "mia/text", "benchmarks/long_documents.py", *files]
+
+
+def table(result: dict[str, Any]) -> dict[str, Any]:
+    """The Performance page's long-document table: one row per detector and candidate rule, then the memory run."""
+    def cells(row: dict[str, Any]) -> list[Any]:
+        rule = "sentence candidates" if row["candidates"] == "sentences" else "every window pair"
+        return [f"`{row['detector']}`, {rule} ({row['a_words']:,} / {row['b_words']:,} words)",
+                f"{row['window_pairs_run']:,} of {row['window_pairs_all']:,}", row["seconds"],
+                row["window_pairs_per_second"], row["peak_rss_mb"], row.get("word_precision", ""),
+                row.get("word_recall", ""), row.get("word_f1", "")]
+
+    return {"long_documents": {
+        "columns": ["detector, window pairs (words of A / B)", "window pairs run", "wall s", "window pairs/s",
+                    "peak RSS MB", "word P", "word R", "word F1"],
+        "rows": [cells(row) for row in [*result["runs"], result["memory_run"]]],
+        "note": f"B: consecutive sentences of {result['corpus']}; A: them shuffled with one unrelated sentence for "
+                f"every five ({result['pair']['copied']} copied, {result['pair']['extra']} mixed in); the last row "
+                "is the memory run (no gold scored); each run a child `mia detect --a-file --b-file` process, the "
+                "model load included"}}
 
 
 if __name__ == "__main__":

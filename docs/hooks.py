@@ -7,6 +7,8 @@
   machine and mia's version. When the code the results measure has changed since (its SHA-256 differs from the
   one recorded), the table is flagged on the page and the build logs a warning, which the strict build (the
   test suite's) turns into an error: no table is shown as current when its code is not the code that made it.
+* ``<!-- mia:headline -->`` becomes the README's results table (``scripts/readme_results.py``, made from the same
+  results files), its links made relative to ``docs/benchmarks/``; flagged like a table when a file is stale.
 * Every command of the CLI must have a page with its option reference; a missing one is a warning.
 """
 
@@ -26,6 +28,7 @@ if str(ROOT) not in sys.path:
 log = logging.getLogger("mkdocs.plugins.mia")
 OPTIONS = re.compile(r"<!-- mia:options ([\w-]+) -->")
 TABLE = re.compile(r"<!-- mia:table ([\w-]+) ([\w-]+) -->")
+HEADLINE = "<!-- mia:headline -->"
 RESULTS = ROOT / "docs" / "results"
 documented: set[str] = set()
 
@@ -101,8 +104,26 @@ def results_table(name: str, table: str, where: str) -> str:
     return "\n".join(out)
 
 
+def headline_table(where: str) -> str:
+    """The README's results table, for a page in ``docs/benchmarks/``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_results", ROOT / "scripts" / "readme_results.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    table = module.table().replace("](docs/benchmarks/", "](").replace("`docs/results/`", "`docs/results/*.json`")
+    late = module.stale()
+    if late:
+        log.warning(f"{where}: the headline table reads results older than their code: {', '.join(late)}")
+        table = ('!!! warning "Older than the code it measures"\n    Results files older than their code: '
+                 f"{', '.join(late)}.\n\n" + table)
+    return table
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     where = page.file.src_uri
+    if HEADLINE in markdown:
+        markdown = markdown.replace(HEADLINE, headline_table(where))
     markdown = OPTIONS.sub(lambda m: options_table(m.group(1), where), markdown)
     return TABLE.sub(lambda m: results_table(m.group(1), m.group(2), where), markdown)
 
