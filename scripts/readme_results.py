@@ -115,9 +115,9 @@ def table() -> str:
         lines.append(f"| {cell} | {measure} | {first} | {second} {name} |")
     names = ("alignment", "documents", "heads", "patch")
     dates = sorted({results(name)["date"][:10] for name in names})
-    lines += ["", f"Made by `python scripts/readme_results.py` from `docs/results/` ({', '.join(names)}; "
-              f"{' to '.join(dict.fromkeys((dates[0], dates[-1])))})", "and the shipped detector's card; each page "
-              "names the command that made its file."]
+    lines += ["", f"Made by `python scripts/readme_results.py` from `docs/results/` ({', '.join(names)})",
+              f"and the shipped detector's card (results of {' to '.join(dict.fromkeys((dates[0], dates[-1])))}; "
+              "each page names their command)."]
     return "\n".join(lines)
 
 
