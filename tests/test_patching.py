@@ -157,8 +157,12 @@ def test_patching_a_run_with_its_own_activations_changes_nothing(planted, tmp_pa
                                                  "other-text", np.random.default_rng(0)))
         jobs = single_jobs(detector.layout.layers, detector.layout.heads)
         with torch.inference_mode():
-            base, other = replayed.record(item, gold), replayed.record(bad, gold)
+            base, other = replayed.record(item, gold, PARTS), replayed.record(bad, gold, PARTS)
             assert base.signal != pytest.approx(other.signal)
+            only = replayed.record(bad, gold, ("output",))  # what the default keeps: the head outputs alone
+            assert {part for part, _ in only.parts} == {"output"} and only.signal == other.signal
+            np.testing.assert_array_equal(replayed.patched(item, gold, "output", base, only.parts, jobs),
+                                          replayed.patched(item, gold, "output", base, other.parts, jobs))
             for part in PARTS:
                 same = replayed.patched(item, gold, part, base, base.parts, jobs)
                 np.testing.assert_allclose(same, base.signal, atol=1e-4, err_msg=f"{model.model_type} {part}")

@@ -34,7 +34,7 @@ against the sum of the top k's single effects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -227,8 +227,9 @@ Recording = dict[tuple[HeadPart, int], "torch.Tensor"]  # (part, layer) -> [head
 
 @dataclass
 class BaseRun:
-    """One unpatched run: its signal, every layer's values, pattern and head outputs (``parts``), the output of
-    each layer's block (to start a patched run there) and the detector's head sums before each layer."""
+    """One unpatched run: its signal, every layer's recorded parts of the heads (``parts``: those asked for among
+    values, pattern and head outputs), the output of each layer's block (to start a patched run there) and the
+    detector's head sums before each layer."""
 
     signal: float
     parts: Recording
@@ -252,15 +253,17 @@ class Runner:
         logits = logits_from_sums(sums, d.raw_weights, d.raw_intercept, d.layout, d.transform)
         return float(logits[gold].mean())
 
-    def record(self, item: EncodedPair, gold: Any) -> BaseRun:
-        """One plain run of ``item``, kept whole for the patched runs that start from it."""
-        parts: Recording = {}
+    def record(self, item: EncodedPair, gold: Any, parts: Collection[HeadPart]) -> BaseRun:
+        """One plain run of ``item``, kept for the patched runs that start from it: the heads' ``parts`` only (a
+        pattern is ``[heads, n, n]`` a layer: kept only when patched)."""
+        recorded: Recording = {}
         outputs: list[Any] = []
         sums = HeadSums([item], self.weights, self.detector.transform)
         before: dict[int, tuple[Any, Any]] = {}
 
         def keep(layer: int, part: HeadPart, tensor: Any) -> Any:
-            parts[(part, layer)] = tensor[0].clone()
+            if part in parts:
+                recorded[(part, layer)] = tensor[0].clone()
             return tensor
 
         def sink(index: int, block: Block) -> None:
@@ -271,7 +274,7 @@ class Runner:
 
         with recording(self.blocks or [], outputs):
             self.model.run([item], sink, CaptureRequest(intervene=keep))
-        return BaseRun(self._signal(sums.sums[0], gold), parts, outputs, before)
+        return BaseRun(self._signal(sums.sums[0], gold), recorded, outputs, before)
 
     def patched(self, item: EncodedPair, gold: Any, part: HeadPart, base: BaseRun, source: Recording,
                 jobs: Sequence[Sequence[Head]]) -> np.ndarray:
@@ -385,7 +388,7 @@ def patch_heads(detector: Detector, model: AttentionModel, pairs: Sequence[Pair]
             bad = corrupted_item(item, corrupted_ids(b_ids, copied_b_positions(gold), a_ids, others,
                                                      options.corruption, rng))
             mask = torch.as_tensor(gold, device=model.device)
-            clean, corrupted = runner.record(item, mask), runner.record(bad, mask)
+            clean, corrupted = runner.record(item, mask, options.parts), runner.record(bad, mask, options.parts)
             if clean.signal - corrupted.signal < options.min_gap:
                 small_gap += 1
                 continue
