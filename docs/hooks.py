@@ -9,6 +9,8 @@
   test suite's) turns into an error: no table is shown as current when its code is not the code that made it.
 * ``<!-- mia:headline -->`` becomes the README's results table (``scripts/readme_results.py``, made from the same
   results files), its links made relative to ``docs/benchmarks/``; flagged like a table when a file is stale.
+* ``<!-- mia:card NAME -->`` becomes the word-level held-out card of the shipped detector ``NAME`` (its
+  ``metrics`` in ``detector.json``, made by ``scripts/detector_cards.py``), dated by the last commit of that file.
 * Every command of the CLI must have a page with its option reference; a missing one is a warning.
 """
 
@@ -29,6 +31,7 @@ log = logging.getLogger("mkdocs.plugins.mia")
 OPTIONS = re.compile(r"<!-- mia:options ([\w-]+) -->")
 TABLE = re.compile(r"<!-- mia:table ([\w-]+) ([\w-]+) -->")
 HEADLINE = "<!-- mia:headline -->"
+CARD = re.compile(r"<!-- mia:card ([\w-]+) -->")
 RESULTS = ROOT / "docs" / "results"
 documented: set[str] = set()
 
@@ -120,8 +123,33 @@ def headline_table(where: str) -> str:
     return table
 
 
+def card_table(name: str, where: str) -> str:
+    """The held-out word-level card of shipped detector ``name``, with where it comes from and when it was committed."""
+    import subprocess
+
+    path = ROOT / "mia" / "data" / "detectors" / name / "detector.json"
+    if not path.is_file():
+        log.warning(f"{where}: no shipped detector {name!r}")
+        return f"(no shipped detector {name})"
+    record = json.loads(path.read_text())
+    metrics = record["metrics"]
+    rows = ["| scorer | P | R | F1 |", "|---|---|---|---|"]
+    for scorer, found in metrics["word_level"].items():
+        rows.append(f"| {cell(scorer)} | {found['precision']:.3f} | {found['recall']:.3f} | {found['f1']:.3f} |")
+    try:
+        date = subprocess.run(["git", "log", "-1", "--format=%cs", "--", str(path)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=30).stdout.strip() or "not committed"
+    except (OSError, subprocess.SubprocessError):
+        date = "unknown (no git)"
+    stamp = (f"*The held-out card of `{name}`: {cell(metrics['evaluated_on'])}; words: {metrics.get('words', '')}; "
+             f"in `mia/data/detectors/{name}/detector.json` (made by `python scripts/detector_cards.py`; mia "
+             f"{record.get('mia_version', '?')}; file committed {date}).*")
+    return "\n".join([*rows, "", stamp])
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     where = page.file.src_uri
+    markdown = CARD.sub(lambda m: card_table(m.group(1), where), markdown)
     if HEADLINE in markdown:
         markdown = markdown.replace(HEADLINE, headline_table(where))
     markdown = OPTIONS.sub(lambda m: options_table(m.group(1), where), markdown)
