@@ -41,6 +41,12 @@ def cell(value: Any) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
 
 
+def markdown_table(columns: list[Any], rows: list[list[Any]]) -> str:
+    """A Markdown table of ``columns`` and ``rows``, every cell through :func:`cell`."""
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
+
+
 def options_table(command: str, where: str) -> str:
     """The option reference of ``mia COMMAND``, from the parser the CLI runs."""
     import argparse
@@ -86,12 +92,9 @@ def results_table(name: str, table: str, where: str) -> str:
         log.warning(f"{where}: docs/results/{name}.json has no table {table!r}")
         return f"(missing table {table} in docs/results/{name}.json)"
     found = data["tables"][table]
-    lines = ["| " + " | ".join(cell(c) for c in found["columns"]) + " |",
-             "|" + "---|" * len(found["columns"])]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in found["rows"]]
     stamp = (f"*Made by `{data['command']}` on {data['date']} ({data['machine']}; mia {data['mia_version']}); "
              f"results: `docs/results/{name}.json`.*")
-    out = ["\n".join(lines), "", stamp]
+    out = [markdown_table(found["columns"], found["rows"]), "", stamp]
     if found.get("note"):
         out.insert(1, "")
         out.insert(2, f"*{cell(found['note'])}*")
@@ -109,13 +112,11 @@ def results_table(name: str, table: str, where: str) -> str:
 
 def headline_table(where: str) -> str:
     """The README's results table, for a page in ``docs/benchmarks/``."""
-    import importlib.util
+    from scripts import readme_results
 
-    spec = importlib.util.spec_from_file_location("readme_results", ROOT / "scripts" / "readme_results.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    table = module.table().replace("](docs/benchmarks/", "](").replace("`docs/results/`", "`docs/results/*.json`")
-    late = module.stale()
+    table = readme_results.table().replace("](docs/benchmarks/", "](").replace("`docs/results/`",
+                                                                               "`docs/results/*.json`")
+    late = readme_results.stale()
     if late:
         log.warning(f"{where}: the headline table reads results older than their code: {', '.join(late)}")
         table = ('!!! warning "Older than the code it measures"\n    Results files older than their code: '
@@ -127,15 +128,14 @@ def card_table(name: str, where: str) -> str:
     """The held-out word-level card of shipped detector ``name``, with where it comes from and when it was committed."""
     import subprocess
 
-    path = ROOT / "mia" / "data" / "detectors" / name / "detector.json"
+    path = ROOT / "mia" / "data" / "detectors" / name / "detector.json"  # the repository's file: git dates it
     if not path.is_file():
         log.warning(f"{where}: no shipped detector {name!r}")
         return f"(no shipped detector {name})"
     record = json.loads(path.read_text())
     metrics = record["metrics"]
-    rows = ["| scorer | P | R | F1 |", "|---|---|---|---|"]
-    for scorer, found in metrics["word_level"].items():
-        rows.append(f"| {cell(scorer)} | {found['precision']:.3f} | {found['recall']:.3f} | {found['f1']:.3f} |")
+    rows = [[scorer, *(f"{found[m]:.3f}" for m in ("precision", "recall", "f1"))]
+            for scorer, found in metrics["word_level"].items()]
     try:
         date = subprocess.run(["git", "log", "-1", "--format=%cs", "--", str(path)], cwd=ROOT, capture_output=True,
                               text=True, timeout=30).stdout.strip() or "not committed"
@@ -144,7 +144,7 @@ def card_table(name: str, where: str) -> str:
     stamp = (f"*The held-out card of `{name}`: {cell(metrics['evaluated_on'])}; words: {metrics.get('words', '')}; "
              f"in `mia/data/detectors/{name}/detector.json` (made by `python scripts/detector_cards.py`; mia "
              f"{record.get('mia_version', '?')}; file committed {date}).*")
-    return "\n".join([*rows, "", stamp])
+    return "\n".join([markdown_table(["scorer", "P", "R", "F1"], rows), "", stamp])
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:

@@ -97,6 +97,7 @@ def head_rows() -> list[Row]:
 
 
 SOURCES: tuple[Callable[[], list[Row]], ...] = (alignment_rows, card_rows, document_rows, head_rows)
+SOURCE_FILES = ("alignment", "documents", "heads", "patch")  # the docs/results files those rows read
 ORDER = ("verbatim copies", "edited copies", "the training mix", "paraphrase alignment", "documents", "heads",
          "patching")
 
@@ -113,9 +114,8 @@ def table() -> str:
         elif round(theirs, 3) > round(mine, 3):
             second = f"**{second}**"
         lines.append(f"| {cell} | {measure} | {first} | {second} {name} |")
-    names = ("alignment", "documents", "heads", "patch")
-    dates = sorted({results(name)["date"][:10] for name in names})
-    lines += ["", f"Made by `python scripts/readme_results.py` from `docs/results/` ({', '.join(names)})",
+    dates = sorted({results(name)["date"][:10] for name in SOURCE_FILES})
+    lines += ["", f"Made by `python scripts/readme_results.py` from `docs/results/` ({', '.join(SOURCE_FILES)})",
               f"and the shipped detector's card (results of {' to '.join(dict.fromkeys((dates[0], dates[-1])))}; "
               "each page names their command)."]
     return "\n".join(lines)
@@ -125,8 +125,8 @@ def stale() -> list[str]:
     """The results files the table reads whose measured code has changed since they were made."""
     from benchmarks.results import source_hash
 
-    return [name for name in ("alignment", "documents", "heads", "patch")
-            if source_hash(results(name)["measures"]) != results(name)["source_hash"]]
+    found = {name: results(name) for name in SOURCE_FILES}
+    return [name for name, data in found.items() if source_hash(data["measures"]) != data["source_hash"]]
 
 
 def replaced(readme: str) -> str:

@@ -80,17 +80,11 @@ def test_readme_is_short_and_names_what_ci_runs():
     assert tested.group(1).replace(" -q", "") in text  # the README's test command is the one CI runs
 
 
-def load_readme_results():
-    spec = importlib.util.spec_from_file_location("readme_results", ROOT / "scripts" / "readme_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_readme_results_table_is_made_from_the_results_files_and_current():
     """The README's results table is the one scripts/readme_results.py makes from docs/results and the shipped card
     (a hand edit or a re-run benchmark without the script fails), and none of those files is older than its code."""
-    readme_results = load_readme_results()
+    from scripts import readme_results
+
     assert readme_results.main(["--check"]) == 0, "run python scripts/readme_results.py"
     assert readme_results.stale() == [], "results older than their code: run the commands their pages name"
     table = readme_results.table()
@@ -102,7 +96,8 @@ def test_readme_results_table_follows_its_files(tmp_path, monkeypatch):
     import json
     import shutil
 
-    readme_results = load_readme_results()
+    from scripts import readme_results
+
     shutil.copytree(ROOT / "docs" / "results", tmp_path / "results")
     documents = json.loads((tmp_path / "results" / "documents.json").read_text())
     documents["data"]["variants"]["verbatim"]["scorers"]["detector"]["plagdet"] = 0.5
