@@ -14,6 +14,7 @@ import numpy as np
 
 from mia.detector.detector import Detector
 from mia.errors import MiaError
+from mia.heads.bootstrap import interval
 from mia.heads.ranking import Ranking, head_summaries
 
 
@@ -75,15 +76,11 @@ def resampled_agreement(found: Agreement, x_draws: np.ndarray, y_draws: np.ndarr
     draws = min(len(x_draws), len(y_draws))
     if draws == 0 or np.isnan(x_draws[:draws]).any() or np.isnan(y_draws[:draws]).any():
         return found
-    rhos = np.array([spearman(x_draws[d], y_draws[d]) for d in range(draws)])
-    common = np.array([top_common(x_draws[d], y_draws[d], k) for d in range(draws)], float)
-
-    def bounds(values: np.ndarray) -> tuple[float, float]:
-        low, high = np.percentile(values, [2.5, 97.5])
-        return float(low), float(high)
-
-    return Agreement(found.ranking, found.items, found.spearman, found.top10_common, bounds(rhos), bounds(common),
-                     draws)
+    rhos = [spearman(x_draws[d], y_draws[d]) for d in range(draws)]
+    common = [top_common(x_draws[d], y_draws[d], k) for d in range(draws)]
+    (rho_low, rho_high), (common_low, common_high) = interval(np.array([rhos, common], float).T)
+    return Agreement(found.ranking, found.items, found.spearman, found.top10_common,
+                     (float(rho_low), float(rho_high)), (float(common_low), float(common_high)), draws)
 
 
 def auc_draws(detector: Detector) -> np.ndarray:
