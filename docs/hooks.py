@@ -156,13 +156,33 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     return TABLE.sub(lambda m: results_table(m.group(1), m.group(2), where), markdown)
 
 
-SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc):(?=<code>)")
+SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc):<code>~?([\w.]+)</code>")
+ANY_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc):(?=<code>)")  # a role before code of another shape
+ANCHOR = re.compile(r'id="(mia\.[\w.]+)"')
+
+
+def role_target(name: str, anchors: list[str]) -> str | None:
+    """The anchor on the page that documents ``name`` (a dotted path or its last parts: ``Detector.detect``): of
+    those that end so, the one of fewest parts (a function before a method of the same name); None when the page
+    documents no such object, or two of the fewest parts."""
+    found = sorted((anchor.count("."), anchor) for anchor in anchors if anchor == name or anchor.endswith("." + name))
+    if not found or (len(found) > 1 and found[0][0] == found[1][0]):
+        return None
+    return found[0][1]
 
 
 def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
-    """The package's docstrings name objects with Sphinx roles (``:func:`x```); on the API page the role goes and
-    the name stays as code."""
-    return SPHINX_ROLE.sub("", html)
+    """The package's docstrings name objects with Sphinx roles (``:func:`x```); on the page the role goes, the name
+    stays as code, and it links to the object's entry when the page documents it (the API page)."""
+    anchors = sorted(set(ANCHOR.findall(html)))
+
+    def link(match: re.Match[str]) -> str:
+        name = match.group(1)
+        shown = name.rsplit(".", 1)[-1] if match.group(0).count("~") else name
+        target = role_target(name, anchors)
+        return f'<a href="#{target}"><code>{shown}</code></a>' if target else f"<code>{shown}</code>"
+
+    return ANY_ROLE.sub("", SPHINX_ROLE.sub(link, html))
 
 
 def on_pre_build(config: Any) -> None:

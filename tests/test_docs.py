@@ -134,3 +134,22 @@ def test_the_site_builds_strictly(tmp_path):
     patch_page = (site / "commands" / "patch.html").read_text()
     assert "--corruption" in patch_page and "other-text" in patch_page  # the option reference, from the parser
     assert "Made by <code>python benchmarks/patch_figures.py" in (site / "benchmarks" / "patching.html").read_text()
+
+
+def test_sphinx_roles_on_a_page_link_to_the_objects_it_documents():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    html = ('<h3 id="mia.detector.detector.Detector">Detector</h3><h4 id="mia.detector.detector.Detector.detect">'
+            '</h4><h3 id="mia.models.attention.load_model"></h3>'
+            '<h4 id="mia.models.attention.AttentionModel.load_model"></h4>'
+            '<p>See :meth:<code>Detector.detect</code>, :func:<code>load_model</code>, '
+            ':class:<code>~mia.detector.detector.Detector</code>, :data:<code>ELSEWHERE</code> and '
+            ':func:<code>f()</code>.</p>')
+    out = hooks.on_page_content(html, None, None, None)
+    assert '<a href="#mia.detector.detector.Detector.detect"><code>Detector.detect</code></a>' in out
+    # the function, not the method of the same name
+    assert '<a href="#mia.models.attention.load_model"><code>load_model</code></a>' in out
+    assert '<a href="#mia.detector.detector.Detector"><code>Detector</code></a>' in out  # ~: the last part shown
+    assert "<code>ELSEWHERE</code>" in out and 'href="#ELSEWHERE"' not in out  # not on the page: code, no link
+    assert ":func:" not in out and ":data:" not in out and "<code>f()</code>" in out
