@@ -9,7 +9,9 @@ The pairs (``../shared/corpora/pan13-none-dev.jsonl.gz``: 253 pairs, ``a`` the s
 source, ``links`` the gold passages) are split by suspicious document into two halves: ``choose`` (settings are
 chosen on it) and ``report`` (figures are reported on it; looked at once settings were fixed). The obfuscated variant
 changes about a fifth of the words of each gold passage in A with mia's own noise (12% substituted, 4% deleted, 4%
-inserted, 4% moved by swaps; a mix no detector was trained or tuned on), seeded, gold spans moved with the text.
+inserted, 4% moved by swaps; a mix no detector was trained or tuned on), seeded, gold spans moved with the text; the
+heavy variant changes or moves more than half of them (35% substituted, 10% deleted, 10% inserted, 15% moved: the heavy
+revisions of the Rephrasing page), where a copy seldom keeps a run of more than a few words.
 
 For each variant: PAN's plagdet, recall, precision and granularity (:mod:`mia.evaluate.pan_measures`) of the detector's
 passages (``detect``'s, sentence candidates) and of the two document baselines on the same pairs; window pairs
@@ -44,6 +46,8 @@ from mia.text.noise import Noise, corpus_vocabulary, edited_words  # noqa: E402
 from mia.text.pairs import Pair  # noqa: E402
 
 OBFUSCATION = Noise(substitute=0.12, delete=0.04, insert=0.04, swap=0.04)
+HEAVY_REVISION = Noise(substitute=0.35, delete=0.1, insert=0.1, swap=0.15)
+EDITS = {"obfuscated": OBFUSCATION, "heavy": HEAVY_REVISION}  # a variant's name -> the edits of its gold passages
 
 
 def read_dev(path: str) -> list[Pair]:
@@ -60,15 +64,15 @@ def halves(pairs: list[Pair]) -> dict[str, list[Pair]]:
             "report": [p for p in pairs if p.id.split("-source-")[0] not in choose]}
 
 
-def obfuscated(pair: Pair, rng: np.random.Generator, vocabulary: list[str]) -> Pair:
-    """``pair`` with the words of each gold passage in A changed by :data:`OBFUSCATION`, gold moved along."""
+def obfuscated(pair: Pair, rng: np.random.Generator, vocabulary: list[str], noise: Noise = OBFUSCATION) -> Pair:
+    """``pair`` with the words of each gold passage in A changed by ``noise``, gold moved along."""
     pieces, links, cursor = [], [], 0
     for a0, a1, b0, b1 in sorted(pair.links):
         if a0 < cursor:  # an overlapping passage: left as it is
             continue
         pieces.append(pair.a[cursor:a0])
         start = sum(len(p) for p in pieces)
-        words = [word for word, _ in edited_words(pair.a, a0, a1, rng, OBFUSCATION, vocabulary)]
+        words = [word for word, _ in edited_words(pair.a, a0, a1, rng, noise, vocabulary)]
         text = " ".join(words)
         pieces.append(text)
         links.append((start, start + len(text), b0, b1))
@@ -130,7 +134,8 @@ def main() -> None:
     parser.add_argument("--pairs-file", default="../shared/corpora/pan13-none-dev.jsonl.gz")
     parser.add_argument("--split", choices=["choose", "report", "all"], default="report")
     parser.add_argument("--limit", type=int, default=None, help="use the first N pairs of the split")
-    parser.add_argument("--variants", default="verbatim,obfuscated")
+    parser.add_argument("--variants", default="verbatim,obfuscated,heavy",
+                        help=f"comma-separated, of verbatim,{','.join(EDITS)}")
     parser.add_argument("--detector", default="minilm-reuse")
     parser.add_argument("--exhaustive", type=int, default=0, help="pairs to run with every window pair too")
     parser.add_argument("--seed", type=int, default=0)
@@ -141,15 +146,18 @@ def main() -> None:
     pairs = read_dev(args.pairs_file)
     pairs = pairs if args.split == "all" else halves(pairs)[args.split]
     pairs = pairs[: args.limit]
+    variants = args.variants.split(",")
+    if unknown := [v for v in variants if v != "verbatim" and v not in EDITS]:
+        parser.error(f"unknown variant {unknown[0]!r}: choose from verbatim,{','.join(EDITS)}")
     detector = Detector.load(args.detector)
     model = detector.load_model(device="cpu")
     record: dict = {"command": " ".join(["python", *sys.argv]), "split": args.split, "pairs": len(pairs),
                     "suspicious_chars": sum(len(p.a) for p in pairs), "source_chars": sum(len(p.b) for p in pairs),
                     "detector": args.detector, "passage_rule": detector.passage_rule.to_dict(), "variants": {}}
     vocabulary = corpus_vocabulary([p.a for p in pairs])
-    for variant in args.variants.split(","):
+    for variant in variants:
         rng = np.random.default_rng(args.seed)
-        chosen = pairs if variant == "verbatim" else [obfuscated(p, rng, vocabulary) for p in pairs]
+        chosen = pairs if variant == "verbatim" else [obfuscated(p, rng, vocabulary, EDITS[variant]) for p in pairs]
         started = time.perf_counter()
         evaluation = evaluate_passages(detector, model, chosen)
         result = evaluation.to_dict()
@@ -213,7 +221,7 @@ def documentation_record(record: dict, detector: str) -> dict:
                              "gold passages held by the chosen window pairs", "candidate recall (exhaustive check)"],
                  "rows": runs,
                  "note": f"peak memory {record['peak_rss_mb']} MB (the whole run); wall seconds: the detector and "
-                         "the baselines together, the model load apart; the obfuscated variant runs after the "
+                         "the baselines together, the model load apart; an edited variant runs after the "
                          "verbatim one and reuses the embeddings of the sentences they share; held: at least half "
                          "of a gold passage's aligned character pairs inside one window pair sentence candidates "
                          "choose (planning only, no scoring)"}},
