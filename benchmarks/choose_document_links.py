@@ -17,6 +17,7 @@ Each pair is detected once as ``detect`` runs it (sentence candidates, every lin
 each ``min_outside`` of the grid; word-level F1 of the printed links against the gold links (regex words). The
 choice is the best mean F1 of the two shapes (the smallest on a tie); ``--into FOLDER`` writes it into that
 detector folder's record (``documents.passages.min_outside_phrase_words``). The passages themselves do not change.
+``--results NAME`` also writes ``docs/results/NAME.json`` (stamped; the Documents page renders its table).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from choose_document_floor import document_options, document_pairs, write_choice  # noqa: E402
 from long_documents import gold_word_pairs, make_documents  # noqa: E402
 
+from benchmarks.results import record, write  # noqa: E402
 from mia.alignment.detection import Detection, DetectionError, decoded  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.evaluate.metrics import f1_score  # noqa: E402
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = document_options(__doc__.splitlines()[0], "document-links.json")
     parser.add_argument("--long", type=int, default=2, help="shuffled-sentence document pairs (default 2)")
     parser.add_argument("--long-words", type=int, default=5000, help="words of B in each (default 5000)")
+    parser.add_argument("--results", metavar="NAME",
+                        help="also write docs/results/NAME.json for the documentation (stamped)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -111,7 +115,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chosen min_outside_phrase_words {best}; {described}; {result['seconds']} s")
     write_choice(args, result, "min_outside_phrase_words", best, "by the best mean word F1 of the printed links",
                  section=("passages",))
+    if args.results:  # after --into: the stamp's hash covers the record as this run left it
+        print(f"wrote {write(args.results, documentation_record(result, args.detector))}")
     return 0
+
+
+def documentation_record(result: dict, detector: str) -> dict:
+    """The Documents page's table: every ``min_outside`` of the grid, both shapes' word F1 (P / R) and their mean."""
+    def cell(scores: dict) -> str:
+        return f"{scores['f1']:.3f} ({scores['precision']:.3f} / {scores['recall']:.3f})"
+
+    rows = []
+    for m, row in result["word_level"].items():
+        label = "1 (every link)" if m == "1" else m
+        if int(m) == result["min_outside_phrase_words"]:
+            label = f"**{m}** (chosen)"
+        rows.append([label, cell(row["planted"]), cell(row["shuffled"]), f"{row['mean_f1']['f1']:.4f}"])
+    files = [f"mia/data/detectors/{detector}/{name}" for name in ("detector.json", "weights.npz")]
+    measures = MEASURES + [f for f in files if (ROOT / f).is_file()]
+    return record("document-links", measures=measures, data=result, tables={"links": {
+        "columns": ["links outside passages printed in phrases of >=", "planted F1 (P / R)",
+                    "shuffled F1 (P / R)", "mean F1"],
+        "rows": rows,
+        "note": f"{detector}; {result['pairs']}; passage rule {result['passage_rule']}; {result['seconds']} s"}})
+
+
+MEASURES = ["mia/alignment", "mia/detector", "mia/models", "mia/text", "mia/training",
+            "benchmarks/choose_document_links.py", "benchmarks/choose_document_floor.py",
+            "benchmarks/long_documents.py"]
 
 
 if __name__ == "__main__":
