@@ -28,6 +28,6 @@ def test_the_shipped_detector_card():
     detector = Detector.load("minilm-reuse")
     card = detector.card
     assert card.decode == "mutual-argmax" and detector.decode == card.decode
-    assert card.passage_rule == PassageRule(gap=200, min_words=20, min_longest=8, min_phrase=3, min_outside=7)
+    assert card.passage_rule == PassageRule(gap=200, min_words=20, min_longest=5, min_phrase=3, min_outside=7)
     assert len(card.test_ids) == 63 and card.fitted_hashes and not set(card.test_ids) & card.fitted_hashes
     assert card.data["windowed_pairs"] >= 0 and card.metrics["word_level"]["detector"]["f1"] > 0.9
