@@ -1,8 +1,9 @@
-"""Documents as people have them: the PAN 2013 text-alignment development pairs, verbatim and obfuscated, mia beside
-the document baselines, in PAN's measures.
+"""Documents as people have them: mia beside the document baselines on PAN 2013's development pairs, in PAN's measures.
 
-    python benchmarks/pan_benchmark.py --out benchmarks/results/pan.json       # the report half, both variants
-    python benchmarks/pan_benchmark.py --exhaustive 0 --results documents      # and docs/results/documents.json
+The variants: verbatim, obfuscated and heavily revised.
+
+    python benchmarks/pan_benchmark.py --out benchmarks/results/pan.json       # the report half, every variant
+    python benchmarks/pan_benchmark.py --exhaustive 20 --results documents     # and docs/results/documents.json
     python benchmarks/pan_benchmark.py --split choose --out benchmarks/results/pan-choose.json  # settings chosen here
 
 The pairs (``../shared/corpora/pan13-none-dev.jsonl.gz``: 253 pairs, ``a`` the suspicious document, ``b`` the
