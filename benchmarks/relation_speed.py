@@ -32,16 +32,18 @@ MEASURES = ["mia/models", "mia/alignment", "mia/detector", "mia/text", "mia/cli"
 
 
 def timed_detect(detector: str, pairs: Path) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of one ``detect`` process."""
+    """Wall seconds and peak resident MB of one ``detect`` process (its progress goes to a file, read on failure)."""
     command = [sys.executable, "-m", "mia", "detect", "--detector", detector, "--pairs", str(pairs), "--format",
                "jsonl", "--out", os.devnull]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read() if process.stderr else ''}")
+    with tempfile.TemporaryFile("w+") as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed: {errors.read()[-2000:]}")
     return seconds, usage.ru_maxrss / 1024
 
 
