@@ -23,12 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import record, write  # noqa: E402
+from benchmarks.results import record, shipped_detector_files, write  # noqa: E402
 from mia.cli import main as mia  # noqa: E402
 
 MEASURES = ["mia/alignment", "mia/detector", "mia/evaluate", "mia/models", "mia/text",
-            *(f"mia/data/detectors/{name}/{file}" for name in ("minilm-reuse", "minilm-align")
-              for file in ("detector.json", "weights.npz"))]
+            *shipped_detector_files(["minilm-reuse", "minilm-align"])]
 BASELINES = ["same word", "run of >= 3 words", "longest matching blocks", "greedy string tiling (>= 3)",
              "embedding argmax (layer 3)"]
 

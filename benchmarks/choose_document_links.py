@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from choose_document_floor import document_options, document_pairs, write_choice  # noqa: E402
 from long_documents import gold_word_pairs, make_documents  # noqa: E402
 
-from benchmarks.results import record, write  # noqa: E402
+from benchmarks.results import record, shipped_detector_files, write  # noqa: E402
 from mia.alignment.detection import Detection, DetectionError, decoded  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.evaluate.metrics import f1_score  # noqa: E402
@@ -131,9 +131,8 @@ def documentation_record(result: dict, detector: str) -> dict:
         if int(m) == result["min_outside_phrase_words"]:
             label = f"**{m}** (chosen)"
         rows.append([label, cell(row["planted"]), cell(row["shuffled"]), f"{row['mean_f1']['f1']:.4f}"])
-    files = [f"mia/data/detectors/{detector}/{name}" for name in ("detector.json", "weights.npz")]
-    measures = MEASURES + [f for f in files if (ROOT / f).is_file()]
-    return record("document-links", measures=measures, data=result, tables={"links": {
+    return record("document-links", measures=MEASURES + shipped_detector_files([detector]), data=result, tables={
+        "links": {
         "columns": ["links outside passages printed in phrases of >=", "planted F1 (P / R)",
                     "shuffled F1 (P / R)", "mean F1"],
         "rows": rows,

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import record, write  # noqa: E402
+from benchmarks.results import record, shipped_detector_files, write  # noqa: E402
 from mia.cli import main as mia  # noqa: E402
 
 
@@ -124,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 MEASURES = [*(f"mia/heads/{name}.py" for name in ("ranking", "stability", "ablation", "bootstrap", "description",
                                                    "probe")),
             "mia/models", "mia/training", "mia/detector", "mia/evaluate", "mia/text", "mia/workflow.py",
-            *(f"mia/data/detectors/{name}/{file}" for name in ("minilm-reuse", "minilm-align")
-              for file in ("detector.json", "weights.npz"))]
+            *shipped_detector_files(["minilm-reuse", "minilm-align"])]
 
 
 def interval(pair: list[float] | None, digits: int = 3) -> str:

@@ -159,10 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 def measures(detectors: str) -> list[str]:
     """The code a run measures: detection and the shipped detectors it ran (a detector folder outside the
     repository is named in the command, not hashed)."""
-    shipped = ROOT / "mia" / "data" / "detectors"
-    files = [f"mia/data/detectors/{name}/{file}" for name in detectors.split(",") if (shipped / name).is_dir()
-             for file in ("detector.json", "weights.npz")]
-    return ["mia/alignment", "mia/detector", "mia/models", "mia/text", "benchmarks/long_documents.py", *files]
+    from benchmarks.results import shipped_detector_files
+
+    return ["mia/alignment", "mia/detector", "mia/models", "mia/text", "benchmarks/long_documents.py",
+            *shipped_detector_files(detectors.split(","))]
 
 
 def table(result: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import record as record_of  # noqa: E402
-from benchmarks.results import write  # noqa: E402
+from benchmarks.results import shipped_detector_files, write  # noqa: E402
 from mia.alignment.detection import DetectionError  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
 from mia.evaluate.pan_measures import detects  # noqa: E402
@@ -80,6 +80,15 @@ def obfuscated(pair: Pair, rng: np.random.Generator, vocabulary: list[str], nois
         cursor = a1
     pieces.append(pair.a[cursor:])
     return Pair(pair.id, "".join(pieces), pair.b, tuple(links))
+
+
+def variant_pairs(pairs: list[Pair], variant: str, vocabulary: list[str], seed: int) -> list[Pair]:
+    """``pairs`` as ``variant`` has them: verbatim as they are, an edited variant with its gold passages changed by
+    its :data:`EDITS` (each variant drawn from its own generator of ``seed``)."""
+    if variant == "verbatim":
+        return pairs
+    rng = np.random.default_rng(seed)
+    return [obfuscated(p, rng, vocabulary, EDITS[variant]) for p in pairs]
 
 
 def candidate_recall(detector: Detector, model, pairs: list[Pair]) -> dict:
@@ -157,8 +166,7 @@ def main() -> None:
                     "detector": args.detector, "passage_rule": detector.passage_rule.to_dict(), "variants": {}}
     vocabulary = corpus_vocabulary([p.a for p in pairs])
     for variant in variants:
-        rng = np.random.default_rng(args.seed)
-        chosen = pairs if variant == "verbatim" else [obfuscated(p, rng, vocabulary, EDITS[variant]) for p in pairs]
+        chosen = variant_pairs(pairs, variant, vocabulary, args.seed)
         started = time.perf_counter()
         evaluation = evaluate_passages(detector, model, chosen)
         result = evaluation.to_dict()
@@ -212,9 +220,7 @@ def documentation_record(record: dict, detector: str) -> dict:
     runs = [[variant, found["pairs"], found["cases"], found["wall_seconds"],
              f"{found['window_pairs_run']:,} of {found['window_pairs_all']:,}", held(found), recall(found)]
             for variant, found in record["variants"].items()]
-    files = [f"mia/data/detectors/{detector}/{name}" for name in ("detector.json", "weights.npz")]
-    measures = MEASURES + [f for f in files if (ROOT / f).is_file()]
-    return record_of("documents", measures=measures, tables={
+    return record_of("documents", measures=MEASURES + shipped_detector_files([detector]), tables={
         "pan": {"columns": columns, "rows": rows,
                 "note": f"{record['split']} half: {record['pairs']} document pairs; passage rule "
                         f"{record['passage_rule']}"},

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from pan_benchmark import EDITS, halves, obfuscated, read_dev  # noqa: E402
+from pan_benchmark import EDITS, halves, read_dev, variant_pairs  # noqa: E402
 
 from mia.alignment.detection import DetectionError  # noqa: E402
 from mia.alignment.passages import PassageRule, merge_passages  # noqa: E402
@@ -51,10 +51,7 @@ def main() -> None:
     detector = Detector.load(args.detector)
     model = detector.load_model(device="cpu")
     vocabulary = corpus_vocabulary([p.a for p in pairs])
-    rng = np.random.default_rng(args.seed)
-    variants = {"verbatim": pairs, "obfuscated": [obfuscated(p, rng, vocabulary) for p in pairs]}
-    rng = np.random.default_rng(args.seed)
-    variants["heavy"] = [obfuscated(p, rng, vocabulary, EDITS["heavy"]) for p in pairs]
+    variants = {name: variant_pairs(pairs, name, vocabulary, args.seed) for name in ("verbatim", *EDITS)}
     everything = PassageRule(gap=max(GRID["gap"]), min_words=0, min_longest=0)
     phrases: dict[str, list] = {}
     for name, chosen in variants.items():

@@ -27,11 +27,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import record, write  # noqa: E402
+from benchmarks.results import record, shipped_detector_files, write  # noqa: E402
 from mia.heads.stability import agreement  # noqa: E402
 
 MEASURES = ["mia/heads/patching.py", "mia/models", "mia/detector/scoring.py", "mia/detector/detector.py",
-            "mia/data/detectors/minilm-reuse/detector.json", "mia/data/detectors/minilm-reuse/weights.npz"]
+            *shipped_detector_files(["minilm-reuse"])]
 
 
 def patch(argv: list[str], out: Path) -> dict:

@@ -24,11 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import record, write  # noqa: E402
+from benchmarks.results import record, shipped_detector_files, write  # noqa: E402
 
 MEASURES = ["mia/models", "mia/alignment", "mia/detector", "mia/text", "mia/cli", "benchmarks/relation_speed.py",
-            *(f"mia/data/detectors/{name}/{file}" for name in ("minilm-reuse", "minilm-align")
-              for file in ("detector.json", "weights.npz"))]
+            *shipped_detector_files(["minilm-reuse", "minilm-align"])]
 
 
 def timed_detect(detector: str, pairs: Path) -> tuple[float, float]:

@@ -15,12 +15,20 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
+
+
+def shipped_detector_files(names: Iterable[str]) -> list[str]:
+    """The files of those ``names`` that are shipped detectors (``mia/data/detectors/NAME``), for ``measures``; a
+    detector folder given by its path (``/tmp/det``, ``models/x``) is named in the command, not hashed."""
+    shipped = ROOT / "mia" / "data" / "detectors"
+    return [f"mia/data/detectors/{name}/{file}" for name in names
+            if Path(name).name == name and (shipped / name).is_dir() for file in ("detector.json", "weights.npz")]
 
 
 def measured_files(measures: Sequence[str]) -> list[Path]:
