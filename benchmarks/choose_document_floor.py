@@ -11,7 +11,8 @@ as ``train --documents`` makes its documents). The detector scores every token p
 then each floor of the grid decodes them and the word-level F1 of its links (regex words, gold: the pairs' links,
 as ``evaluate`` counts them) is computed. The best floor (the lowest on a tie) is printed and written; ``--into
 FOLDER`` also writes it into that detector folder's record (``documents.argmax_floor``); for a shipped detector it
-goes in by hand, with this command beside it. Pairs that fit the model whole keep the default floor.
+goes in by hand, with this command beside it. Pairs that fit the model whole keep the default floor. ``--results
+NAME`` also writes ``docs/results/NAME.json`` (stamped) for the documentation: every floor's word P/R/F1.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def document_options(description: str, out: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = document_options(__doc__.splitlines()[0], "document-floor.json").parse_args(argv)
+    parser = document_options(__doc__.splitlines()[0], "document-floor.json")
+    parser.add_argument("--results", metavar="NAME",
+                        help="also write docs/results/NAME.json for the documentation (stamped)")
+    args = parser.parse_args(argv)
 
     started = time.perf_counter()
     detector = Detector.load(args.detector)
@@ -113,6 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"floor {floor:>5}: P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}")
     print(f"chosen floor {best} (default {ARGMAX_FLOOR}); {result['pairs']}; {result['seconds']} s")
     write_choice(args, result, "argmax_floor", best, "by the best word F1 of its decoded links")
+    if args.results:
+        from benchmarks.results import record, shipped_detector_files, write
+
+        rows = [[f"**{floor}** (best)" if floor == str(best) else
+                 f"{floor} (mia's default)" if float(floor) == ARGMAX_FLOOR else floor,
+                 f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}"]
+                for floor, row in rows_out.items()]
+        measures = ["mia/alignment", "mia/detector", "mia/models", "mia/text", "mia/training",
+                    "benchmarks/choose_document_floor.py", *shipped_detector_files([args.detector])]
+        table = {"columns": ["argmax floor", "word P", "R", "F1"], "rows": rows,
+                 "note": f"{args.detector}, every link printed; {result['pairs']}; {result['seconds']} s"}
+        path = write(args.results, record("document-floor", measures=measures, tables={"floors": table}, data=result))
+        print(f"wrote {path}")
     return 0
 
 

@@ -14,7 +14,8 @@ leave those out; this chooses which links outside every passage are printed as w
   A its sentences shuffled with one unrelated sentence in five (every copied sentence its own short passage).
 
 Each pair is detected once as ``detect`` runs it (sentence candidates, every link kept), then decoded again with
-each ``min_outside`` of the grid; word-level F1 of the printed links against the gold links (regex words). The
+each ``min_outside`` of the grid, and once with passages only (no link outside them, measured beside the grid and
+never chosen); word-level F1 of the printed links against the gold links (regex words). The
 choice is the best mean F1 of the two shapes (the smallest on a tie); ``--into FOLDER`` writes it into that
 detector folder's record (``documents.passages.min_outside_phrase_words``). The passages themselves do not change.
 ``--results NAME`` also writes ``docs/results/NAME.json`` (stamped; the Documents page renders its table).
@@ -43,6 +44,7 @@ from mia.text.corpus import DEFAULT_CORPUS_NAME  # noqa: E402
 from mia.text.pairs import Pair, token_labels  # noqa: E402
 
 GRID = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16)
+PASSAGES_ONLY = 10**9  # no phrase is that long: only the links inside passages; measured beside the grid, never chosen
 
 
 def printed_links(detection: Detection, min_outside: int) -> set[tuple[int, int]]:
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = make_documents(corpus, args.long_words, mix=5, seed=args.seed + k, skip=k * 3000)
         shapes["shuffled"].append((Pair(f"long-{k}", doc["a"], doc["b"]), gold_word_pairs(doc)))
     every = detector.passages(min_outside=1)
-    counts = {shape: {m: [0, 0, 0] for m in GRID} for shape in shapes}  # hits, printed, gold
+    counts = {shape: {m: [0, 0, 0] for m in (*GRID, PASSAGES_ONLY)} for shape in shapes}  # hits, printed, gold
     used = {shape: 0 for shape in shapes}
     for shape, items in shapes.items():
         for number, (pair, gold) in enumerate(items, 1):
@@ -127,7 +129,7 @@ def documentation_record(result: dict, detector: str) -> dict:
 
     rows = []
     for m, row in result["word_level"].items():
-        label = "1 (every link)" if m == "1" else m
+        label = {"1": "1 (every link)", str(PASSAGES_ONLY): "passages only (no link outside; not a choice)"}.get(m, m)
         if int(m) == result["min_outside_phrase_words"]:
             label = f"**{m}** (chosen)"
         rows.append([label, cell(row["planted"]), cell(row["shuffled"]), f"{row['mean_f1']['f1']:.4f}"])

@@ -9,7 +9,9 @@ The rule with the best mean plagdet over verbatim and obfuscated is chosen; rule
 heavy variant's plagdet (heavily revised copies keep few long phrases: a rule that asks more of them than the two
 variants need loses them), and rules tied on both by the strictest (the longest phrase, the most words, the shortest
 gap). The choice is printed and written; it goes into the detector's record (``documents.passages``) by hand, with
-this command beside it.
+this command beside it. ``--results NAME`` also writes ``docs/results/NAME.json`` (stamped) for the documentation:
+the chosen rule beside mia's defaults, the best rule of each longest phrase, and the rule the mean of all three
+variants would choose.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from pan_benchmark import EDITS, halves, read_dev, variant_pairs  # noqa: E402
 
+from benchmarks.results import record, shipped_detector_files, write  # noqa: E402
 from mia.alignment.detection import DetectionError  # noqa: E402
 from mia.alignment.passages import PassageRule, merge_passages  # noqa: E402
 from mia.detector.detector import Detector  # noqa: E402
@@ -37,6 +40,29 @@ from mia.text.noise import corpus_vocabulary  # noqa: E402
 GRID = {"gap": (100, 200, 300), "min_phrase": (1, 2, 3, 4), "min_words": (8, 14, 20, 30),
         "min_longest": (3, 4, 5, 6, 8, 12, 16, 20, 25)}
 CHOOSE_ON = ("verbatim", "obfuscated")  # the mean plagdet chosen on; "heavy" breaks its ties
+MEASURES = ["mia/alignment", "mia/detector", "mia/evaluate", "mia/models", "mia/text", "benchmarks/pan_choose.py",
+            "benchmarks/pan_benchmark.py"]
+
+
+def rule_text(rule: dict[str, int]) -> str:
+    """A passage rule in a table cell."""
+    return (f"phrases of >= {rule['min_phrase_words']} words, gap {rule['gap_chars']}, passage >= "
+            f"{rule['min_words']} words, longest phrase >= {rule['min_longest_phrase']}")
+
+
+def documentation_record(detector: str, pairs: int, rows: list[tuple[str, dict]]) -> dict:
+    """The rules table of a page: each row's rule and its plagdet per variant and mean over the two chosen on."""
+    def f3(value: float) -> str:
+        return f"{value:.3f}"
+
+    return record("pan-choose", measures=MEASURES + shipped_detector_files([detector]), tables={"rules": {
+        "columns": ["rule", "passage rule", "verbatim plagdet", "obfuscated plagdet", "heavy plagdet",
+                    "mean (verbatim, obfuscated)"],
+        "rows": [[label, rule_text(row["rule"]), f3(row["verbatim"]["plagdet"]), f3(row["obfuscated"]["plagdet"]),
+                  f3(row["heavy"]["plagdet"]), f3(row["mean_plagdet"])] for label, row in rows],
+        "note": f"{detector} on the choose half of the PAN 2013 development pairs ({pairs} pairs), each variant "
+                "detected once and merged by every rule of the grid "
+                + ", ".join(f"{name} {values}" for name, values in GRID.items())}}, data=dict(rows))
 
 
 def main() -> None:
@@ -46,6 +72,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/pan-choose.json")
+    parser.add_argument("--results", metavar="NAME",
+                        help="also write docs/results/NAME.json for the documentation (stamped)")
     args = parser.parse_args()
     pairs = halves(read_dev(args.pairs_file))["choose"][: args.limit]
     detector = Detector.load(args.detector)
@@ -79,9 +107,20 @@ def main() -> None:
     print("best:", json.dumps(best, indent=1))
     default = next(r for r in results if r["rule"] == PassageRule().to_dict())
     print("mia's defaults:", json.dumps(default, indent=1))
+    by_all_three = max(results, key=lambda r: (np.mean([r[name]["plagdet"] for name in variants]),
+                                               r["rule"]["min_longest_phrase"], r["rule"]["min_words"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"command": " ".join(["python", *sys.argv]), "pairs": len(pairs),
-                                          "best": best, "defaults": default, "top": results[:10]}, indent=1) + "\n")
+                                          "best": best, "defaults": default, "best_by_all_three": by_all_three,
+                                          "top": results[:10]}, indent=1) + "\n")
+    if args.results:
+        rows = [("**chosen**", best), ("mia's defaults", default)]
+        for longest in GRID["min_longest"]:  # the best rule that asks for each longest phrase
+            found = next(r for r in results if r["rule"]["min_longest_phrase"] == longest)
+            if found is not best:
+                rows.append((f"best with a longest phrase of {longest}", found))
+        rows.append(("best by the mean of all three variants (not the choice)", by_all_three))
+        print(f"wrote {write(args.results, documentation_record(args.detector, len(pairs), rows))}")
 
 
 if __name__ == "__main__":
