@@ -153,3 +153,25 @@ def test_sphinx_roles_on_a_page_link_to_the_objects_it_documents():
     assert '<a href="#mia.detector.detector.Detector"><code>Detector</code></a>' in out  # ~: the last part shown
     assert "<code>ELSEWHERE</code>" in out and 'href="#ELSEWHERE"' not in out  # not on the page: code, no link
     assert ":func:" not in out and ":data:" not in out and "<code>f()</code>" in out
+
+
+MARKER = re.compile(r"<!-- mia:table (\S+) (\S+) -->")
+
+
+def test_every_results_file_is_shown_and_every_shown_table_exists():
+    """Each docs/results file is rendered on some page (a results file nobody shows is a figure nobody checks), and
+    each page's table marker names a table its results file holds (the build warns too; this says which)."""
+    import json
+
+    shown = {(name, table) for page in PAGES for name, table in MARKER.findall(page.read_text())}
+    results = {path.stem: json.loads(path.read_text()) for path in (ROOT / "docs" / "results").glob("*.json")}
+    assert sorted(set(results) - {name for name, _ in shown}) == []
+    missing = [(name, table) for name, table in sorted(shown)
+               if name not in results or table not in results[name]["tables"]]
+    assert missing == []
+
+
+def test_the_marker_check_can_fail():
+    """The marker pattern finds what a page writes (so the check above is not vacuous)."""
+    assert MARKER.findall("text\n<!-- mia:table variants-heavy heavy -->\n") == [("variants-heavy", "heavy")]
+    assert len([1 for page in PAGES for _ in MARKER.findall(page.read_text())]) >= 20
