@@ -44,24 +44,20 @@ MEASURES = ["mia/alignment", "mia/detector", "mia/evaluate", "mia/models", "mia/
             "benchmarks/pan_benchmark.py"]
 
 
-def rule_text(rule: dict[str, int]) -> str:
-    """A passage rule in a table cell."""
-    return (f"phrases of >= {rule['min_phrase_words']} words, gap {rule['gap_chars']}, passage >= "
-            f"{rule['min_words']} words, longest phrase >= {rule['min_longest_phrase']}")
-
-
 def documentation_record(detector: str, pairs: int, rows: list[tuple[str, dict]]) -> dict:
     """The rules table of a page: each row's rule and its plagdet per variant and mean over the two chosen on."""
     def f3(value: float) -> str:
         return f"{value:.3f}"
 
     return record("pan-choose", measures=MEASURES + shipped_detector_files([detector]), tables={"rules": {
-        "columns": ["rule", "passage rule", "verbatim plagdet", "obfuscated plagdet", "heavy plagdet",
-                    "mean (verbatim, obfuscated)"],
-        "rows": [[label, rule_text(row["rule"]), f3(row["verbatim"]["plagdet"]), f3(row["obfuscated"]["plagdet"]),
-                  f3(row["heavy"]["plagdet"]), f3(row["mean_plagdet"])] for label, row in rows],
-        "note": f"{detector} on the choose half of the PAN 2013 development pairs ({pairs} pairs), each variant "
-                "detected once and merged by every rule of the grid "
+        "columns": ["rule", "phrase words >=", "gap", "passage words >=", "longest phrase >=", "verbatim",
+                    "obfuscated", "heavy", "mean (verbatim, obfuscated)"],
+        "rows": [[label, *(row["rule"][key] for key in ("min_phrase_words", "gap_chars", "min_words",
+                                                        "min_longest_phrase")),
+                  *(f3(row[name]["plagdet"]) for name in ("verbatim", "obfuscated", "heavy")),
+                  f3(row["mean_plagdet"])] for label, row in rows],
+        "note": f"Plagdet of {detector} on the choose half of the PAN 2013 development pairs ({pairs} pairs), "
+                "each variant detected once and merged by every rule of the grid "
                 + ", ".join(f"{name} {values}" for name, values in GRID.items())}}, data=dict(rows))
 
 
@@ -118,8 +114,8 @@ def main() -> None:
         for longest in GRID["min_longest"]:  # the best rule that asks for each longest phrase
             found = next(r for r in results if r["rule"]["min_longest_phrase"] == longest)
             if found is not best:
-                rows.append((f"best with a longest phrase of {longest}", found))
-        rows.append(("best by the mean of all three variants (not the choice)", by_all_three))
+                rows.append((f"the best asking a longest phrase of {longest}", found))
+        rows.append(("the best by the mean of all three variants (not chosen)", by_all_three))
         print(f"wrote {write(args.results, documentation_record(args.detector, len(pairs), rows))}")
 
 

@@ -11,6 +11,8 @@
   results files), its links made relative to ``docs/benchmarks/``; flagged like a table when a file is stale.
 * ``<!-- mia:card NAME -->`` becomes the word-level held-out card of the shipped detector ``NAME`` (its
   ``metrics`` in ``detector.json``, made by ``scripts/detector_cards.py``), dated by the last commit of that file.
+* A page a benchmark script writes whole (``GENERATED``: ``heads-figures.md``) gets the stamp of the results record
+  the same run wrote, and is flagged like a table when that record is stale.
 * Every command of the CLI must have a page with its option reference; a missing one is a warning.
 """
 
@@ -33,6 +35,7 @@ TABLE = re.compile(r"<!-- mia:table ([\w-]+) ([\w-]+) -->")
 HEADLINE = "<!-- mia:headline -->"
 CARD = re.compile(r"<!-- mia:card ([\w-]+) -->")
 RESULTS = ROOT / "docs" / "results"
+GENERATED = {"heads-figures.md": "heads"}  # pages a benchmark script writes whole -> the results record of that run
 documented: set[str] = set()
 
 
@@ -79,10 +82,31 @@ def options_table(command: str, where: str) -> str:
                       "", "(Made from the CLI's own definitions when the site is built.)"])
 
 
-def results_table(name: str, table: str, where: str) -> str:
-    """Table ``table`` of ``docs/results/name.json`` with its stamp; flagged when its code has changed since."""
+def stale_warning(name: str, data: dict[str, Any], where: str) -> str:
+    """The page's warning when the code ``docs/results/name.json`` measures has changed since it was made (and the
+    build's warning, which the strict build turns into an error); empty when it is current."""
     from benchmarks.results import source_hash
 
+    try:
+        current = source_hash(data["measures"])
+    except FileNotFoundError as error:
+        current = f"unreadable ({error})"
+    if current == data["source_hash"]:
+        return ""
+    log.warning(f"{where}: docs/results/{name}.json is older than the code it measures "
+                f"({', '.join(data['measures'])} changed since {data['date']}): run `{data['command']}` again")
+    return (f'!!! warning "Older than the code it measures"\n    The code in {", ".join(data["measures"])} has '
+            "changed since these results were made.\n")
+
+
+def stamp(name: str, data: dict[str, Any]) -> str:
+    """How ``docs/results/name.json`` was made: command, date, machine, mia's version."""
+    return (f"*Made by `{data['command']}` on {data['date']} ({data['machine']}; mia {data['mia_version']}); "
+            f"results: `docs/results/{name}.json`.*")
+
+
+def results_table(name: str, table: str, where: str) -> str:
+    """Table ``table`` of ``docs/results/name.json`` with its stamp; flagged when its code has changed since."""
     path = RESULTS / f"{name}.json"
     if not path.is_file():
         log.warning(f"{where}: results file docs/results/{name}.json is missing (run the benchmark that writes it)")
@@ -92,22 +116,22 @@ def results_table(name: str, table: str, where: str) -> str:
         log.warning(f"{where}: docs/results/{name}.json has no table {table!r}")
         return f"(missing table {table} in docs/results/{name}.json)"
     found = data["tables"][table]
-    stamp = (f"*Made by `{data['command']}` on {data['date']} ({data['machine']}; mia {data['mia_version']}); "
-             f"results: `docs/results/{name}.json`.*")
-    out = [markdown_table(found["columns"], found["rows"]), "", stamp]
+    out = [markdown_table(found["columns"], found["rows"]), "", stamp(name, data)]
     if found.get("note"):
         out.insert(1, "")
         out.insert(2, f"*{cell(found['note'])}*")
-    try:
-        current = source_hash(data["measures"])
-    except FileNotFoundError as error:
-        current = f"unreadable ({error})"
-    if current != data["source_hash"]:
-        log.warning(f"{where}: the table {name}/{table} is older than the code it measures "
-                    f"({', '.join(data['measures'])} changed since {data['date']}): run `{data['command']}` again")
-        out.insert(0, f'!!! warning "Older than the code it measures"\n    The code in '
-                      f'{", ".join(data["measures"])} has changed since these results were made.\n')
+    warning = stale_warning(name, data, where)
+    if warning:
+        out.insert(0, warning)
     return "\n".join(out)
+
+
+def generated_page(markdown: str, name: str, where: str) -> str:
+    """A page a benchmark script writes whole, in the run that writes ``docs/results/name.json``: that record's
+    stamp (and warning, when stale) goes under the page's title."""
+    data = json.loads((RESULTS / f"{name}.json").read_text())
+    title, _, rest = markdown.partition("\n")
+    return "\n".join([title, "", stale_warning(name, data, where), stamp(name, data), rest])
 
 
 def headline_table(where: str) -> str:
@@ -149,6 +173,8 @@ def card_table(name: str, where: str) -> str:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     where = page.file.src_uri
+    if where in GENERATED:
+        markdown = generated_page(markdown, GENERATED[where], where)
     markdown = CARD.sub(lambda m: card_table(m.group(1), where), markdown)
     if HEADLINE in markdown:
         markdown = markdown.replace(HEADLINE, headline_table(where))
