@@ -175,3 +175,27 @@ def test_the_marker_check_can_fail():
     """The marker pattern finds what a page writes (so the check above is not vacuous)."""
     assert MARKER.findall("text\n<!-- mia:table variants-heavy heavy -->\n") == [("variants-heavy", "heavy")]
     assert len([1 for page in PAGES for _ in MARKER.findall(page.read_text())]) >= 20
+
+
+def test_a_stale_record_flags_its_tables_and_its_generated_page(tmp_path, monkeypatch, caplog):
+    """A results record whose measured code has changed is flagged on every table and on the page its run wrote,
+    with a build warning (the strict build fails on it); a current one carries its stamp and no flag."""
+    import json
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    from benchmarks.results import record
+
+    current = record("x", measures=["docs/hooks.py"], command="python make-x.py",
+                     tables={"t": {"columns": ["a", "b"], "rows": [[1, 2]]}})
+    (tmp_path / "fresh.json").write_text(json.dumps(current))
+    (tmp_path / "old.json").write_text(json.dumps({**current, "source_hash": "0" * 64}))
+    monkeypatch.setattr(hooks, "RESULTS", tmp_path)
+    fresh = hooks.results_table("fresh", "t", "page.md")
+    assert "| 1 | 2 |" in fresh and "python make-x.py" in fresh and "Older than" not in fresh
+    assert "Older than the code it measures" in hooks.results_table("old", "t", "page.md")
+    page = hooks.generated_page("# Title\n\nbody", "old", "page.md")
+    assert page.startswith("# Title\n") and "Older than the code" in page and "python make-x.py" in page
+    assert page.index("python make-x.py") < page.index("body")
+    assert any("docs/results/old.json is older than the code" in r.getMessage() for r in caplog.records)
