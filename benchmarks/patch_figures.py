@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.results import record, shipped_detector_files, write  # noqa: E402
 from mia.heads.stability import agreement  # noqa: E402
 
-MEASURES = ["mia/heads/patching.py", "mia/models", "mia/detector/scoring.py", "mia/detector/detector.py",
-            *shipped_detector_files(["minilm-reuse"])]
+MEASURES = ["mia/heads/patching.py", "mia/heads/corruption.py", "mia/models", "mia/detector/scoring.py",
+            "mia/detector/detector.py", *shipped_detector_files(["minilm-reuse"])]
 
 
 def patch(argv: list[str], out: Path) -> dict:

@@ -1,32 +1,19 @@
 """Activation patching (mia.heads.patching, `mia patch`): a model whose mechanism is set by hand, where the planted
 head must come first; patching a run with its own activations changes nothing on every family; the layer replay
-equals the whole run; the corruption keeps lengths."""
+equals the whole run. The corruption's own checks: test_corruption.py; the patch-file reader's: test_patch_file.py."""
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from mia.cli import main
 from mia.detector.detector import Detector
-from mia.heads.patching import (
-    PARTS,
-    PatchOptions,
-    Runner,
-    a_and_b_ids,
-    copied_b_positions,
-    corrupted_ids,
-    corrupted_item,
-    patch_heads,
-    runs,
-    single_jobs,
-)
+from mia.heads.corruption import a_and_b_ids, copied_b_positions, corrupted_ids, corrupted_item
+from mia.heads.patching import PARTS, PatchOptions, Runner, patch_heads, single_jobs
 from mia.models.attention import AttentionModel, load_model
 from mia.models.layout import FeatureLayout
 from mia.text.corpus import read_paragraphs
@@ -171,33 +158,6 @@ def test_patching_a_run_with_its_own_activations_changes_nothing(planted, tmp_pa
                                            atol=1e-4, err_msg=f"{model.model_type} {part}")
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.data())
-def test_corruption_keeps_every_position_and_changes_only_the_copied_tokens(data):
-    n_b = data.draw(st.integers(1, 40))
-    b_ids = np.array(data.draw(st.lists(st.integers(0, 50), min_size=n_b, max_size=n_b)), dtype=np.int64)
-    copied = np.array(sorted(data.draw(st.sets(st.integers(0, n_b - 1)))), dtype=np.int64)
-    a_ids = np.array(data.draw(st.lists(st.integers(0, 50), min_size=1, max_size=20)), dtype=np.int64)
-    donors = [np.array(data.draw(st.lists(st.integers(51, 99), min_size=0, max_size=30)), dtype=np.int64)
-              for _ in range(data.draw(st.integers(1, 3)))]
-    scheme = data.draw(st.sampled_from(["other-text", "random-tokens"]))
-    if sum(len(d) for d in donors) < max((e - s for s, e in runs(copied)), default=0) or \
-            (len(copied) and not sum(len(d) for d in donors)):
-        return  # too few donor tokens: an error, checked below
-    out = corrupted_ids(b_ids, copied, a_ids, donors, scheme, np.random.default_rng(0))
-    assert out.shape == b_ids.shape
-    outside = np.setdiff1d(np.arange(n_b), copied)
-    np.testing.assert_array_equal(out[outside], b_ids[outside])
-    assert set(out[copied].tolist()) <= set(np.concatenate(donors).tolist())  # donor tokens only
-    if scheme == "random-tokens":
-        assert not set(out[copied].tolist()) & set(a_ids.tolist())
-
-
-def test_runs_of_positions():
-    assert runs(np.array([0, 1, 2, 5, 7, 8])) == [(0, 3), (5, 6), (7, 9)]
-    assert runs(np.array([], dtype=np.int64)) == []
-
-
 def test_patch_command_writes_json_other_tools_can_read(trained_detector_dir, small_pairs, tmp_path, capsys):
     pairs_file = tmp_path / "pairs.jsonl"
     write_pairs(short_pairs(6, seed=3), pairs_file)
@@ -281,43 +241,3 @@ def test_the_report_sets_readout_necessity_and_sufficiency_side_by_side(trained_
     assert 'id="causal"' in page.read_text() and "Readers and computers" in page.read_text()
     assert main(["report", "--detector", str(trained_detector_dir), "--patch", str(patch), "--out", str(patch)]) == 2
     assert json.loads(patch.read_text())["roles"] == "hand-made rule"  # the input is never overwritten
-
-
-@functools.cache
-def _loaded(folder: Path) -> Detector:
-    return Detector.load(folder)
-
-
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-3, 80) | st.floats(allow_nan=False,
-                                                                                       allow_infinity=False)
-                           | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
-
-
-@settings(max_examples=120, deadline=None)
-@given(st.data())
-def test_a_hand_edited_patch_file_is_read_or_refused_in_one_line(trained_detector_dir, tmp_path_factory, data):
-    from mia.errors import MiaError
-    from mia.heads.patching import read_patch_file
-
-    detector = _loaded(trained_detector_dir)
-    content = hand_made_patch(detector)
-    targets = [content, *content["heads"][:3]]
-    for _ in range(data.draw(st.integers(0, 3))):  # edits: a key of a head entry, or of the whole file
-        target = data.draw(st.sampled_from(targets))
-        key = data.draw(st.sampled_from(["layer", "head", "necessity", "sufficiency", "necessity_interval", "role",
-                                         "model", "heads", "pairs", "corruption"]))
-        target[key] = data.draw(JSON_VALUES)
-    path = tmp_path_factory.mktemp("edited") / "patch.json"
-    path.write_text(json.dumps(content))
-    try:
-        found = read_patch_file(str(path), detector)
-    except MiaError as error:
-        assert "\n" not in str(error) and str(path) in str(error)
-        return
-    assert isinstance(content["heads"], list) and len(found.heads) == len(content["heads"])
-    for entry in content["heads"]:
-        row = found.heads[(entry["layer"], entry["head"])]
-        value = entry.get("necessity")
-        assert (row["necessity"] != row["necessity"]) if value is None else row["necessity"] == float(value)
-        assert isinstance(row["role"], str)

@@ -15,7 +15,7 @@ import pytest
 
 from mia.cli import main
 from mia.detector.detector import Detector
-from mia.heads.patching import read_patch_file
+from mia.heads.patch_file import read_patch_file
 from mia.report.html import render_html, report_page, script_json
 from mia.report.report_data import report_data
 from mia.text.pairs import Pair

@@ -200,7 +200,7 @@ def run_evaluate(config: EvaluateConfig) -> int:
 
 def run_report(config: ReportConfig) -> int:
     from mia.detector.detector import Detector
-    from mia.heads.patching import read_patch_file
+    from mia.heads.patch_file import read_patch_file
     from mia.io import write_atomic
     from mia.report.html import render_html
     from mia.report.report_data import report_data

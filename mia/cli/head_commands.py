@@ -139,7 +139,7 @@ class CompareHeadsConfig(CommandConfig):
 def run_heads(config: HeadsConfig) -> int:
     from mia.detector.detector import Detector
     from mia.errors import MiaError
-    from mia.heads.patching import read_patch_file
+    from mia.heads.patch_file import read_patch_file
     from mia.heads.ranking import rank_heads
     from mia.report.plot import check_plot_path, plot_heads
     from mia.report.text import heads_table

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,8 @@ from mia.alignment.windowed import encode_pairs_that_fit
 from mia.detector.detector import Detector
 from mia.detector.scoring import HeadSums, logits_from_sums
 from mia.errors import MiaError
+from mia.heads.corruption import CORRUPTIONS, Corruption, a_and_b_ids, copied_b_positions, corrupted_ids, corrupted_item
+from mia.heads.patch_file import Head
 from mia.heads.ranking import head_summaries
 from mia.models.attention import AttentionModel
 from mia.models.blocks import Block, CaptureRequest
@@ -56,14 +58,7 @@ from mia.text.pairs import Pair, token_labels
 if TYPE_CHECKING:
     import torch
 
-Corruption = Literal["other-text", "random-tokens"]
-CORRUPTIONS: dict[Corruption, str] = {
-    "other-text": "each run of copied B tokens replaced by as many consecutive tokens of another pair's B text",
-    "random-tokens": "each copied B token replaced by a token drawn from the other pairs' B texts (their token "
-                     "frequencies), never one of A's tokens",
-}
 PARTS: tuple[HeadPart, ...] = ("output", "pattern", "value")
-Head = tuple[int, int]  # (layer, head)
 
 READS_SHARE = 0.1  # reads: |summed weight| at least this share of the largest head's, its interval clear of 0
 # computes: output necessity or sufficiency at least an even share of the signal (1 / number of heads), its
@@ -151,72 +146,6 @@ class PatchResult:
 
 def _round(value: float) -> float | None:
     return None if value != value else round(float(value), 4)
-
-
-# --- corruption ---------------------------------------------------------------------------------------------
-
-
-def copied_b_positions(gold: np.ndarray) -> np.ndarray:
-    """Indices (into B's tokens) of the tokens in a gold link: int ``[m]``, ascending."""
-    return np.flatnonzero(gold.any(axis=0))
-
-
-def runs(positions: np.ndarray) -> list[tuple[int, int]]:
-    """Maximal runs ``[start, end)`` of consecutive ``positions`` (ascending)."""
-    if not len(positions):
-        return []
-    breaks = np.flatnonzero(np.diff(positions) != 1)
-    starts = np.concatenate([[positions[0]], positions[breaks + 1]])
-    ends = np.concatenate([positions[breaks], [positions[-1]]]) + 1
-    return [(int(s), int(e)) for s, e in zip(starts, ends)]
-
-
-def corrupted_ids(b_ids: np.ndarray, copied: np.ndarray, a_ids: np.ndarray, donors: Sequence[np.ndarray],
-                  scheme: Corruption, rng: np.random.Generator) -> np.ndarray:
-    """B's token ids with the ``copied`` positions replaced under ``scheme`` (:data:`CORRUPTIONS`); the same length.
-
-    ``donors``: the token ids of other texts (never this pair's). Raise :class:`MiaError` when they hold too few."""
-    out = b_ids.copy()
-    if not len(copied):  # nothing copied: nothing to replace
-        return out
-    pool = np.concatenate([d for d in donors if len(d)]) if any(len(d) for d in donors) else np.zeros(0, np.int64)
-    if scheme == "random-tokens":
-        pool = pool[~np.isin(pool, a_ids)]
-        if not len(pool):
-            raise MiaError("no donor token differs from A's tokens: corruption needs other texts")
-        out[copied] = rng.choice(pool, size=len(copied))
-        return out
-    if scheme != "other-text":
-        raise MiaError(f"unknown corruption {scheme!r}: use one of {', '.join(CORRUPTIONS)}")
-    long_enough = [d for d in donors if len(d)]
-    for start, end in runs(copied):
-        length = end - start
-        fits = [d for d in long_enough if len(d) >= length]
-        if fits:
-            donor = fits[int(rng.integers(len(fits)))]
-            offset = int(rng.integers(len(donor) - length + 1))
-            out[start:end] = donor[offset: offset + length]
-        elif len(pool) >= length:  # no one text is long enough: the donors one after another
-            offset = int(rng.integers(len(pool) - length + 1))
-            out[start:end] = pool[offset: offset + length]
-        else:
-            raise MiaError(f"the other texts hold {len(pool)} tokens, fewer than a copied run of {length}")
-    return out
-
-
-def corrupted_item(item: EncodedPair, new_b_ids: np.ndarray) -> EncodedPair:
-    """``item`` with B's token ids replaced (same length: positions, spans and masks stay)."""
-    ids = list(item.inputs["input_ids"])
-    ids[item.b_positions] = [int(t) for t in new_b_ids]
-    return EncodedPair(pair=item.pair, inputs={**item.inputs, "input_ids": ids}, a_positions=item.a_positions,
-                       b_positions=item.b_positions, a_spans=item.a_spans, b_spans=item.b_spans)
-
-
-def a_and_b_ids(item: EncodedPair) -> tuple[np.ndarray, np.ndarray]:
-    """A's and B's content token ids in the model input."""
-    a_source = item.inputs.get("decoder_input_ids", item.inputs["input_ids"])
-    return (np.asarray(a_source, dtype=np.int64)[item.a_positions],
-            np.asarray(item.inputs["input_ids"], dtype=np.int64)[item.b_positions])
 
 
 # --- runs ---------------------------------------------------------------------------------------------------
@@ -505,70 +434,3 @@ def classify(detector: Detector, effects: list[HeadEffect]) -> list[HeadEffect]:
                        (False, False): "neither"}[(reads, computes)]
         effect.types = summary.dominant
     return effects
-
-
-# --- reading a patch file back ---------------------------------------------------------------------------------
-
-CAUSAL_KEYS = ("necessity", "sufficiency", "pattern_necessity", "pattern_sufficiency", "value_necessity",
-               "value_sufficiency")
-
-
-@dataclass(frozen=True)
-class PatchFile:
-    """What :func:`read_patch_file` takes from a patch file: per head (layer, head) its causal numbers (the keys of
-    :data:`CAUSAL_KEYS`, NaN where absent; ``necessity_interval`` and ``sufficiency_interval`` or None) and its
-    ``role``; the pairs used, the corruption's rule and the role rule, as the file says them."""
-
-    heads: dict[Head, dict[str, Any]]
-    pairs: int | None
-    corruption: str
-    rule: str
-
-
-def _number(entry: dict[str, Any], key: str, where: str) -> float:
-    value = entry.get(key)
-    if value is None:
-        return float("nan")
-    if type(value) not in (int, float) or value != value:
-        raise MiaError(f"{where}: {key} of L{entry.get('layer')}H{entry.get('head')} is not a number")
-    return float(value)
-
-
-def _interval(value: Any) -> tuple[float, float] | None:
-    if (isinstance(value, list) and len(value) == 2
-            and all(type(v) in (int, float) and v == v for v in value)):
-        return float(value[0]), float(value[1])
-    return None
-
-
-def read_patch_file(path: str, detector: Detector) -> PatchFile:
-    """The causal columns of a ``mia patch --format json`` file for ``detector``'s heads. A file of another model,
-    or whose heads are not the detector's, is an error naming the file; keys it does not know are left alone."""
-    from mia.io import parse_json, read_text
-
-    data = parse_json(read_text(path, "patch file"), path)
-    where = f"{path}: not a patch file of this detector (mia patch --format json writes one)"
-    if not isinstance(data, dict) or not isinstance(data.get("heads"), list):
-        raise MiaError(f"{where}: it has no list of heads")
-    if data.get("model") not in (None, detector.model_name):
-        raise MiaError(f"{path}: patched on model {data.get('model')!r}, but the detector reads "
-                       f"{detector.model_name!r}")
-    layers, heads = detector.layout.layers, detector.layout.heads
-    columns: dict[Head, dict[str, Any]] = {}
-    for entry in data["heads"]:
-        if not isinstance(entry, dict):
-            raise MiaError(f"{where}: a head entry is not an object")
-        layer, head = entry.get("layer"), entry.get("head")
-        if not (type(layer) is int and type(head) is int and 0 <= layer < layers and 0 <= head < heads):
-            raise MiaError(f"{where}: layer {layer!r}, head {head!r} is not one of the detector's {layers} x {heads}")
-        if (layer, head) in columns:
-            raise MiaError(f"{where}: head L{layer}H{head} is listed twice")
-        row: dict[str, Any] = {key: _number(entry, key, where) for key in CAUSAL_KEYS}
-        row.update({"necessity_interval": _interval(entry.get("necessity_interval")),
-                    "sufficiency_interval": _interval(entry.get("sufficiency_interval")),
-                    "role": entry["role"] if isinstance(entry.get("role"), str) else ""})
-        columns[(layer, head)] = row
-    pairs = data["pairs"].get("used") if isinstance(data.get("pairs"), dict) else None
-    corruption = data["corruption"].get("rule") if isinstance(data.get("corruption"), dict) else None
-    return PatchFile(columns, pairs if type(pairs) is int else None, str(corruption or ""),
-                     str(data.get("roles") or ""))

@@ -21,7 +21,7 @@ from mia.alignment.detection import Detection, DetectionError
 from mia.detector.detector import Detector
 from mia.detector.scoring import transform_features
 from mia.evaluate.evaluation import headline_text
-from mia.heads.patching import PatchFile
+from mia.heads.patch_file import PatchFile
 from mia.heads.ranking import head_summaries
 from mia.heads.stability import SPECIFIC_RULE, SPECIFIC_SHARES, compare_detectors, specific_heads
 from mia.io import jsonable
@@ -199,8 +199,8 @@ def report_data(detector: Detector, model: AttentionModel | None, detections: It
                 *, name: str = "", progress: Progress = no_progress, total: int = 0,
                 patch: PatchFile | None = None, compare: tuple[Detector, str] | None = None) -> dict[str, Any]:
     """Everything a report page shows, as a JSON-ready dict (``mia report --format json`` writes it); ``patch``: a
-    patch file (:func:`mia.heads.patching.read_patch_file`) for the readers-and-computers section; ``compare``: another
-    detector of the same model and its name, for the comparison section."""
+    patch file (:func:`mia.heads.patch_file.read_patch_file`) for the readers-and-computers section; ``compare``:
+    another detector of the same model and its name, for the comparison section."""
     top = [s.layer * detector.layout.heads + s.head for s in head_summaries(detector, top=QK_HEADS)]
     pairs = [] if model is None else [pair_data(detector, model, found, top)
                                       for found in progress(detections, "report", total)]

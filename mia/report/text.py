@@ -13,8 +13,9 @@ from mia.evaluate.evaluation import DETECTOR_ROW, PHRASE_MIN_WORDS, WORD_COLUMNS
 from mia.evaluate.metrics import metrics_table
 from mia.evaluate.passage_evaluation import PAN_COLUMNS, PassageEvaluation
 from mia.heads.ablation import AblationResult
+from mia.heads.corruption import CORRUPTIONS
 from mia.heads.examples import HeadExamples
-from mia.heads.patching import CLASS_RULE, CORRUPTIONS, PatchResult
+from mia.heads.patching import CLASS_RULE, PatchResult
 from mia.heads.ranking import HeadSummary, HeadWeight
 from mia.io import printable
 from mia.models.layout import offset_label
@@ -48,7 +49,7 @@ def _mean(values: list[float]) -> float:
 def summaries_table(heads: list[HeadSummary], causal: dict[tuple[int, int], dict[str, Any]] | None = None) -> str:
     """Heads with their AUC, weight (intervals, top-10 share over the bootstrap) and head types (mean over
     directions of copy, duplicate, retrieval, previous-token and sink scores; the dominant type per direction);
-    with ``causal`` (:func:`mia.heads.patching.read_patch_file`), each head's output necessity and sufficiency and
+    with ``causal`` (:func:`mia.heads.patch_file.read_patch_file`), each head's output necessity and sufficiency and
     its role after them."""
     lines = [f"{'rank':>4}  {'head':<6}  {'AUC':>5} {'interval':<14} {'top10':>5}  {'weight':>7} {'interval':<15} "
              f"{'top10':>5}  {'copy':>5} {'dup':>5} {'retr':>5} {'prev':>5} {'sink':>5}  dominant type"
