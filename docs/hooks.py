@@ -105,13 +105,20 @@ def stamp(name: str, data: dict[str, Any]) -> str:
             f"results: `docs/results/{name}.json`.*")
 
 
-def results_table(name: str, table: str, where: str) -> str:
-    """Table ``table`` of ``docs/results/name.json`` with its stamp; flagged when its code has changed since."""
+def read_record(name: str, where: str) -> dict[str, Any] | None:
+    """``docs/results/name.json``, or None with a build warning (an error in the strict build) when it is missing."""
     path = RESULTS / f"{name}.json"
     if not path.is_file():
         log.warning(f"{where}: results file docs/results/{name}.json is missing (run the benchmark that writes it)")
+        return None
+    return json.loads(path.read_text())
+
+
+def results_table(name: str, table: str, where: str) -> str:
+    """Table ``table`` of ``docs/results/name.json`` with its stamp; flagged when its code has changed since."""
+    data = read_record(name, where)
+    if data is None:
         return f"(missing results: docs/results/{name}.json)"
-    data = json.loads(path.read_text())
     if table not in data.get("tables", {}):
         log.warning(f"{where}: docs/results/{name}.json has no table {table!r}")
         return f"(missing table {table} in docs/results/{name}.json)"
@@ -129,7 +136,9 @@ def results_table(name: str, table: str, where: str) -> str:
 def generated_page(markdown: str, name: str, where: str) -> str:
     """A page a benchmark script writes whole, in the run that writes ``docs/results/name.json``: that record's
     stamp (and warning, when stale) goes under the page's title."""
-    data = json.loads((RESULTS / f"{name}.json").read_text())
+    data = read_record(name, where)
+    if data is None:
+        return markdown
     title, _, rest = markdown.partition("\n")
     return "\n".join([title, "", stale_warning(name, data, where), stamp(name, data), rest])
 
