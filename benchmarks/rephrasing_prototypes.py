@@ -22,11 +22,12 @@ Two questions, on MultiMWA's MTRef and Wiki dev splits (whitespace words, every 
    same with each head's weight divided by its largest within the other text (how near the head's argmax the pair
    is: what mutual argmax reads off the summed score, read off each head; 1,440 columns); (d) the same with each
    head's weight times the norm of what the attended token's value writes through that head, ``||v_j W_O^h||``
-   (norm-based attention, Kobayashi et al. 2020; 1,440 columns); and (e) a non-linear reader of the shipped columns
-   (gradient-boosted trees), not readable per head, as a probe of how much a linear readout leaves on the table.
+   (norm-based attention, Kobayashi et al. 2020; 1,440 columns); (e) all three beside the shipped columns (1,728);
+   and (f) non-linear readers (gradient-boosted trees) of the shipped columns and of (e), not readable per head, as
+   a probe of how much a linear readout leaves on the table.
 
 Writes ``benchmarks/results/rephrasing_prototypes.json`` and with ``--results NAME`` the documentation's stamped
-record ``docs/results/NAME.json`` (Rephrasing page). About 20 minutes on 2 cores (the trees take 8), about 11 GB
+record ``docs/results/NAME.json`` (Rephrasing page). About 35 minutes on 2 cores (the trees take 20), about 12 GB
 of memory at most.
 """
 
@@ -132,27 +133,60 @@ def value_weighted(blocks: Any, a_norms: np.ndarray, b_norms: np.ndarray) -> Any
                       blocks[per_direction:] * torch.from_numpy(a_norms)[:, :, None]])
 
 
-def feature_rows(blocks: Any, index: np.ndarray, n_b: int, kind: str, kept: Kept | None = None) -> np.ndarray:
+EXTRAS = ("renormalised", "to-strongest", "value-norm")  # per-head columns at (i, j) beside the shipped ones
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One reader to fit: the extra per-head columns beside the shipped ones (names from ``EXTRAS``), linear
+    (``StandardScaler`` + ``LogisticRegression``) or gradient-boosted trees, and its row label in the table."""
+
+    label: str
+    extras: tuple[str, ...] = ()
+    trees: bool = False
+
+
+READERS = {
+    "shipped": Reader("attention weights at 9 offsets (the shipped columns), linear"),
+    "renormalised": Reader("+ each head's weight renormalised within the other text at (i, j), linear",
+                           ("renormalised",)),
+    "to-strongest": Reader("+ each head's weight over its largest within the other text at (i, j), linear",
+                           ("to-strongest",)),
+    "value-norm": Reader("+ each head's weight times the attended token's value norm at (i, j), linear",
+                         ("value-norm",)),
+    "all three": Reader("+ all three, linear", EXTRAS),
+    "trees": Reader("the shipped columns, gradient-boosted trees (not readable per head)", trees=True),
+    "all three, trees": Reader("+ all three, gradient-boosted trees (not readable per head)", EXTRAS, trees=True),
+}
+
+
+def feature_rows(blocks: Any, index: np.ndarray, n_b: int, extras: Sequence[str] = (),
+                 kept: Kept | None = None) -> np.ndarray:
     """float32 inputs of the token pairs at flat ``index`` into ``[n_a, n_b]``: ``log(w + 1e-4)`` of the shipped
-    columns (``kind`` "shipped" or "trees"), plus the weights at (i, j) divided by their sum ("renormalised") or
-    their largest value ("to-strongest") within the other text, or times the attended token's value norm
-    ("value-norm", from ``kept``)."""
+    columns, then for each of ``extras`` the log of each head's weight at (i, j) divided by its sum
+    ("renormalised") or its largest value ("to-strongest") within the other text, or times the attended token's
+    value norm ("value-norm", from ``kept``)."""
     from mia.detector.scoring import transform_features
     from mia.models.blocks import PairFeatures
     from mia.models.layout import PAIR_ONLY, WIDE_CONTEXT
 
     n_a = blocks.shape[1]
     spans = np.zeros((n_a, 2), int), np.zeros((n_b, 2), int)
-    parts = [transform_features(PairFeatures(None, *spans, [], [], blocks).rows(index, WIDE_CONTEXT), "log")]
-    if kind in ("renormalised", "to-strongest"):
-        renormalised = within_other_text(blocks, 2, by="sum" if kind == "renormalised" else "max")
-        parts.append(transform_features(PairFeatures(None, *spans, [], [], renormalised).rows(index, PAIR_ONLY),
-                                        "log"))
-    if kind == "value-norm":
-        if kept is None:
-            raise ValueError("value-norm features need the pair's value norms")
-        weighted = value_weighted(blocks, kept.a_norms, kept.b_norms)
-        parts.append(transform_features(PairFeatures(None, *spans, [], [], weighted).rows(index, PAIR_ONLY), "log"))
+
+    def log_rows(values: Any, offsets: Any) -> np.ndarray:
+        return transform_features(PairFeatures(None, *spans, [], [], values).rows(index, offsets), "log")
+
+    parts = [log_rows(blocks, WIDE_CONTEXT)]
+    for extra in extras:
+        if extra in ("renormalised", "to-strongest"):
+            parts.append(log_rows(within_other_text(blocks, 2, by="sum" if extra == "renormalised" else "max"),
+                                  PAIR_ONLY))
+        elif extra == "value-norm":
+            if kept is None:
+                raise ValueError("value-norm features need the pair's value norms")
+            parts.append(log_rows(value_weighted(blocks, kept.a_norms, kept.b_norms), PAIR_ONLY))
+        else:
+            raise ValueError(f"unknown extra columns {extra!r}: use one of {', '.join(EXTRAS)}")
     return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
 
@@ -230,7 +264,7 @@ def keep_features(model: Any, pairs: Sequence[Any], progress: Any, label: str) -
     return kept
 
 
-def sampled_rows(kept: Sequence[Kept], kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sampled_rows(kept: Sequence[Kept], reader: Reader, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every positive token pair and 10 weighted negatives per positive (``mia train``'s sampling), as inputs."""
     from mia.text.pairs import token_labels
     from mia.training.sampling import Sampling, sample_token_pairs
@@ -240,19 +274,19 @@ def sampled_rows(kept: Sequence[Kept], kind: str, seed: int) -> tuple[np.ndarray
     for item in kept:
         gold = token_labels(item.pair, item.a_spans, item.b_spans)
         index, weight = sample_token_pairs(gold, rng, Sampling())
-        rows.append(feature_rows(as_torch(item), index, gold.shape[1], kind, item))
+        rows.append(feature_rows(as_torch(item), index, gold.shape[1], reader.extras, item))
         labels.append(gold.reshape(-1)[index])
         weights.append(weight)
     return np.concatenate(rows), np.concatenate(labels), np.concatenate(weights)
 
 
-def fit(kind: str, rows: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> Any:
+def fit(reader: Reader, rows: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if kind == "trees":
+    if reader.trees:
         model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, max_leaf_nodes=63,
                                                early_stopping=False, random_state=0)
         return model.fit(rows, labels, sample_weight=weights)
@@ -260,12 +294,12 @@ def fit(kind: str, rows: np.ndarray, labels: np.ndarray, weights: np.ndarray) ->
         rows, labels, logisticregression__sample_weight=weights)
 
 
-def probabilities_of(estimator: Any, kind: str) -> Callable[[Kept], np.ndarray]:
+def probabilities_of(estimator: Any, reader: Reader) -> Callable[[Kept], np.ndarray]:
     """Token-pair probabilities ``[n_a, n_b]`` of a kept pair under a fitted reader."""
 
     def score(kept: Kept) -> np.ndarray:
         n_a, n_b = kept.blocks.shape[1:]
-        rows = feature_rows(as_torch(kept), np.arange(n_a * n_b), n_b, kind, kept)
+        rows = feature_rows(as_torch(kept), np.arange(n_a * n_b), n_b, reader.extras, kept)
         return estimator.predict_proba(rows)[:, 1].astype(np.float32).reshape(n_a, n_b)
 
     return score
@@ -354,18 +388,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     fit_kept = keep_features(model, split.train[: args.limit], progress, "fit pairs")
     seconds["attention of fit pairs"] = time.perf_counter() - started
-    kinds = {"shipped": "attention weights at 9 offsets (the shipped columns), linear",
-             "renormalised": "+ each head's weight renormalised within the other text at (i, j), linear",
-             "to-strongest": "+ each head's weight over its largest within the other text at (i, j), linear",
-             "value-norm": "+ each head's weight times the attended token's value norm at (i, j), linear",
-             "trees": "the shipped columns, gradient-boosted trees (not readable per head)"}
     feature_rows_table, fits = [], {}
-    for kind, label in kinds.items():
+    for kind, reader in READERS.items():
         started = time.perf_counter()
-        rows, labels, weights = sampled_rows(fit_kept, kind, seed=0)
-        estimator = fit(kind, rows, labels, weights)
+        rows, labels, weights = sampled_rows(fit_kept, reader, seed=0)
+        estimator = fit(reader, rows, labels, weights)
         fit_seconds = time.perf_counter() - started
-        score = probabilities_of(estimator, kind)
+        score = probabilities_of(estimator, reader)
         cells = []
         for name, kept in dev_kept.items():
             counts = Counts()
@@ -375,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(counts.cell())
         fits[kind] = {"columns": int(rows.shape[1]), "rows": int(len(rows)), "positives": int(labels.sum()),
                       "fit_seconds": round(fit_seconds, 1)}
-        feature_rows_table.append([label, f"{rows.shape[1]:,}", *cells, f"{fit_seconds / 60:.1f}"])
+        feature_rows_table.append([reader.label, f"{rows.shape[1]:,}", *cells, f"{fit_seconds / 60:.1f}"])
         print(feature_rows_table[-1], flush=True)
         del rows, labels, weights, estimator
     shipped_row = ["the shipped `minilm-align` (for reference)", "1,296",

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.rephrasing_prototypes import ValueNorms, gold_matching, one_to_one, value_weighted, within_other_text
+from benchmarks.rephrasing_prototypes import (
+    Kept,
+    ValueNorms,
+    feature_rows,
+    gold_matching,
+    one_to_one,
+    value_weighted,
+    within_other_text,
+)
 from mia.models.attention import load_model
 from mia.text.pairs import Pair
 from tests import tiny_models
@@ -96,3 +104,23 @@ def test_value_norms_match_a_direct_computation_and_are_removed(tmp_path: Path) 
         written = value @ layer.attention.output.dense.weight[:, columns].T
     j = item.b_positions.start
     assert np.isclose(kept[1 * heads + 2, j], float(written[j].norm()), rtol=1e-4)
+
+
+def test_feature_rows_put_each_extra_beside_the_shipped_columns() -> None:
+    blocks = attention_blocks(3)
+    index = np.array([0, 7, 19])  # flat cells of [4, 5]: (0, 0), (1, 2), (3, 4)
+    shipped = feature_rows(blocks, index, 5)
+    assert shipped.shape == (3, 12 * 9)  # 12 head columns at 9 offsets
+    assert np.isclose(shipped[1, 3], np.log(float(blocks[3, 1, 2]) + 1e-4), rtol=1e-3)  # offset (0, 0) first
+    norms = (np.ones((6, 4), np.float32), np.full((6, 5), 2.0, np.float32))
+    kept = Kept(None, blocks.numpy(), np.zeros((4, 2), int), np.zeros((5, 2), int), *norms)
+    every = feature_rows(blocks, index, 5, ("renormalised", "value-norm"), kept)
+    assert every.shape == (3, 12 * 9 + 12 + 12)
+    assert np.array_equal(every[:, : 12 * 9], shipped)
+    expected = np.log(float(blocks[3, 1, 2] / blocks[3, 1].sum()) + 1e-4)
+    assert np.isclose(every[1, 12 * 9 + 3], expected, rtol=1e-3)
+    assert np.isclose(every[1, 12 * 9 + 12 + 3], np.log(2 * float(blocks[3, 1, 2]) + 1e-4), rtol=1e-3)
+    with pytest.raises(ValueError, match="unknown extra"):
+        feature_rows(blocks, index, 5, ("q.k",))
+    with pytest.raises(ValueError, match="value norms"):
+        feature_rows(blocks, index, 5, ("value-norm",))
