@@ -27,8 +27,8 @@ Two questions, on MultiMWA's MTRef and Wiki dev splits (whitespace words, every 
    a probe of how much a linear readout leaves on the table.
 
 Writes ``benchmarks/results/rephrasing_prototypes.json`` and with ``--results NAME`` the documentation's stamped
-record ``docs/results/NAME.json`` (Rephrasing page). About 35 minutes on 2 cores (the trees take 20), about 12 GB
-of memory at most.
+record ``docs/results/NAME.json`` (Rephrasing page). About 32 minutes on 2 cores (the trees take 20), over 11 GB of
+memory at a trees fit.
 """
 
 from __future__ import annotations
@@ -281,6 +281,7 @@ def sampled_rows(kept: Sequence[Kept], reader: Reader, seed: int) -> tuple[np.nd
 
 
 def fit(reader: Reader, rows: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> Any:
+    """A reader fit on sampled rows with their weights (the scaler weighted too, as `mia train` weights it)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -291,7 +292,7 @@ def fit(reader: Reader, rows: np.ndarray, labels: np.ndarray, weights: np.ndarra
                                                early_stopping=False, random_state=0)
         return model.fit(rows, labels, sample_weight=weights)
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=0)).fit(
-        rows, labels, logisticregression__sample_weight=weights)
+        rows, labels, standardscaler__sample_weight=weights, logisticregression__sample_weight=weights)
 
 
 def probabilities_of(estimator: Any, reader: Reader) -> Callable[[Kept], np.ndarray]:
