@@ -214,25 +214,10 @@ def gold_matching(sure: np.ndarray) -> np.ndarray:
     return one_to_one(sure.astype(float), 0.5)
 
 
-class Counts:
-    """Micro word counts of one scorer: predicted, gold (sure), right."""
-
-    def __init__(self) -> None:
-        self.predicted = self.gold = self.right = 0
-
-    def add(self, predicted: np.ndarray, sure: np.ndarray) -> None:
-        self.predicted += int(predicted.sum())
-        self.gold += int(sure.sum())
-        self.right += int((predicted & sure).sum())
-
-    def prf(self) -> tuple[float, float, float]:
-        p = self.right / self.predicted if self.predicted else 0.0
-        r = self.right / self.gold if self.gold else 0.0
-        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-    def cell(self) -> str:
-        p, r, f = self.prf()
-        return f"{f:.3f} ({p:.3f} / {r:.3f})"
+def cell(counts: Any) -> str:
+    """One table cell of micro word counts (:class:`~mia.evaluate.evaluation.WordCounts`): ``F1 (P / R)``."""
+    found = counts.metrics(with_aer=False)
+    return f"{found['f1']:.3f} ({found['precision']:.3f} / {found['recall']:.3f})"
 
 
 def word_level(kept: Kept, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -323,9 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     from mia import Detector
     from mia.cli.common import progress
     from mia.detector.card import DetectorCard
-    from mia.detector.scoring import sums_of_blocks
     from mia.evaluate.embedding_aligner import embedding_argmax
+    from mia.evaluate.evaluation import WordCounts, word_counts
     from mia.models.attention import load_model
+    from mia.models.blocks import PairFeatures
     from mia.text.alignments import read_multimwa
     from mia.text.pairs import pair_hash, token_labels
     from mia.text.words import word_spans
@@ -352,37 +338,38 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. decoders over the shipped detector's probabilities
     def shipped(kept: Kept) -> np.ndarray:
-        return detector.probabilities_from_sums(sums_of_blocks(as_torch(kept), detector.head_weights(),
-                                                               detector.transform))
+        return detector.probabilities(PairFeatures(kept.pair, kept.a_spans, kept.b_spans, [], [], as_torch(kept)))
 
-    def decoder_counts(kept: Sequence[Kept], floors: Sequence[float]) -> dict[str, Counts]:
-        counts = {name: Counts() for name in ("mutual argmax", "cap", *(f"matching {f}" for f in floors))}
+    def decoder_counts(kept: Sequence[Kept], floors: Sequence[float]) -> dict[str, WordCounts]:
+        counts = {name: WordCounts() for name in ("mutual argmax", "cap", *(f"matching {f}" for f in floors))}
         for item in kept:
             scores, links, sure = word_level(item, shipped(item))
-            counts["mutual argmax"].add(links, sure)
-            counts["cap"].add(gold_matching(sure), sure)
+            counts["mutual argmax"].add(word_counts(links, sure, sure))
+            counts["cap"].add(word_counts(gold_matching(sure), sure, sure))
             for floor in floors:
-                counts[f"matching {floor}"].add(one_to_one(scores, floor), sure)
+                counts[f"matching {floor}"].add(word_counts(one_to_one(scores, floor), sure, sure))
         return counts
 
     on_held_out = decoder_counts(held_out, FLOORS)
-    best_floor = max(FLOORS, key=lambda f: on_held_out[f"matching {f}"].prf()[2])
+    held_out_floors = {f: on_held_out[f"matching {f}"].metrics(with_aer=False) for f in FLOORS}
+    best_floor = max(FLOORS, key=lambda f: held_out_floors[f]["f1"])
     on_dev = {name: decoder_counts(kept, (best_floor,)) for name, kept in dev_kept.items()}
-    embedding = {name: Counts() for name in dev_kept}
+    embedding = {name: WordCounts() for name in dev_kept}
     for name, kept in dev_kept.items():
         for item in kept:
             a_words, b_words = word_spans(item.pair.a, "whitespace"), word_spans(item.pair.b, "whitespace")
             sure = token_labels(item.pair, a_words, b_words)
-            embedding[name].add(embedding_argmax(model, item.pair.a, item.pair.b, a_words, b_words, layer=3), sure)
+            linked = embedding_argmax(model, item.pair.a, item.pair.b, a_words, b_words, layer=3)
+            embedding[name].add(word_counts(linked, sure, sure))
     decoder_rows = [
-        ["mutual argmax (what `detect` does)", on_held_out["mutual argmax"].cell(),
-         *(on_dev[name]["mutual argmax"].cell() for name in dev_kept)],
+        ["mutual argmax (what `detect` does)", cell(on_held_out["mutual argmax"]),
+         *(cell(on_dev[name]["mutual argmax"]) for name in dev_kept)],
         [f"maximum-weight matching, floor {best_floor} (chosen on held-out)",
-         on_held_out[f"matching {best_floor}"].cell(),
-         *(on_dev[name][f"matching {best_floor}"].cell() for name in dev_kept)],
-        ["cap of any one-to-one decoder (gold matching)", on_held_out["cap"].cell(),
-         *(on_dev[name]["cap"].cell() for name in dev_kept)],
-        ["embedding argmax (layer 3), the same pairs", "", *(embedding[name].cell() for name in dev_kept)],
+         cell(on_held_out[f"matching {best_floor}"]),
+         *(cell(on_dev[name][f"matching {best_floor}"]) for name in dev_kept)],
+        ["cap of any one-to-one decoder (gold matching)", cell(on_held_out["cap"]),
+         *(cell(on_dev[name]["cap"]) for name in dev_kept)],
+        ["embedding argmax (layer 3), the same pairs", "", *(cell(embedding[name]) for name in dev_kept)],
     ]
 
     # 2. features: regressions fit on minilm-align's fit pairs
@@ -398,21 +385,21 @@ def main(argv: list[str] | None = None) -> int:
         score = probabilities_of(estimator, reader)
         cells = []
         for name, kept in dev_kept.items():
-            counts = Counts()
+            counts = WordCounts()
             for item in progress(kept, f"{kind}: {name}", len(kept)):
                 _, links, sure = word_level(item, score(item))
-                counts.add(links, sure)
-            cells.append(counts.cell())
+                counts.add(word_counts(links, sure, sure))
+            cells.append(cell(counts))
         fits[kind] = {"columns": int(rows.shape[1]), "rows": int(len(rows)), "positives": int(labels.sum()),
                       "fit_seconds": round(fit_seconds, 1)}
         feature_rows_table.append([reader.label, f"{rows.shape[1]:,}", *cells, f"{fit_seconds / 60:.1f}"])
         print(feature_rows_table[-1], flush=True)
         del rows, labels, weights, estimator
     shipped_row = ["the shipped `minilm-align` (for reference)", "1,296",
-                   *(on_dev[name]["mutual argmax"].cell() for name in dev_kept), ""]
+                   *(cell(on_dev[name]["mutual argmax"]) for name in dev_kept), ""]
     feature_rows_table.insert(0, shipped_row)
     feature_rows_table.append(["embedding argmax (layer 3), the same pairs", "",
-                               *(embedding[name].cell() for name in dev_kept), ""])
+                               *(cell(embedding[name]) for name in dev_kept), ""])
 
     pairs_note = (f"MTRef dev {len(dev_kept['MTRef dev'])} pairs (those repeating a pair {DETECTOR} was fit or tuned "
                   f"on left out), Wiki dev {len(dev_kept['Wiki dev'])}; whitespace words, sure links, micro F1 "
@@ -430,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
             "note": f"{pairs_note}. Each decoded by mutual argmax, floor 0.05, as `detect` decodes.",
         },
     }
-    data = {"best_floor": best_floor, "held_out_floors": {f: on_held_out[f"matching {f}"].prf() for f in FLOORS},
+    floor_prf = {f: [held_out_floors[f][k] for k in ("precision", "recall", "f1")] for f in FLOORS}
+    data = {"best_floor": best_floor, "held_out_floors": floor_prf,
             "fits": fits, "seconds": {k: round(v, 1) for k, v in seconds.items()},
             "pairs": {"held_out": len(held_out), "fit": len(fit_kept), **{k: len(v) for k, v in dev_kept.items()}}}
     out = Path(args.out)
